@@ -1,0 +1,120 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    // https://github.com/apple/swift-evolution/blob/main/proposals/0335-existential-any.md
+    .enableUpcomingFeature("ExistentialAny"),
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0444-member-import-visibility.md
+    .enableUpcomingFeature("MemberImportVisibility"),
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0409-access-level-on-imports.md
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "concert-reservation",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "concert", targets: ["ConcertCLI"]),
+        .executable(name: "concert-bench", targets: ["ConcertBench"]),
+        .library(name: "AMQPClient", targets: ["AMQPClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    ],
+    targets: [
+        // librabbitmq (rabbitmq-c), the C library from Debian's librabbitmq-dev.
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        // A domain-agnostic AMQP 0-9-1 client over librabbitmq: it knows nothing of concerts.
+        .target(
+            name: "AMQPClient",
+            dependencies: [
+                "CRabbitMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The pure domain core: no I/O, no async, no framework imports.
+        .target(
+            name: "ConcertDomain",
+            swiftSettings: swiftSettings
+        ),
+        // PostgreSQL storage: migrations, seed data, queries.
+        .target(
+            name: "ConcertStorage",
+            dependencies: [
+                "ConcertDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP API (Hummingbird 2).
+        .target(
+            name: "ConcertAPI",
+            dependencies: [
+                "ConcertDomain",
+                "ConcertStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Configuration and wiring: builds the service group for each way of running.
+        .target(
+            name: "ConcertApp",
+            dependencies: [
+                "AMQPClient",
+                "ConcertAPI",
+                "ConcertStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The thin `concert` executable: parses arguments, calls ConcertApp.
+        .executableTarget(
+            name: "ConcertCLI",
+            dependencies: [
+                "ConcertApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `scripts/bench`: measures the system against the real broker and database.
+        .executableTarget(
+            name: "ConcertBench",
+            dependencies: [
+                "AMQPClient",
+                "CRabbitMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AMQPClientTests",
+            dependencies: ["AMQPClient", "CRabbitMQ"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConcertStorageTests",
+            dependencies: [
+                "ConcertStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,39 @@
+extension AMQPConnection {
+    /// Declares an exchange (idempotent when it exists with the same settings; `channelClosed` 406 otherwise).
+    public func declare(_ exchange: AMQPExchange) async throws {
+        try await perform { session throws(AMQPError) in try session.declareExchange(exchange) }
+    }
+
+    /// Declares a queue and returns its name (the generated one for a server-named queue) and counts.
+    @discardableResult
+    public func declare(_ queue: AMQPQueue) async throws -> AMQPQueueState {
+        try await perform { session throws(AMQPError) in try session.declareQueue(queue, passive: false) }
+    }
+
+    /// Declares a binding.
+    public func declare(_ binding: AMQPBinding) async throws {
+        try await perform { session throws(AMQPError) in try session.bind(binding) }
+    }
+
+    /// The state of an existing queue (passive declare); `channelClosed` with 404 when it does not exist.
+    public func inspectQueue(_ name: String) async throws -> AMQPQueueState {
+        try await perform { session throws(AMQPError) in try session.declareQueue(AMQPQueue(name: name), passive: true) }
+    }
+
+    /// Deletes a queue and returns how many messages it held.
+    @discardableResult
+    public func deleteQueue(_ name: String) async throws -> Int {
+        try await perform { session throws(AMQPError) in try session.deleteQueue(name) }
+    }
+
+    /// Deletes an exchange.
+    public func deleteExchange(_ name: String) async throws {
+        try await perform { session throws(AMQPError) in try session.deleteExchange(name) }
+    }
+
+    /// Removes every ready message from a queue and returns how many there were.
+    @discardableResult
+    public func purgeQueue(_ name: String) async throws -> Int {
+        try await perform { session throws(AMQPError) in try session.purgeQueue(name) }
+    }
+}

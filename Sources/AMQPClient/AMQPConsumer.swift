@@ -1,0 +1,71 @@
+/// The deliveries of one consumer (`basic.consume`), in queue order, and the means to settle them.
+///
+/// The sequence holds at most the consumer's prefetch count of unacknowledged deliveries per
+/// connection incarnation, because the broker sends no more until some are settled. It survives
+/// reconnects (deliveries from before a reconnect can no longer be acked: the broker redelivers
+/// them with `redelivered` set). It ends with an error when the broker cancels the consumer
+/// (queue deleted) or closes its channel, and ends normally after `cancel()` or shutdown.
+public struct AMQPConsumer: AsyncSequence, Sendable {
+    public typealias Element = AMQPDelivery
+
+    /// The connection the consumer lives on.
+    public let connection: AMQPConnection
+    /// The queue it consumes.
+    public let queue: String
+    let channel: UInt16
+    let deliveries: AsyncThrowingStream<AMQPDelivery, any Error>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<AMQPDelivery, any Error>.AsyncIterator
+
+        public mutating func next() async throws -> AMQPDelivery? {
+            try await base.next()
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: deliveries.makeAsyncIterator())
+    }
+
+    /// Acknowledges a delivery (all up to it with `multiple`).
+    public func ack(_ delivery: AMQPDelivery, multiple: Bool = false) throws {
+        try connection.ack(delivery, multiple: multiple)
+    }
+
+    /// Negatively acknowledges a delivery.
+    public func nack(_ delivery: AMQPDelivery, multiple: Bool = false, requeue: Bool) throws {
+        try connection.nack(delivery, multiple: multiple, requeue: requeue)
+    }
+
+    /// Rejects a delivery.
+    public func reject(_ delivery: AMQPDelivery, requeue: Bool) throws {
+        try connection.reject(delivery, requeue: requeue)
+    }
+
+    /// Cancels the consumer and closes its channel; the broker requeues what was not acknowledged.
+    public func cancel() async throws {
+        let channel = channel
+        try await connection.perform { session throws(AMQPError) in session.cancelConsumer(channel: channel) }
+    }
+}
+
+extension AMQPConnection {
+    /// Starts consuming `queue` with `basic.qos` prefetch `prefetch` (manual acknowledgement).
+    ///
+    /// Arguments go to `basic.consume` (e.g. `x-priority`). The consumer is re-subscribed after
+    /// every reconnect until it is cancelled, by `cancel()` or by the broker.
+    public func consume(queue: String, prefetch: UInt16 = 100, exclusive: Bool = false, arguments: AMQPTable = [:]) async throws
+        -> AMQPConsumer
+    {
+        let (deliveries, continuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
+        let registration = ConsumerRegistration(
+            queue: queue,
+            prefetch: prefetch,
+            exclusive: exclusive,
+            arguments: arguments,
+            deliveries: continuation
+        )
+        let channel = try await perform { session throws(AMQPError) in try session.startConsumer(registration) }
+        return AMQPConsumer(connection: self, queue: queue, channel: channel, deliveries: deliveries)
+    }
+}

@@ -1,0 +1,81 @@
+import Glibc
+import Logging
+
+/// The body of a connection's dedicated thread: connect, run posted jobs, read frames, poll, reconnect.
+///
+/// Every librabbitmq call of the connection happens inside `run()`, on one thread, so the
+/// library's threading rule holds and the Swift concurrency pool never blocks on the socket.
+///
+/// `@unchecked Sendable`: the loop (and the session in it) is built by `AMQPConnection.run()` and handed
+/// to the new thread exactly once, before that thread starts; from then on only that thread touches it.
+struct ConnectionLoop: @unchecked Sendable {
+    let session: AMQPSession
+    let mailbox: Mailbox
+    /// Longest sleep in `poll`: bounds how late heartbeats are sent and a dead peer is noticed.
+    let pollInterval: Duration = .milliseconds(200)
+    /// How long shutdown waits for confirms that are still in flight.
+    let drainTimeout: Duration = .seconds(5)
+
+    func run() {
+        let clock = ContinuousClock()
+        var failures = 0
+        var nextAttempt = clock.now
+        var wasConnected = false
+
+        while !mailbox.isClosed {
+            if !session.isConnected, clock.now >= nextAttempt {
+                do {
+                    try session.connect()
+                    failures = 0
+                } catch {
+                    failures += 1
+                    nextAttempt = clock.now + session.configuration.reconnectBackoff.delay(afterFailures: failures)
+                    session.logger.warning(
+                        "AMQP connect failed",
+                        metadata: ["error": "\(error)", "amqp.attempt": "\(failures)"]
+                    )
+                }
+            }
+            for job in mailbox.take() { job.run(session) }
+            session.pumpFrames()
+
+            if wasConnected, !session.isConnected {
+                // Just lost: the first attempt goes out at once, later ones back off.
+                nextAttempt = clock.now
+            }
+            wasConnected = session.isConnected
+
+            var timeout = pollInterval
+            if session.hasBufferedInput {
+                timeout = .zero
+            } else if !session.isConnected {
+                timeout = min(timeout, max(.zero, nextAttempt - clock.now))
+            }
+            wait(timeout: timeout)
+        }
+        drain(clock: clock)
+    }
+
+    /// Shutdown: runs the jobs posted before the close (final acks, last publishes), waits a little
+    /// for outstanding confirms, then closes the connection.
+    private func drain(clock: ContinuousClock) {
+        for job in mailbox.take() { job.run(session) }
+        let deadline = clock.now + drainTimeout
+        while session.isConnected, session.confirms.pendingCount > 0, clock.now < deadline {
+            session.pumpFrames()
+            wait(timeout: session.hasBufferedInput ? .zero : .milliseconds(20))
+        }
+        session.close()
+    }
+
+    /// Sleeps until the socket is readable, a job is posted, or `timeout` passes.
+    private func wait(timeout: Duration) {
+        var descriptors = [pollfd(fd: mailbox.wakeup.fileDescriptor, events: Int16(POLLIN), revents: 0)]
+        if let socket = session.socketDescriptor {
+            descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
+        }
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        _ = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
+        if descriptors[0].revents != 0 { mailbox.wakeup.drain() }
+    }
+}

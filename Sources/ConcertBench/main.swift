@@ -1,0 +1,3 @@
+import AMQPClient
+import ArgumentParser
+print("x")

@@ -1,0 +1,3 @@
+import ArgumentParser
+import ConcertApp
+print("x")

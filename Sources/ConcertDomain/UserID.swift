@@ -1,0 +1,25 @@
+/// A user's identifier: 1…64 characters of `A–Z a–z 0–9 _ -`.
+public struct UserID: Hashable, Sendable, CustomStringConvertible {
+    /// The identifier as the client sent it.
+    public let rawValue: String
+
+    /// Validates `rawValue`; `nil` when it does not match `^[A-Za-z0-9_-]{1,64}$`.
+    public init?(_ rawValue: String) {
+        let utf8 = rawValue.utf8
+        guard (1...64).contains(utf8.count), utf8.allSatisfy(Self.isAllowed) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+
+    private static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        case UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
+    }
+}
