@@ -13,18 +13,26 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     /// The queue it consumes.
     public let queue: String
     let channel: UInt16
-    let deliveries: AsyncThrowingStream<AMQPDelivery, any Error>
+    let deliveries: AsyncThrowingStream<[AMQPDelivery], any Error>
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<AMQPDelivery, any Error>.AsyncIterator
+        var batches: AsyncThrowingStream<[AMQPDelivery], any Error>.AsyncIterator
+        var batch: [AMQPDelivery] = []
+        var position = 0
 
         public mutating func next() async throws -> AMQPDelivery? {
-            try await base.next()
+            while position == batch.count {
+                guard let next = try await batches.next() else { return nil }
+                batch = next
+                position = 0
+            }
+            defer { position += 1 }
+            return batch[position]
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: deliveries.makeAsyncIterator())
+        AsyncIterator(batches: deliveries.makeAsyncIterator())
     }
 
     /// Acknowledges a delivery (all up to it with `multiple`).
@@ -57,7 +65,7 @@ extension AMQPConnection {
     public func consume(queue: String, prefetch: UInt16 = 100, exclusive: Bool = false, arguments: AMQPTable = [:]) async throws
         -> AMQPConsumer
     {
-        let (deliveries, continuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
+        let (deliveries, continuation) = AsyncThrowingStream<[AMQPDelivery], any Error>.makeStream()
         let registration = ConsumerRegistration(
             queue: queue,
             prefetch: prefetch,

@@ -7,7 +7,8 @@ struct ConsumerRegistration {
     let prefetch: UInt16
     let exclusive: Bool
     let arguments: AMQPTable
-    let deliveries: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
+    /// Deliveries go over in batches (all that one read of the socket brought), one wake-up per batch.
+    let deliveries: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation
     var consumerTag = ""
 }
 
@@ -73,8 +74,7 @@ extension AMQPSession {
 
     /// Cancels the consumer on `channel` and closes the channel, so the broker requeues what it had not acknowledged.
     func cancelConsumer(channel: UInt16) {
-        guard let registration = consumers.removeValue(forKey: channel) else { return }
-        registration.deliveries.finish()
+        guard let registration = finishConsumer(channel: channel, error: nil) else { return }
         guard let state = connection, openChannels.contains(channel) else { return }
         do throws(AMQPError) {
             let cancelled = CArena.with { arena in amqp_basic_cancel(state, channel, arena.bytes(registration.consumerTag)) }
@@ -84,6 +84,35 @@ extension AMQPSession {
         } catch {
             logger.debug("AMQP consumer cancel failed", metadata: ["amqp.channel": "\(channel)", "error": "\(error)"])
         }
+    }
+
+    /// Hands a delivery to its consumer with the next batch.
+    func enqueue(_ delivery: AMQPDelivery, channel: UInt16) {
+        // No consumer any more (cancelled): the broker requeues it when the channel closes.
+        guard consumers[channel] != nil else { return }
+        pendingDeliveries[channel, default: []].append(delivery)
+    }
+
+    /// Passes every collected delivery on to its consumer.
+    func flushDeliveries() {
+        guard !pendingDeliveries.isEmpty else { return }
+        for (channel, batch) in pendingDeliveries {
+            consumers[channel]?.deliveries.yield(batch)
+        }
+        pendingDeliveries.removeAll(keepingCapacity: true)
+    }
+
+    /// Ends a consumer's sequence (after the deliveries it already has) and forgets it.
+    @discardableResult
+    func finishConsumer(channel: UInt16, error: AMQPError?) -> ConsumerRegistration? {
+        guard let registration = consumers.removeValue(forKey: channel) else { return nil }
+        if let batch = pendingDeliveries.removeValue(forKey: channel) { registration.deliveries.yield(batch) }
+        if let error {
+            registration.deliveries.finish(throwing: error)
+        } else {
+            registration.deliveries.finish()
+        }
+        return registration
     }
 
     /// Acks, nacks or rejects a delivery, unless it came through a connection or channel that no longer exists.

@@ -34,6 +34,7 @@ extension AMQPSession {
                 handleMethod(frame.payload.method, channel: frame.channel)
             }
         }
+        flushDeliveries()
         if let connection { amqp_maybe_release_buffers(connection) }
     }
 
@@ -55,8 +56,7 @@ extension AMQPSession {
                 body: body,
                 origin: DeliveryOrigin(generation: generation, channel: channel)
             )
-            // No consumer any more (cancelled): the broker requeues it when the channel closes.
-            consumers[channel]?.deliveries.yield(delivery)
+            enqueue(delivery, channel: channel)
         case CRABBITMQ_BASIC_ACK where channel == Self.publishChannel:
             let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             settleConfirms(confirms.acked(tag: ack.delivery_tag, multiple: ack.multiple != 0))
@@ -71,11 +71,9 @@ extension AMQPSession {
             confirms.returned(replyCode: code, replyText: text)
         case CRABBITMQ_BASIC_CANCEL:
             // The broker cancelled a consumer: its queue was deleted, or it is no longer wanted.
-            guard let registration = consumers.removeValue(forKey: channel) else { return }
-            registration.deliveries.finish(
-                throwing: AMQPError(.consumerCancelled, "the broker cancelled the consumer of \(registration.queue)")
-            )
-            logger.warning("AMQP consumer cancelled by the broker", metadata: ["amqp.queue": "\(registration.queue)"])
+            guard let queue = consumers[channel]?.queue else { return }
+            finishConsumer(channel: channel, error: AMQPError(.consumerCancelled, "the broker cancelled the consumer of \(queue)"))
+            logger.warning("AMQP consumer cancelled by the broker", metadata: ["amqp.queue": "\(queue)"])
             if let state = connection, openChannels.contains(channel) {
                 openChannels.remove(channel)
                 try? check(amqp_channel_close(state, channel, AMQP_REPLY_SUCCESS), channel: channel, doing: "channel.close")

@@ -28,6 +28,8 @@ final class AMQPSession {
     var confirms = ConfirmTracker<CheckedContinuation<Void, any Error>>()
     /// Consumers by channel; kept across reconnects and re-subscribed.
     var consumers: [UInt16: ConsumerRegistration] = [:]
+    /// Deliveries read in the current pass over the socket, by channel, not yet handed over.
+    var pendingDeliveries: [UInt16: [AMQPDelivery]] = [:]
 
     init(configuration: AMQPConfiguration, logger: Logger, status: ConnectionStatus) {
         self.configuration = configuration
@@ -105,6 +107,8 @@ final class AMQPSession {
         amqp_destroy_connection(state)
         openChannels = []
         publishChannelInConfirmMode = false
+        // Deliveries not yet handed over can no longer be acknowledged; the broker redelivers them.
+        pendingDeliveries.removeAll()
         for waiter in confirms.reset() {
             waiter.resume(throwing: AMQPError(.connectionLost, "connection lost before the broker confirmed: \(error.message)"))
         }
@@ -113,8 +117,7 @@ final class AMQPSession {
 
     /// Closes politely on shutdown: consumers end, the broker requeues their unacknowledged deliveries.
     func close() {
-        for (_, consumer) in consumers { consumer.deliveries.finish() }
-        consumers = [:]
+        for channel in consumers.keys { finishConsumer(channel: channel, error: nil) }
         guard let state = connection else { return }
         connection = nil
         status.disconnected()
@@ -181,9 +184,7 @@ final class AMQPSession {
             publishChannelInConfirmMode = false
             for waiter in confirms.reset() { waiter.resume(throwing: error) }
         }
-        if let consumer = consumers.removeValue(forKey: channel) {
-            consumer.deliveries.finish(throwing: error)
-        }
+        finishConsumer(channel: channel, error: error)
         logger.warning("AMQP channel closed by the broker", metadata: ["amqp.channel": "\(channel)", "error": "\(error)"])
     }
 

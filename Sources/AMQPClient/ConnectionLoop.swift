@@ -70,6 +70,8 @@ struct ConnectionLoop: @unchecked Sendable {
 
     /// Sleeps until the socket is readable, a job is posted, or `timeout` passes.
     private func wait(timeout: Duration) {
+        guard timeout > .zero, mailbox.prepareToPoll() else { return }
+        defer { mailbox.finishedPolling() }
         var descriptors = [pollfd(fd: mailbox.wakeup.fileDescriptor, events: Int16(POLLIN), revents: 0)]
         if let socket = session.socketDescriptor {
             descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))

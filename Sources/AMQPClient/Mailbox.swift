@@ -13,25 +13,31 @@ final class Mailbox: Sendable {
     private struct State {
         var jobs: [ConnectionJob] = []
         var closed = false
+        /// The thread is in (or about to enter) `poll` and must be woken for new jobs.
+        var threadIsPolling = false
+        /// A wake-up was written since the thread began polling; one is enough.
+        var signalled = false
     }
 
     private let state = Mutex(State())
-    /// Polled by the connection thread; signalled when the first job of a batch arrives or on close.
+    /// Polled by the connection thread; signalled when a job arrives while it polls, and on close.
     let wakeup = Wakeup()
 
     /// Hands `job` to the thread; fails it at once with `shutdown` when the mailbox is closed.
     func post(_ job: ConnectionJob) {
-        let (accepted, wasEmpty) = state.withLock { state -> (Bool, Bool) in
+        let (accepted, mustSignal) = state.withLock { state -> (Bool, Bool) in
             guard !state.closed else { return (false, false) }
             state.jobs.append(job)
-            return (true, state.jobs.count == 1)
+            // A busy thread takes the job on its next turn; only a polling one needs the (system-call) wake-up.
+            guard state.threadIsPolling, !state.signalled else { return (true, false) }
+            state.signalled = true
+            return (true, true)
         }
         guard accepted else {
             job.fail(AMQPError(.shutdown, "the connection is shutting down"))
             return
         }
-        // One wake-up per batch: later jobs ride along until the thread takes the batch.
-        if wasEmpty { wakeup.signal() }
+        if mustSignal { wakeup.signal() }
     }
 
     /// Takes every job posted so far, in order.
@@ -39,6 +45,23 @@ final class Mailbox: Sendable {
         state.withLock { state in
             defer { state.jobs.removeAll(keepingCapacity: true) }
             return state.jobs
+        }
+    }
+
+    /// Called by the thread before it polls: false (do not sleep) when jobs are already waiting.
+    func prepareToPoll() -> Bool {
+        state.withLock { state in
+            guard state.jobs.isEmpty else { return false }
+            state.threadIsPolling = true
+            return true
+        }
+    }
+
+    /// Called by the thread after its poll returned.
+    func finishedPolling() {
+        state.withLock { state in
+            state.threadIsPolling = false
+            state.signalled = false
         }
     }
 
