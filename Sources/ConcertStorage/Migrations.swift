@@ -1,0 +1,181 @@
+extension Migration {
+    /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
+    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters]
+
+    /// Concerts, their dated schedules, seats, reservations and payments.
+    static let catalogue = Migration(
+        version: 1,
+        name: "concerts, schedules, seats, reservations, payments",
+        statements: [
+            """
+            CREATE TABLE concerts (
+                id bigint PRIMARY KEY CHECK (id > 0),
+                title text NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE schedules (
+                id bigserial PRIMARY KEY,
+                concert_id bigint NOT NULL REFERENCES concerts (id),
+                date date NOT NULL,
+                UNIQUE (concert_id, date)
+            )
+            """,
+            // One row per seat: the primary key is what makes "at most one live hold per seat" hold.
+            """
+            CREATE TABLE seats (
+                schedule_id bigint NOT NULL REFERENCES schedules (id),
+                number integer NOT NULL CHECK (number > 0),
+                price bigint NOT NULL CHECK (price >= 0),
+                state text NOT NULL DEFAULT 'free' CHECK (state IN ('free', 'held', 'sold')),
+                holder text,
+                reservation_id uuid,
+                hold_deadline timestamptz,
+                PRIMARY KEY (schedule_id, number),
+                CHECK ((state = 'free') = (reservation_id IS NULL)),
+                CHECK (state <> 'held' OR hold_deadline IS NOT NULL)
+            )
+            """,
+            // Reads of free seats: a hold past its deadline counts as free.
+            "CREATE INDEX seats_free ON seats (schedule_id, number) WHERE state <> 'sold'",
+            """
+            CREATE TABLE reservations (
+                id uuid PRIMARY KEY,
+                schedule_id bigint NOT NULL,
+                seat_number integer NOT NULL,
+                user_id text NOT NULL,
+                price bigint NOT NULL CHECK (price >= 0),
+                status text NOT NULL CHECK (status IN ('held', 'paid', 'expired')),
+                held_until timestamptz NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                FOREIGN KEY (schedule_id, seat_number) REFERENCES seats (schedule_id, number)
+            )
+            """,
+            // A seat is sold at most once and has at most one live hold.
+            """
+            CREATE UNIQUE INDEX reservations_one_live_per_seat
+                ON reservations (schedule_id, seat_number) WHERE status IN ('held', 'paid')
+            """,
+            "CREATE INDEX reservations_by_user ON reservations (user_id, created_at)",
+            """
+            CREATE TABLE payments (
+                id uuid PRIMARY KEY,
+                reservation_id uuid NOT NULL UNIQUE REFERENCES reservations (id),
+                user_id text NOT NULL,
+                amount bigint NOT NULL CHECK (amount >= 0),
+                balance_after bigint NOT NULL CHECK (balance_after >= 0),
+                paid_at timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX payments_by_user ON payments (user_id, paid_at)",
+        ]
+    )
+
+    /// Prepaid balances and the ledger of every change to them.
+    static let wallets = Migration(
+        version: 2,
+        name: "wallets and their ledger",
+        statements: [
+            """
+            CREATE TABLE wallets (
+                user_id text PRIMARY KEY,
+                balance bigint NOT NULL DEFAULT 0 CHECK (balance >= 0),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE wallet_ledger (
+                id bigserial PRIMARY KEY,
+                user_id text NOT NULL REFERENCES wallets (user_id),
+                amount bigint NOT NULL CHECK (amount <> 0),
+                balance_after bigint NOT NULL CHECK (balance_after >= 0),
+                kind text NOT NULL CHECK (kind IN ('charge', 'payment')),
+                idempotency_key text,
+                command_id uuid,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            // A retried charge with the same Idempotency-Key, or a redelivered payment, never counts twice.
+            "CREATE UNIQUE INDEX wallet_ledger_idempotency ON wallet_ledger (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
+            "CREATE UNIQUE INDEX wallet_ledger_command ON wallet_ledger (command_id) WHERE command_id IS NOT NULL",
+            "CREATE INDEX wallet_ledger_by_user ON wallet_ledger (user_id, id)",
+        ]
+    )
+
+    /// The per-concert waiting room: tokens in sequence order and the admission high-water mark.
+    static let waitingRoom = Migration(
+        version: 3,
+        name: "waiting room",
+        statements: [
+            """
+            CREATE TABLE waiting_rooms (
+                concert_id bigint PRIMARY KEY REFERENCES concerts (id),
+                last_seq bigint NOT NULL DEFAULT 0 CHECK (last_seq >= 0),
+                admitted_through bigint NOT NULL DEFAULT 0 CHECK (admitted_through >= 0)
+            )
+            """,
+            """
+            CREATE TABLE queue_tokens (
+                concert_id bigint NOT NULL REFERENCES concerts (id),
+                seq bigint NOT NULL CHECK (seq > 0),
+                user_id text NOT NULL,
+                state text NOT NULL CHECK (state IN ('waiting', 'active', 'expired', 'abandoned')),
+                issued_at timestamptz NOT NULL DEFAULT now(),
+                admitted_at timestamptz,
+                expires_at timestamptz,
+                last_seen_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (concert_id, seq)
+            )
+            """,
+            // A user holds at most one live token per concert (re-issue returns it).
+            """
+            CREATE UNIQUE INDEX queue_tokens_one_live_per_user
+                ON queue_tokens (concert_id, user_id) WHERE state IN ('waiting', 'active')
+            """,
+            // Admission walks waiting tokens in seq order; capacity counts active ones.
+            "CREATE INDEX queue_tokens_by_state ON queue_tokens (concert_id, state, seq)",
+        ]
+    )
+
+    /// Accepted commands and their outcomes; archived dead letters.
+    static let commandsAndDeadLetters = Migration(
+        version: 4,
+        name: "commands and dead letters",
+        statements: [
+            """
+            CREATE TABLE commands (
+                id uuid PRIMARY KEY,
+                type text NOT NULL,
+                user_id text NOT NULL,
+                partition_key text NOT NULL,
+                status text NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+                result jsonb,
+                error jsonb,
+                submitted_at timestamptz NOT NULL,
+                completed_at timestamptz
+            )
+            """,
+            "CREATE INDEX commands_pending ON commands (submitted_at) WHERE status = 'pending'",
+            """
+            CREATE TABLE dead_letters (
+                id bigserial PRIMARY KEY,
+                message_id text NOT NULL UNIQUE,
+                type text,
+                reason text NOT NULL,
+                exchange text NOT NULL,
+                routing_key text NOT NULL,
+                body bytea NOT NULL,
+                headers jsonb NOT NULL,
+                count integer NOT NULL DEFAULT 1 CHECK (count > 0),
+                first_seen_at timestamptz NOT NULL,
+                last_seen_at timestamptz NOT NULL,
+                replayed_at timestamptz,
+                replay_count integer NOT NULL DEFAULT 0
+            )
+            """,
+            "CREATE INDEX dead_letters_newest ON dead_letters (last_seen_at DESC)",
+            "CREATE INDEX dead_letters_by_reason ON dead_letters (reason, last_seen_at DESC)",
+        ]
+    )
+}

@@ -1,0 +1,54 @@
+import ConcertStorage
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// The PostgreSQL that `scripts/test` started; every test gets a schema of its own.
+enum DatabaseEnvironment {
+    /// Integration tests run when a database is configured or demanded (`CONCERT_REQUIRE_SERVICES=1`);
+    /// a configured database that is down makes them fail, never skip.
+    static let isConfigured: Bool = {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["CONCERT_DATABASE_URL"] != nil || environment["CONCERT_REQUIRE_SERVICES"] == "1"
+    }()
+
+    static var url: String {
+        ProcessInfo.processInfo.environment["CONCERT_DATABASE_URL"] ?? "postgres://concert:concert@127.0.0.1:5432/concert"
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "storage-tests")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    /// Runs `body` with a client whose `search_path` is a fresh schema, dropped afterwards.
+    static func withIsolatedDatabase<Result: Sendable>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
+        let schema = "test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+        var configuration = try PostgresClient.Configuration(url: url)
+        configuration.options.connectTimeout = .seconds(5)
+        let admin = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        configuration.options.additionalStartupParameters = [("search_path", schema)]
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await admin.run() }
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            do {
+                try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
+            } catch {
+                Issue.record("PostgreSQL is not reachable at \(configuration.host ?? "?"):\(configuration.port ?? 0) — start it with scripts/services up (\(String(reflecting: error)))")
+                throw error
+            }
+            do {
+                let result = try await body(client)
+                try await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
+                return result
+            } catch {
+                try? await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+@testable import ConcertStorage
+import PostgresNIO
+import Testing
+
+@Suite(.enabled(if: DatabaseEnvironment.isConfigured))
+struct StorageTests {
+    let logger = DatabaseEnvironment.logger
+
+    @Test func roundTripThroughPostgresNIO() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await client.query("CREATE TABLE notes (id integer PRIMARY KEY, text text NOT NULL)", logger: logger)
+            let text = "one statement, bound values: ' ; DROP TABLE notes; --"
+            try await client.query("INSERT INTO notes (id, text) VALUES (\(1), \(text))", logger: logger)
+            let rows = try await client.query("SELECT id, text FROM notes", logger: logger)
+            var read: [(Int, String)] = []
+            for try await row in rows.decode((Int, String).self) { read.append(row) }
+            #expect(read.count == 1)
+            #expect(read.first?.0 == 1)
+            #expect(read.first?.1 == text)
+        }
+    }
+
+    @Test func migrationsApplyInOrderOnceAndRecordTheirVersions() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            let first = try await Migrator().migrate(client, logger: logger)
+            #expect(first == Migration.all.map(\.version))
+            let second = try await Migrator().migrate(client, logger: logger)
+            #expect(second.isEmpty)
+
+            var recorded: [Int] = []
+            for try await version in try await client.query("SELECT version FROM schema_migrations ORDER BY version", logger: logger)
+                .decode(Int.self)
+            {
+                recorded.append(version)
+            }
+            #expect(recorded == Migration.all.map(\.version))
+        }
+    }
+
+    @Test func aDatabaseNewerThanTheBuildIsRefused() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await Migrator().migrate(client, logger: logger)
+            try await client.query("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')", logger: logger)
+            await #expect(throws: MigrationError.self) { try await Migrator().migrate(client, logger: logger) }
+        }
+    }
+
+    @Test func seedLoadsTheDemoCatalogueAndIsIdempotent() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await Migrator().migrate(client, logger: logger)
+            let first = try await DemoData().seed(client, logger: logger)
+            #expect(first == DemoData.Summary(concerts: 3, schedules: 15, seats: 750))
+            // A seat sold between two runs stays sold.
+            try await client.query(
+                "UPDATE seats SET state = 'sold', reservation_id = gen_random_uuid() WHERE number = 1",
+                logger: logger
+            )
+            let second = try await DemoData().seed(client, logger: logger)
+            #expect(second == first)
+            let sold = try await client.query("SELECT count(*) FROM seats WHERE state = 'sold'", logger: logger).decode(Int.self)
+            for try await count in sold { #expect(count == 15) }
+
+            let prices = try await client.query("SELECT DISTINCT price FROM seats ORDER BY price", logger: logger).decode(Int64.self)
+            var distinct: [Int64] = []
+            for try await price in prices { distinct.append(price) }
+            #expect(distinct == [80_000, 110_000, 150_000])
+        }
+    }
+
+    @Test func constraintsBackTheInvariants() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await Migrator().migrate(client, logger: logger)
+            try await DemoData().seed(client, logger: logger)
+
+            // A wallet is never negative.
+            try await client.query("INSERT INTO wallets (user_id, balance) VALUES ('alice', 100)", logger: logger)
+            await #expect(throws: PSQLError.self) {
+                try await client.query("UPDATE wallets SET balance = balance - 101 WHERE user_id = 'alice'", logger: logger)
+            }
+
+            // A seat has at most one live hold or sale.
+            let insertHold: (String) async throws -> Void = { user in
+                try await client.query(
+                    """
+                    INSERT INTO reservations (id, schedule_id, seat_number, user_id, price, status, held_until)
+                    SELECT gen_random_uuid(), id, 7, \(user), 80000, 'held', now() + interval '5 minutes'
+                    FROM schedules ORDER BY id LIMIT 1
+                    """,
+                    logger: logger
+                )
+            }
+            try await insertHold("alice")
+            await #expect(throws: PSQLError.self) { try await insertHold("bob") }
+
+            // One payment per reservation.
+            let insertPayment = {
+                try await client.query(
+                    """
+                    INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at)
+                    SELECT gen_random_uuid(), id, user_id, price, 0, now() FROM reservations LIMIT 1
+                    """,
+                    logger: logger
+                )
+            }
+            try await insertPayment()
+            await #expect(throws: PSQLError.self) { try await insertPayment() }
+        }
+    }
+}
