@@ -1,0 +1,101 @@
+public import AMQPClient
+import ConcertAPI
+import ConcertStorage
+import Hummingbird
+public import Logging
+public import PostgresNIO
+public import ServiceLifecycle
+import UnixSignals
+
+/// Builds the long-running parts of a `concert` process; `@main` and the tests call the same functions.
+public enum ConcertServices {
+    /// The PostgreSQL client (a `Service`: it must be run).
+    public static func makeDatabase(_ configuration: ConcertConfiguration, logger: Logger) throws -> PostgresClient {
+        var database = try PostgresClient.Configuration(url: configuration.databaseURL)
+        database.options.maximumConnections = 40
+        return PostgresClient(configuration: database, backgroundLogger: logger)
+    }
+
+    /// An AMQP connection named after its role, so operators can tell connections apart in the broker.
+    public static func makeBroker(_ configuration: ConcertConfiguration, role: String, logger: Logger) throws -> AMQPConnection {
+        var broker = try AMQPConfiguration(url: configuration.amqpURL)
+        broker.connectionName = "concert \(role)"
+        return AMQPConnection(configuration: broker, logger: logger)
+    }
+
+    /// `concert serve`: the HTTP API with its database and broker connections, migrating the schema
+    /// before the server accepts requests. SIGTERM and SIGINT drain and stop it.
+    public static func buildServeGroup(_ configuration: ConcertConfiguration, logger: Logger) throws -> ServiceGroup {
+        let database = try makeDatabase(configuration, logger: logger)
+        let broker = try makeBroker(configuration, role: "api", logger: logger)
+        var application = Application(
+            router: buildRouter(database: database, broker: broker, logger: logger),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.httpHost, port: configuration.httpPort),
+                serverName: "concert"
+            ),
+            logger: logger
+        )
+        application.beforeServerStarts {
+            try await Migrator().migrate(database, logger: logger)
+        }
+        return ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: database),
+                    .init(service: broker),
+                    .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+    }
+
+    /// The HTTP routes of the API.
+    static func buildRouter(database: PostgresClient, broker: AMQPConnection, logger: Logger) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.addHealthRoutes(
+            readiness: ReadinessChecks(
+                database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
+                broker: { broker.isConnected }
+            )
+        )
+        return router
+    }
+
+    /// Runs `body` with a running PostgreSQL client (for one-shot commands such as `migrate`).
+    public static func withDatabase<Result: Sendable>(
+        _ configuration: ConcertConfiguration,
+        logger: Logger,
+        _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let database = try makeDatabase(configuration, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            defer { group.cancelAll() }
+            return try await body(database)
+        }
+    }
+
+    private static func databaseAnswers(_ database: PostgresClient, within timeout: Duration, logger: Logger) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    try await database.query("SELECT 1", logger: logger)
+                    return true
+                } catch {
+                    logger.warning("readiness: database query failed", metadata: ["error": "\(String(reflecting: error))"])
+                    return false
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import AMQPClient
+@testable import ConcertApp
+import Foundation
+import Hummingbird
+import NIOFoundationCompat
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Testing
+
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["CONCERT_REQUIRE_SERVICES"] == "1"))
+struct HealthTests {
+    let configuration: ConcertConfiguration
+    let logger = Logger(label: "health-tests")
+
+    init() throws {
+        configuration = try ConcertConfiguration(environment: ProcessInfo.processInfo.environment)
+    }
+
+    @Test func liveAndReadyWhenDatabaseAndBrokerAnswer() async throws {
+        let database = try ConcertServices.makeDatabase(configuration, logger: logger)
+        let broker = try ConcertServices.makeBroker(configuration, role: "health-test", logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            group.addTask { try await broker.run() }
+            defer { group.cancelAll() }
+            try await broker.waitUntilConnected(timeout: .seconds(10))
+
+            let app = Application(router: ConcertServices.buildRouter(database: database, broker: broker, logger: logger))
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/health/live", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+                let response = try await client.execute(uri: "/health/ready", method: .get)
+                #expect(response.status == .ok)
+                #expect(try JSONDecoder().decode([String: String].self, from: response.body) == ["status": "ready", "database": "up", "broker": "up"])
+            }
+        }
+    }
+
+    @Test func notReadyWithRetryAfterWhileTheBrokerIsUnreachable() async throws {
+        var unreachable = configuration
+        unreachable.amqpURL = "amqp://concert:concert@127.0.0.1:1/%2F"  // nothing listens on port 1
+        let database = try ConcertServices.makeDatabase(configuration, logger: logger)
+        let broker = try ConcertServices.makeBroker(unreachable, role: "health-test", logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            group.addTask { try await broker.run() }
+            defer { group.cancelAll() }
+
+            let app = Application(router: ConcertServices.buildRouter(database: database, broker: broker, logger: logger))
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/health/live", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+                let response = try await client.execute(uri: "/health/ready", method: .get)
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "5")
+                #expect(
+                    try JSONDecoder().decode([String: String].self, from: response.body)
+                        == ["status": "unavailable", "database": "up", "broker": "down"]
+                )
+            }
+        }
+    }
+}
