@@ -1,3 +1,0 @@
-import AMQPClient
-import ArgumentParser
-print("x")
