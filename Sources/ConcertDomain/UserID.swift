@@ -1,5 +1,5 @@
 /// A user's identifier: 1…64 characters of `A–Z a–z 0–9 _ -`.
-public struct UserID: Hashable, Sendable, CustomStringConvertible {
+public struct UserID: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The identifier as the client sent it.
     public let rawValue: String
 
@@ -10,7 +10,28 @@ public struct UserID: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
+    /// Validates a request field.
+    public static func parse(_ rawValue: String, field: String = "userId") throws(ValidationError) -> UserID {
+        guard let id = UserID(rawValue) else {
+            throw ValidationError(field: field, reason: "must be 1-64 characters of A-Z a-z 0-9 _ -")
+        }
+        return id
+    }
+
     public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        guard let id = UserID(raw) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid user id"))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
 
     private static func isAllowed(_ byte: UInt8) -> Bool {
         switch byte {

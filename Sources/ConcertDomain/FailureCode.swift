@@ -1,0 +1,25 @@
+/// Why a command did not take effect: a business outcome reported to the client, not an error of the system.
+public enum FailureCode: String, Sendable, Codable, CaseIterable, Error {
+    case seatUnavailable = "SEAT_UNAVAILABLE"
+    case seatNotFound = "SEAT_NOT_FOUND"
+    case scheduleNotFound = "SCHEDULE_NOT_FOUND"
+    case reservationNotFound = "RESERVATION_NOT_FOUND"
+    case notReservationOwner = "NOT_RESERVATION_OWNER"
+    case holdExpired = "HOLD_EXPIRED"
+    case alreadyPaid = "ALREADY_PAID"
+    case insufficientBalance = "INSUFFICIENT_BALANCE"
+
+    /// A sentence for the client.
+    public var message: String {
+        switch self {
+        case .seatUnavailable: "The seat is held or sold."
+        case .seatNotFound: "The schedule has no seat with that number."
+        case .scheduleNotFound: "The concert does not play on that date."
+        case .reservationNotFound: "There is no such reservation."
+        case .notReservationOwner: "The reservation belongs to another user."
+        case .holdExpired: "The hold on the seat expired before payment."
+        case .alreadyPaid: "The reservation is already paid."
+        case .insufficientBalance: "The balance does not cover the price."
+        }
+    }
+}

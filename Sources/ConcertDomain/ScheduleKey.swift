@@ -1,0 +1,32 @@
+/// One concert on one date: the unit of seat inventory, and the partition key of its commands.
+public struct ScheduleKey: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let concertID: ConcertID
+    public let date: ScheduleDate
+
+    public init(concertID: ConcertID, date: ScheduleDate) {
+        self.concertID = concertID
+        self.date = date
+    }
+
+    /// The command envelope's `partitionKey`, e.g. `concert-1/2026-12-24`.
+    public var partitionKey: String { "concert-\(concertID)/\(date)" }
+
+    /// The partition whose worker owns this schedule: a stable hash of the partition key modulo `count`.
+    ///
+    /// FNV-1a 64: stable across processes, builds and platforms (unlike `Hasher`).
+    public func partition(of count: Int) -> Int {
+        precondition(count > 0)
+        return Int(Self.fnv1a(partitionKey) % UInt64(count))
+    }
+
+    public var description: String { partitionKey }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}

@@ -1,0 +1,109 @@
+@testable import ConcertDomain
+import Foundation
+import Testing
+
+@Suite struct ValueTypeTests {
+    @Test(arguments: ["2026-12-24", "2028-02-29", "2000-01-01", "9999-12-31"])
+    func realDatesParseAndPrintBack(_ text: String) {
+        #expect(ScheduleDate(text)?.description == text)
+    }
+
+    @Test(arguments: ["2026-02-29", "2026-13-01", "2026-04-31", "26-12-24", "2026-1-5", "2026/12/24", "2026-12-24T00:00", "", "１２３４-01-01"])
+    func otherTextIsNotADate(_ text: String) {
+        #expect(ScheduleDate(text) == nil)
+    }
+
+    @Test func datesFromEpochSeconds() {
+        #expect(ScheduleDate(secondsSinceEpoch: 0).description == "1970-01-01")
+        #expect(ScheduleDate(secondsSinceEpoch: 1_795_600_000).description == "2026-11-25")
+        #expect(ScheduleDate(secondsSinceEpoch: 951_782_400).description == "2000-02-29")
+        #expect(ScheduleDate("2026-12-24")! < ScheduleDate("2027-01-01")!)
+    }
+
+    @Test func idsAndAmountsAreValidatedWithTheFieldNamed() throws {
+        #expect(throws: ValidationError(field: "concertId", reason: "must be a positive integer")) { try ConcertID.parse(0) }
+        #expect(throws: ValidationError(field: "concertId", reason: "must be a positive integer")) { try ConcertID.parse("abc") }
+        #expect(try ConcertID.parse("7").rawValue == 7)
+        #expect(throws: ValidationError.self) { try SeatNumber.parse(0) }
+        #expect(throws: ValidationError.self) { try SeatNumber.parse(nil) }
+        #expect(throws: ValidationError.self) { try Won.charge(0) }
+        #expect(throws: ValidationError.self) { try Won.charge(100_000_001) }
+        #expect(try Won.charge(100_000_000) == 100_000_000)
+    }
+
+    @Test func partitionsAreStableAndSpread() {
+        let key = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate("2026-12-24")!)
+        #expect(key.partitionKey == "concert-1/2026-12-24")
+        // Pinned: a change of hash would move schedules between partitions of a running system.
+        #expect(ScheduleKey.fnv1a("concert-1/2026-12-24") == ScheduleKey.fnv1a("concert-1/2026-12-24"))
+        #expect(ScheduleKey.fnv1a("") == 0xcbf2_9ce4_8422_2325)
+        #expect(ScheduleKey.fnv1a("a") == 0xaf63_dc4c_8601_ec8c)
+        var used = Set<Int>()
+        for concert in 1...3 {
+            for day in 1...28 {
+                let date = ScheduleDate(year: 2026, month: 12, day: day)!
+                used.insert(ScheduleKey(concertID: ConcertID(Int64(concert))!, date: date).partition(of: 16))
+            }
+        }
+        #expect(used.count == 16)
+    }
+}
+
+@Suite struct CommandEnvelopeTests {
+    let envelope = CommandEnvelope(
+        id: UUID(uuidString: "6F1C2B8E-3D4A-4C5B-9E7F-1A2B3C4D5E6F")!,
+        userId: UserID("alice")!,
+        partitionKey: "concert-1/2026-12-24",
+        command: .reserveSeat(.init(concertId: ConcertID(1)!, date: ScheduleDate("2026-12-24")!, seatNumber: SeatNumber(17)!)),
+        submittedAt: Date(timeIntervalSince1970: 1_795_600_000)
+    )
+
+    @Test func roundTripsThroughJSON() throws {
+        let body = envelope.encoded()
+        #expect(try CommandEnvelope.decode(body) == envelope)
+        let text = String(decoding: body, as: UTF8.self)
+        #expect(text.contains(#""type":"ReserveSeat""#))
+        #expect(text.contains(#""payload":{"concertId":1,"date":"2026-12-24","seatNumber":17}"#))
+        #expect(text.contains(#""submittedAt":"2026-11-25T09:46:40Z""#))
+    }
+
+    @Test func unknownTypesVersionsAndGarbageAreToldApart() {
+        var json = String(decoding: envelope.encoded(), as: UTF8.self)
+        #expect(throws: CommandEnvelope.DecodingFailure.unknownType("Refund")) {
+            try CommandEnvelope.decode(Array(json.replacingOccurrences(of: "ReserveSeat", with: "Refund").utf8))
+        }
+        #expect(throws: CommandEnvelope.DecodingFailure.unsupportedVersion(2)) {
+            try CommandEnvelope.decode(Array(json.replacingOccurrences(of: #""version":1"#, with: #""version":2"#).utf8))
+        }
+        json = json.replacingOccurrences(of: #""seatNumber":17"#, with: #""seatNumber":0"#)
+        #expect(throws: CommandEnvelope.DecodingFailure.self) { try CommandEnvelope.decode(Array(json.utf8)) }
+        #expect(throws: CommandEnvelope.DecodingFailure.self) { try CommandEnvelope.decode(Array("not json".utf8)) }
+    }
+}
+
+@Suite struct WaitingRoomTests {
+    @Test func positionIsSeqMinusAdmittedThrough() {
+        #expect(WaitingRoom.position(seq: 17, admittedThrough: 0) == 17)
+        #expect(WaitingRoom.position(seq: 17, admittedThrough: 16) == 1)
+        #expect(WaitingRoom.position(seq: 17, admittedThrough: 40) == 0)
+    }
+
+    @Test func admissionsRespectCapacityAndRate() {
+        let capacityTwo = WaitingRoom.Policy(capacity: 2, admitPerSecond: 0)
+        #expect(WaitingRoom.admissions(active: 0, waiting: 4, policy: capacityTwo, elapsedSeconds: 1) == 2)
+        #expect(WaitingRoom.admissions(active: 2, waiting: 4, policy: capacityTwo, elapsedSeconds: 1) == 0)
+        #expect(WaitingRoom.admissions(active: 1, waiting: 4, policy: capacityTwo, elapsedSeconds: 1) == 1)
+        let rated = WaitingRoom.Policy(capacity: 1000, admitPerSecond: 10)
+        #expect(WaitingRoom.admissions(active: 0, waiting: 500, policy: rated, elapsedSeconds: 1) == 10)
+        #expect(WaitingRoom.admissions(active: 0, waiting: 500, policy: rated, elapsedSeconds: 0.5) == 5)
+        #expect(WaitingRoom.admissions(active: 0, waiting: 500, policy: rated, elapsedSeconds: 30) == 10)
+        #expect(WaitingRoom.admissions(active: 0, waiting: 3, policy: rated, elapsedSeconds: 1) == 3)
+    }
+
+    @Test func waitEstimates() {
+        #expect(WaitingRoom.estimatedWaitSeconds(position: 0, admissionsPerSecond: 5) == 0)
+        #expect(WaitingRoom.estimatedWaitSeconds(position: 40, admissionsPerSecond: 1) == 40)
+        #expect(WaitingRoom.estimatedWaitSeconds(position: 1, admissionsPerSecond: 100) == 1)
+        #expect(WaitingRoom.estimatedWaitSeconds(position: 17, admissionsPerSecond: 0) == 17)
+    }
+}
