@@ -53,15 +53,17 @@ public enum ConcertServices {
     }
 
     /// The HTTP routes of the API.
-    static func buildRouter(database: PostgresClient, broker: AMQPConnection, logger: Logger) -> Router<BasicRequestContext> {
-        let router = Router()
-        router.addHealthRoutes(
-            readiness: ReadinessChecks(
-                database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
-                broker: { broker.isConnected }
+    static func buildRouter(database: PostgresClient, broker: AMQPConnection, logger: Logger) -> Router<APIRequestContext> {
+        buildAPIRouter(
+            APIServices(
+                wallets: WalletStore(client: database, logger: logger),
+                catalogue: CatalogueStore(client: database, logger: logger),
+                readiness: ReadinessChecks(
+                    database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
+                    broker: { broker.isConnected }
+                )
             )
         )
-        return router
     }
 
     /// Runs `body` with a running PostgreSQL client (for one-shot commands such as `migrate`).

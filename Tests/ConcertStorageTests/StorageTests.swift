@@ -1,5 +1,6 @@
 @testable import ConcertStorage
 import PostgresNIO
+import TestSupport
 import Testing
 
 @Suite(.enabled(if: DatabaseEnvironment.isConfigured))
@@ -93,8 +94,8 @@ struct StorageTests {
             await #expect(throws: PSQLError.self) { try await insertHold("bob") }
 
             // One payment per reservation.
-            let insertPayment = {
-                try await client.query(
+            let insertPayment = { () async throws -> Void in
+                _ = try await client.query(
                     """
                     INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at)
                     SELECT gen_random_uuid(), id, user_id, price, 0, now() FROM reservations LIMIT 1

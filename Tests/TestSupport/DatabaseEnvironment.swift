@@ -1,30 +1,32 @@
 import ConcertStorage
 import Foundation
-import Logging
-import PostgresNIO
+public import Logging
+public import PostgresNIO
 import Testing
 
 /// The PostgreSQL that `scripts/test` started; every test gets a schema of its own.
-enum DatabaseEnvironment {
+///
+/// Shared by the test targets (a plain target under Tests/, not a test target).
+public enum DatabaseEnvironment {
     /// Integration tests run when a database is configured or demanded (`CONCERT_REQUIRE_SERVICES=1`);
     /// a configured database that is down makes them fail, never skip.
-    static let isConfigured: Bool = {
+    public static let isConfigured: Bool = {
         let environment = ProcessInfo.processInfo.environment
         return environment["CONCERT_DATABASE_URL"] != nil || environment["CONCERT_REQUIRE_SERVICES"] == "1"
     }()
 
-    static var url: String {
+    public static var url: String {
         ProcessInfo.processInfo.environment["CONCERT_DATABASE_URL"] ?? "postgres://concert:concert@127.0.0.1:5432/concert"
     }
 
-    static let logger: Logger = {
+    public static let logger: Logger = {
         var logger = Logger(label: "storage-tests")
         logger.logLevel = .error
         return logger
     }()
 
     /// Runs `body` with a client whose `search_path` is a fresh schema, dropped afterwards.
-    static func withIsolatedDatabase<Result: Sendable>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
+    public static func withIsolatedDatabase<Result: Sendable>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
         let schema = "test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
         var configuration = try PostgresClient.Configuration(url: url)
         configuration.options.connectTimeout = .seconds(5)
@@ -46,9 +48,18 @@ enum DatabaseEnvironment {
                 try await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
                 return result
             } catch {
-                try? await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
+                _ = try? await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
                 throw error
             }
+        }
+    }
+
+    /// Like `withIsolatedDatabase`, with the schema migrated and the demo catalogue loaded.
+    public static func withSeededDatabase<Result: Sendable>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
+        try await withIsolatedDatabase { client in
+            try await Migrator().migrate(client, logger: logger)
+            try await DemoData().seed(client, logger: logger)
+            return try await body(client)
         }
     }
 }

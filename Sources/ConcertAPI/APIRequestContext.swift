@@ -1,0 +1,24 @@
+public import Foundation
+public import Hummingbird
+
+/// The request context of the API: the 64 KiB body limit and the JSON coding of the contract.
+public struct APIRequestContext: RequestContext {
+    /// The largest request body the API reads; larger ones get 413.
+    public static let maximumBodySize = 64 * 1024
+
+    public var coreContext: CoreRequestContextStorage
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    public var maxUploadSize: Int { Self.maximumBodySize }
+
+    /// RFC 3339 UTC times, keys sorted, slashes unescaped.
+    public var responseEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+public import Hummingbird
+
+/// An RFC 9457 `application/problem+json` error with the stable `code` clients switch on.
+///
+/// Handlers throw these (or domain errors that `ProblemMiddleware` turns into these); nothing
+/// else reaches a client, so no stack trace, SQL or secret ever does.
+public struct Problem: HTTPResponseError, Sendable, Equatable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let title: String
+    public let detail: String
+    /// Extra response headers, e.g. `Retry-After` on 503.
+    public let headers: HTTPFields
+
+    public init(status: HTTPResponse.Status, code: String, title: String, detail: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.headers = headers
+    }
+
+    struct Body: Encodable {
+        let type = "about:blank"
+        let title: String
+        let status: Int
+        let detail: String
+        let code: String
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = try encoder.encode(Body(title: title, status: status.code, detail: detail, code: code))
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension Problem {
+    /// 400: malformed JSON or a bad field, named in the detail.
+    public static func invalidRequest(_ detail: String) -> Problem {
+        Problem(status: .badRequest, code: "INVALID_REQUEST", title: "Invalid request", detail: detail)
+    }
+
+    /// 503 with `Retry-After`: the database or the broker cannot be reached; nothing was done.
+    public static func unavailable(_ detail: String, retryAfterSeconds: Int = 5) -> Problem {
+        Problem(
+            status: .serviceUnavailable,
+            code: "SERVICE_UNAVAILABLE",
+            title: "Service unavailable",
+            detail: detail,
+            headers: [.retryAfter: String(retryAfterSeconds)]
+        )
+    }
+
+    /// 404 for a resource that does not exist.
+    public static func notFound(_ code: String = "NOT_FOUND", _ detail: String) -> Problem {
+        Problem(status: .notFound, code: code, title: "Not found", detail: detail)
+    }
+}

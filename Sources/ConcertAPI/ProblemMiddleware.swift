@@ -1,0 +1,92 @@
+public import ConcertDomain
+public import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The one place where errors become HTTP problems.
+///
+/// Domain validation → 400 `INVALID_REQUEST`; business failures → their code and status;
+/// Hummingbird's own errors (unknown route, body too large) → problems of the same status;
+/// an unreachable database or broker → 503 with `Retry-After`; anything else → 500 with no
+/// detail, logged in full under the request id.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error)
+            if problem.status == .internalServerError || problem.status == .serviceUnavailable {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            return try problem.response(from: request, context: context)
+        }
+    }
+
+    /// Maps any error to the problem a client sees.
+    public static func problem(for error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let invalid as ValidationError:
+            return .invalidRequest(invalid.description)
+        case let failure as FailureCode:
+            return Problem(failure)
+        case let httpError as HTTPError:
+            return Problem(httpError)
+        case is NIOTooManyBytesError:
+            return Problem(HTTPError(.contentTooLarge))
+        case let unavailable as ServiceUnavailable:
+            return .unavailable(unavailable.detail)
+        case let postgres as PSQLError where Self.isUnavailability(postgres):
+            return .unavailable("the database is not reachable")
+        case let transaction as PostgresTransactionError:
+            if let inner = transaction.closureError { return problem(for: inner) }
+            return .unavailable("the database is not reachable")
+        default:
+            return Problem(status: .internalServerError, code: "INTERNAL_ERROR", title: "Internal error", detail: "An unexpected error occurred.")
+        }
+    }
+
+    /// Connection-level failures (no server answer, or SQLSTATE class 08 / 57P) mean "try again later".
+    static func isUnavailability(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return true }
+        return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+    }
+}
+
+/// Thrown by handlers when a dependency is down; becomes 503 with `Retry-After`.
+public struct ServiceUnavailable: Error, Sendable {
+    public let detail: String
+    public init(_ detail: String) { self.detail = detail }
+}
+
+extension Problem {
+    /// The status and title of each business failure.
+    public init(_ failure: FailureCode) {
+        let status: HTTPResponse.Status =
+            switch failure {
+            case .seatUnavailable, .alreadyPaid: .conflict
+            case .seatNotFound, .scheduleNotFound, .reservationNotFound: .notFound
+            case .notReservationOwner: .forbidden
+            case .holdExpired: .gone
+            case .insufficientBalance: .init(code: 402, reasonPhrase: "Payment Required")
+            }
+        self.init(status: status, code: failure.rawValue, title: status.reasonPhrase, detail: failure.message)
+    }
+
+    init(_ error: HTTPError) {
+        switch error.status {
+        case .contentTooLarge:
+            self.init(status: .contentTooLarge, code: "PAYLOAD_TOO_LARGE", title: "Payload too large", detail: "The request body is over 64 KiB.")
+        case .notFound:
+            self.init(status: .notFound, code: "NOT_FOUND", title: "Not found", detail: "No such resource.")
+        case .methodNotAllowed:
+            self.init(status: .methodNotAllowed, code: "METHOD_NOT_ALLOWED", title: "Method not allowed", detail: "The resource does not take that method.")
+        default:
+            self.init(status: error.status, code: "HTTP_\(error.status.code)", title: error.status.reasonPhrase, detail: error.body ?? error.status.reasonPhrase)
+        }
+    }
+}
