@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
@@ -59,12 +60,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The pipeline: RabbitMQ topology, command envelopes on the wire, the admission tick,
+        // and (with the workers) partition consumers and dead letters.
+        .target(
+            name: "ConcertPipeline",
+            dependencies: [
+                "AMQPClient",
+                "ConcertDomain",
+                "ConcertStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP API (Hummingbird 2).
         .target(
             name: "ConcertAPI",
             dependencies: [
                 "ConcertDomain",
+                "ConcertPipeline",
                 "ConcertStorage",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -79,6 +96,7 @@ let package = Package(
             dependencies: [
                 "AMQPClient",
                 "ConcertAPI",
+                "ConcertPipeline",
                 "ConcertStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -6,13 +6,33 @@ import Logging
 public struct APIServices: Sendable {
     public var wallets: WalletStore
     public var catalogue: CatalogueStore
+    public var waitingRoom: WaitingRoomStore
+    public var tokens: QueueTokens
+    /// In-memory admission marks (a `Service` the process must run).
+    public var view: WaitingRoomView
+    /// Batched last-seen writes (a `Service` the process must run).
+    public var lastSeen: LastSeenRecorder
     public var readiness: ReadinessChecks
 
-    public init(wallets: WalletStore, catalogue: CatalogueStore, readiness: ReadinessChecks) {
+    public init(
+        wallets: WalletStore,
+        catalogue: CatalogueStore,
+        waitingRoom: WaitingRoomStore,
+        tokens: QueueTokens,
+        view: WaitingRoomView,
+        lastSeen: LastSeenRecorder,
+        readiness: ReadinessChecks
+    ) {
         self.wallets = wallets
         self.catalogue = catalogue
+        self.waitingRoom = waitingRoom
+        self.tokens = tokens
+        self.view = view
+        self.lastSeen = lastSeen
         self.readiness = readiness
     }
+
+    var tokenGuard: TokenGuard { TokenGuard(tokens: tokens, store: waitingRoom, view: view) }
 }
 
 /// The API's router: every route of the contract, behind the problem mapping and request logging.
@@ -23,5 +43,7 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.addHealthRoutes(readiness: services.readiness)
     router.addBalanceRoutes(services.wallets)
     router.addConcertRoutes(services.catalogue)
+    router.addQueueRoutes(services)
+    router.addScheduleRoutes(services)
     return router
 }

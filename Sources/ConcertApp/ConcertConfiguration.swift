@@ -1,3 +1,6 @@
+import ConcertDomain
+public import ConcertPipeline
+import Foundation
 public import Logging
 
 /// Everything a `concert` process is told from outside, read once from the environment (§8 of the design).
@@ -11,6 +14,20 @@ public struct ConcertConfiguration: Sendable {
     public var amqpURL: String
     /// `CONCERT_LOG_LEVEL` (info).
     public var logLevel: Logger.Level
+    /// `CONCERT_PARTITIONS` (16): fixed once the topology exists.
+    public var partitions: Int
+    /// `CONCERT_HOLD_SECONDS` (300): how long a reserved seat is held for payment.
+    public var holdSeconds: Int
+    /// `CONCERT_QUEUE_CAPACITY` (1000): active tokens per concert.
+    public var queueCapacity: Int
+    /// `CONCERT_ADMIT_PER_SECOND` (0 = unlimited).
+    public var admitPerSecond: Int
+    /// `CONCERT_ACTIVE_SECONDS` (600): an active token's lifetime.
+    public var activeSeconds: Int
+    /// `CONCERT_ABANDON_SECONDS` (30): a waiting token not polled this long is abandoned.
+    public var abandonSeconds: Int
+    /// `CONCERT_TOKEN_SECRET`: the HS256 key of waiting-room tokens; every API process must share it.
+    public var tokenSecret: String?
 
     /// Defaults that match what `scripts/services up` starts.
     public init(
@@ -18,13 +35,27 @@ public struct ConcertConfiguration: Sendable {
         httpPort: Int = 8080,
         databaseURL: String = "postgres://concert:concert@127.0.0.1:5432/concert",
         amqpURL: String = "amqp://concert:concert@127.0.0.1:5672/%2F",
-        logLevel: Logger.Level = .info
+        logLevel: Logger.Level = .info,
+        partitions: Int = 16,
+        holdSeconds: Int = 300,
+        queueCapacity: Int = 1000,
+        admitPerSecond: Int = 0,
+        activeSeconds: Int = 600,
+        abandonSeconds: Int = 30,
+        tokenSecret: String? = nil
     ) {
         self.httpHost = httpHost
         self.httpPort = httpPort
         self.databaseURL = databaseURL
         self.amqpURL = amqpURL
         self.logLevel = logLevel
+        self.partitions = partitions
+        self.holdSeconds = holdSeconds
+        self.queueCapacity = queueCapacity
+        self.admitPerSecond = admitPerSecond
+        self.activeSeconds = activeSeconds
+        self.abandonSeconds = abandonSeconds
+        self.tokenSecret = tokenSecret
     }
 
     /// Reads the `CONCERT_*` variables; unset ones keep their defaults, malformed ones are an error.
@@ -39,12 +70,47 @@ public struct ConcertConfiguration: Sendable {
         }
         if let url = environment["CONCERT_DATABASE_URL"] { databaseURL = url }
         if let url = environment["CONCERT_AMQP_URL"] { amqpURL = url }
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = environment[name] else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError(variable: name, problem: "must be an integer in \(range.lowerBound)...\(range.upperBound), got \(text)")
+            }
+            return value
+        }
+        partitions = try integer("CONCERT_PARTITIONS", 1...1024) ?? partitions
+        holdSeconds = try integer("CONCERT_HOLD_SECONDS", 1...86_400) ?? holdSeconds
+        queueCapacity = try integer("CONCERT_QUEUE_CAPACITY", 1...10_000_000) ?? queueCapacity
+        admitPerSecond = try integer("CONCERT_ADMIT_PER_SECOND", 0...10_000_000) ?? admitPerSecond
+        activeSeconds = try integer("CONCERT_ACTIVE_SECONDS", 1...86_400) ?? activeSeconds
+        abandonSeconds = try integer("CONCERT_ABANDON_SECONDS", 1...86_400) ?? abandonSeconds
+        if let secret = environment["CONCERT_TOKEN_SECRET"] {
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError(variable: "CONCERT_TOKEN_SECRET", problem: "must be at least 32 characters (HS256 wants a key as long as its hash)")
+            }
+            tokenSecret = secret
+        }
         if let level = environment["CONCERT_LOG_LEVEL"] {
             guard let value = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(variable: "CONCERT_LOG_LEVEL", problem: "must be one of trace, debug, info, notice, warning, error, critical")
             }
             logLevel = value
         }
+    }
+}
+
+extension ConcertConfiguration {
+    /// The topology these settings describe.
+    public var topology: PipelineTopology {
+        PipelineTopology(partitions: partitions, holdSeconds: holdSeconds)
+    }
+
+    /// The admitter's settings.
+    public var admission: AdmissionTicker.Settings {
+        AdmissionTicker.Settings(
+            policy: WaitingRoom.Policy(capacity: queueCapacity, admitPerSecond: admitPerSecond),
+            activeSeconds: TimeInterval(activeSeconds),
+            abandonSeconds: TimeInterval(abandonSeconds)
+        )
     }
 }
 

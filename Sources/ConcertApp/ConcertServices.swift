@@ -1,5 +1,6 @@
 public import AMQPClient
 import ConcertAPI
+import ConcertPipeline
 import ConcertStorage
 import Hummingbird
 public import Logging
@@ -23,27 +24,38 @@ public enum ConcertServices {
         return AMQPConnection(configuration: broker, logger: logger)
     }
 
-    /// `concert serve`: the HTTP API with its database and broker connections, migrating the schema
-    /// before the server accepts requests. SIGTERM and SIGINT drain and stop it.
-    public static func buildServeGroup(_ configuration: ConcertConfiguration, logger: Logger) throws -> ServiceGroup {
+    /// `concert serve`: the HTTP API with its database and broker connections, the waiting room's
+    /// memory and batch writers, and the admission tick. The schema is migrated and the topology
+    /// declared before the server accepts requests. SIGTERM and SIGINT drain and stop it.
+    public static func buildServeGroup(_ configuration: ConcertConfiguration, logger: Logger) async throws -> ServiceGroup {
         let database = try makeDatabase(configuration, logger: logger)
-        let broker = try makeBroker(configuration, role: "api", logger: logger)
+        let broker = try makeBroker(configuration, role: "serve", logger: logger)
+        let api = try await makeAPIServices(configuration, database: database, broker: broker, logger: logger)
         var application = Application(
-            router: buildRouter(database: database, broker: broker, logger: logger),
+            router: buildAPIRouter(api),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
                 serverName: "concert"
             ),
             logger: logger
         )
+        let topology = configuration.topology
         application.beforeServerStarts {
             try await Migrator().migrate(database, logger: logger)
+            try await broker.waitUntilConnected(timeout: .seconds(30))
+            try await topology.apply(to: broker)
+            try await api.view.refresh()
         }
+        let waitingRoom = WaitingRoomStore(client: database, logger: logger)
         return ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: database),
                     .init(service: broker),
+                    .init(service: api.view),
+                    .init(service: api.lastSeen),
+                    .init(service: AdmissionTicker(connection: broker, store: waitingRoom, settings: configuration.admission, logger: logger)),
+                    .init(service: TickWatchdog(connection: broker, logger: logger)),
                     .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
@@ -52,18 +64,44 @@ public enum ConcertServices {
         )
     }
 
-    /// The HTTP routes of the API.
-    static func buildRouter(database: PostgresClient, broker: AMQPConnection, logger: Logger) -> Router<APIRequestContext> {
-        buildAPIRouter(
-            APIServices(
-                wallets: WalletStore(client: database, logger: logger),
-                catalogue: CatalogueStore(client: database, logger: logger),
-                readiness: ReadinessChecks(
-                    database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
-                    broker: { broker.isConnected }
-                )
+    /// What the API handlers use.
+    static func makeAPIServices(
+        _ configuration: ConcertConfiguration,
+        database: PostgresClient,
+        broker: AMQPConnection,
+        logger: Logger
+    ) async throws -> APIServices {
+        guard let secret = configuration.tokenSecret else {
+            throw ConfigurationError(variable: "CONCERT_TOKEN_SECRET", problem: "is required (scripts/services up writes one to .run/env)")
+        }
+        let waitingRoom = WaitingRoomStore(client: database, logger: logger)
+        return APIServices(
+            wallets: WalletStore(client: database, logger: logger),
+            catalogue: CatalogueStore(client: database, logger: logger),
+            waitingRoom: waitingRoom,
+            tokens: await QueueTokens(secret: secret),
+            view: WaitingRoomView(store: waitingRoom, logger: logger),
+            lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
+            readiness: ReadinessChecks(
+                database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
+                broker: { broker.isConnected }
             )
         )
+    }
+
+    /// Runs `body` with a running AMQP connection (for one-shot commands such as `topology apply`).
+    public static func withBroker<Result: Sendable>(
+        _ configuration: ConcertConfiguration,
+        logger: Logger,
+        _ body: @Sendable (AMQPConnection) async throws -> Result
+    ) async throws -> Result {
+        let broker = try makeBroker(configuration, role: "cli", logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await broker.run() }
+            defer { group.cancelAll() }
+            try await broker.waitUntilConnected(timeout: .seconds(10))
+            return try await body(broker)
+        }
     }
 
     /// Runs `body` with a running PostgreSQL client (for one-shot commands such as `migrate`).
@@ -80,7 +118,7 @@ public enum ConcertServices {
         }
     }
 
-    private static func databaseAnswers(_ database: PostgresClient, within timeout: Duration, logger: Logger) async -> Bool {
+    static func databaseAnswers(_ database: PostgresClient, within timeout: Duration, logger: Logger) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 do {

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConcertApp
 import ConcertStorage
 import Foundation
+import ConcertPipeline
 import Logging
 import ServiceLifecycle
 
@@ -11,7 +12,7 @@ struct Concert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concert",
         abstract: "Concert-ticket reservation backend: HTTP API, partition workers and operator tools.",
-        subcommands: [Serve.self, Migrate.self, Seed.self]
+        subcommands: [Serve.self, Migrate.self, Seed.self, Topology.self]
     )
 }
 
@@ -61,5 +62,45 @@ struct Seed: AsyncParsableCommand {
             return try await DemoData().seed(database, logger: logger)
         }
         print("demo data: \(summary.concerts) concerts, \(summary.schedules) schedules, \(summary.seats) seats")
+    }
+}
+
+struct Topology: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The RabbitMQ topology: declare it, or write it in RabbitMQ's definitions format.",
+        subcommands: [Apply.self, Export.self]
+    )
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Declare every exchange, queue and binding (idempotent; CONCERT_PARTITIONS and CONCERT_HOLD_SECONDS shape it)."
+        )
+
+        func run() async throws {
+            let (configuration, logger) = try bootstrap(label: "concert.topology")
+            let topology = configuration.topology
+            try await ConcertServices.withBroker(configuration, logger: logger) { broker in
+                try await topology.apply(to: broker)
+            }
+            print("declared \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count) bindings")
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write the topology as RabbitMQ definitions JSON.")
+
+        @Option(name: .shortAndLong, help: "Where to write it ('-' for standard output).")
+        var output = "topology/definitions.json"
+
+        func run() async throws {
+            let (configuration, _) = try bootstrap(label: "concert.topology")
+            let json = configuration.topology.definitionsJSON()
+            if output == "-" {
+                FileHandle.standardOutput.write(json)
+            } else {
+                try json.write(to: URL(fileURLWithPath: output))
+                print("wrote \(output)")
+            }
+        }
     }
 }

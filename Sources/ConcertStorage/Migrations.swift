@@ -1,6 +1,6 @@
 extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
-    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters]
+    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
     static let catalogue = Migration(
@@ -176,6 +176,35 @@ extension Migration {
             """,
             "CREATE INDEX dead_letters_newest ON dead_letters (last_seen_at DESC)",
             "CREATE INDEX dead_letters_by_reason ON dead_letters (reason, last_seen_at DESC)",
+        ]
+    )
+
+    /// A token sequence per concert (nextval takes no row lock, so issuing tokens never queues
+    /// behind a lock), created with the concert; and the time of the last admission, for the rate limit.
+    static let queueSequences = Migration(
+        version: 5,
+        name: "per-concert token sequences, admission time",
+        statements: [
+            "ALTER TABLE waiting_rooms ADD COLUMN last_admission_at timestamptz",
+            """
+            CREATE FUNCTION concert_waiting_room() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                EXECUTE format('CREATE SEQUENCE IF NOT EXISTS %I', 'queue_seq_' || NEW.id);
+                INSERT INTO waiting_rooms (concert_id) VALUES (NEW.id) ON CONFLICT (concert_id) DO NOTHING;
+                RETURN NEW;
+            END $$
+            """,
+            "CREATE TRIGGER concerts_waiting_room AFTER INSERT ON concerts FOR EACH ROW EXECUTE FUNCTION concert_waiting_room()",
+            """
+            DO $$
+            DECLARE concert record;
+            BEGIN
+                FOR concert IN SELECT id FROM concerts LOOP
+                    EXECUTE format('CREATE SEQUENCE IF NOT EXISTS %I', 'queue_seq_' || concert.id);
+                    INSERT INTO waiting_rooms (concert_id) VALUES (concert.id) ON CONFLICT (concert_id) DO NOTHING;
+                END LOOP;
+            END $$
+            """,
         ]
     )
 }

@@ -1,4 +1,5 @@
 import ConcertAPI
+import ConcertDomain
 import ConcertStorage
 import Foundation
 import Hummingbird
@@ -8,25 +9,46 @@ import PostgresNIO
 import TestSupport
 
 /// Runs API tests against the real router and a seeded database of their own.
-enum APIHarness {
-    /// The router over `client`, with readiness checks that always pass.
-    static func router(_ client: PostgresClient) -> Router<APIRequestContext> {
+struct APIHarness: Sendable {
+    static let secret = "api-tests-secret-0123456789abcdef"
+
+    let client: PostgresClient
+    let services: APIServices
+
+    /// The services over `client`, with readiness checks that always pass.
+    static func services(_ client: PostgresClient) async -> APIServices {
         let logger = DatabaseEnvironment.logger
-        return buildAPIRouter(
-            APIServices(
-                wallets: WalletStore(client: client, logger: logger),
-                catalogue: CatalogueStore(client: client, logger: logger),
-                readiness: ReadinessChecks(database: { true }, broker: { true })
-            )
+        let waitingRoom = WaitingRoomStore(client: client, logger: logger)
+        return APIServices(
+            wallets: WalletStore(client: client, logger: logger),
+            catalogue: CatalogueStore(client: client, logger: logger),
+            waitingRoom: waitingRoom,
+            tokens: await QueueTokens(secret: secret),
+            view: WaitingRoomView(store: waitingRoom, logger: logger),
+            lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
+            readiness: ReadinessChecks(database: { true }, broker: { true })
         )
     }
 
     /// A seeded database and an HTTP test client over the router.
-    static func withAPI(_ body: @escaping @Sendable (any TestClientProtocol, PostgresClient) async throws -> Void) async throws {
+    static func withAPI(_ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void) async throws {
         try await DatabaseEnvironment.withSeededDatabase { client in
-            let app = Application(router: router(client))
-            try await app.test(.router) { testClient in try await body(testClient, client) }
+            let harness = APIHarness(client: client, services: await services(client))
+            try await harness.services.view.refresh()
+            let app = Application(router: buildAPIRouter(harness.services))
+            try await app.test(.router) { testClient in try await body(testClient, harness) }
         }
+    }
+
+    /// One admission pass (what the admitter does on each tick), then the view refreshes.
+    func admit(capacity: Int = 1000, activeFor: TimeInterval = 600, abandonAfter: TimeInterval = 30, now: Date = Date()) async throws {
+        _ = try await services.waitingRoom.admit(
+            policy: WaitingRoom.Policy(capacity: capacity, admitPerSecond: 0),
+            activeFor: activeFor,
+            abandonAfter: abandonAfter,
+            now: now
+        )
+        try await services.view.refresh()
     }
 }
 

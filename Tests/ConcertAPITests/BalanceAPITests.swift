@@ -36,7 +36,8 @@ struct BalanceAPITests {
     }
 
     @Test func hundredConcurrentChargesAllCount() async throws {
-        try await APIHarness.withAPI { client, database in
+        try await APIHarness.withAPI { client, harness in
+            let database = harness.client
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<100 {
                     group.addTask {

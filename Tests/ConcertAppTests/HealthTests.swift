@@ -1,4 +1,5 @@
 import AMQPClient
+import ConcertAPI
 @testable import ConcertApp
 import Foundation
 import Hummingbird
@@ -14,7 +15,9 @@ struct HealthTests {
     let logger = Logger(label: "health-tests")
 
     init() throws {
-        configuration = try ConcertConfiguration(environment: ProcessInfo.processInfo.environment)
+        var configuration = try ConcertConfiguration(environment: ProcessInfo.processInfo.environment)
+        configuration.tokenSecret = "health-tests-secret-0123456789abcdefghij"
+        self.configuration = configuration
     }
 
     @Test func liveAndReadyWhenDatabaseAndBrokerAnswer() async throws {
@@ -26,7 +29,8 @@ struct HealthTests {
             defer { group.cancelAll() }
             try await broker.waitUntilConnected(timeout: .seconds(10))
 
-            let app = Application(router: ConcertServices.buildRouter(database: database, broker: broker, logger: logger))
+            let api = try await ConcertServices.makeAPIServices(configuration, database: database, broker: broker, logger: logger)
+            let app = Application(router: buildAPIRouter(api))
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health/live", method: .get) { response in
                     #expect(response.status == .ok)
@@ -48,7 +52,8 @@ struct HealthTests {
             group.addTask { try await broker.run() }
             defer { group.cancelAll() }
 
-            let app = Application(router: ConcertServices.buildRouter(database: database, broker: broker, logger: logger))
+            let api = try await ConcertServices.makeAPIServices(configuration, database: database, broker: broker, logger: logger)
+            let app = Application(router: buildAPIRouter(api))
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health/live", method: .get) { response in
                     #expect(response.status == .ok)

@@ -1,0 +1,40 @@
+import ConcertDomain
+import ConcertStorage
+import Foundation
+import Hummingbird
+
+/// Turns the `Authorization` header into a verified token, and checks it is active for the concert.
+struct TokenGuard: Sendable {
+    let tokens: QueueTokens
+    let store: WaitingRoomStore
+    let view: WaitingRoomView
+
+    /// The bearer token's claims: 401 `TOKEN_MISSING`, `TOKEN_INVALID` or `TOKEN_EXPIRED` otherwise.
+    func verified(_ request: Request) async throws(Problem) -> VerifiedQueueToken {
+        guard let header = request.headers[.authorization] else { throw .tokenMissing }
+        let prefix = "Bearer "
+        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix.lowercased() else { throw .tokenInvalid }
+        return try await tokens.verify(String(header.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces))
+    }
+
+    /// An active token of `concert` (7 of §7: without one nothing is read or changed).
+    ///
+    /// 403 `TOKEN_WRONG_CONCERT` for another concert's token, 403 `TOKEN_NOT_ACTIVE` while it
+    /// waits, 401 `TOKEN_EXPIRED` once it ended (paid, lifetime over, abandoned).
+    func requireActive(_ request: Request, concert: ConcertID?, now: Date = Date()) async throws -> (VerifiedQueueToken, WaitingRoomStore.Token) {
+        let token = try await verified(request)
+        if let concert, token.concertID != concert { throw Problem.tokenWrongConcert }
+        // Waiting tokens are told from memory; only an admitted one needs its row.
+        guard token.seq <= view.admittedThrough(token.concertID) else { throw Problem.tokenNotActive }
+        guard let row = try await store.token(concert: token.concertID, seq: token.seq), row.userID == token.userID else {
+            throw Problem.tokenInvalid
+        }
+        switch row.state {
+        case .waiting: throw Problem.tokenNotActive
+        case .expired, .abandoned: throw Problem.tokenExpired
+        case .active:
+            if let end = row.expiresAt, end <= now { throw Problem.tokenExpired }
+            return (token, row)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+public import ConcertDomain
+public import ConcertStorage
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Each concert's `admittedThrough`, kept in memory and refreshed about once a second, so that
+/// polling a waiting token needs no database round trip; and the recent admission rate for the
+/// wait estimate.
+public final class WaitingRoomView: Service, Sendable {
+    private struct Snapshot {
+        var marks: [ConcertID: Int64] = [:]
+        /// Marks over the last ~10 s, oldest first, for the admission rate.
+        var history: [(at: ContinuousClock.Instant, marks: [ConcertID: Int64])] = []
+    }
+
+    private let store: WaitingRoomStore
+    private let logger: Logger
+    private let interval: Duration
+    private let snapshot = Mutex(Snapshot())
+
+    public init(store: WaitingRoomStore, logger: Logger, interval: Duration = .seconds(1)) {
+        self.store = store
+        self.logger = logger
+        self.interval = interval
+    }
+
+    /// The highest admitted sequence number of the concert, as of the last refresh.
+    public func admittedThrough(_ concert: ConcertID) -> Int64 {
+        snapshot.withLock { $0.marks[concert] ?? 0 }
+    }
+
+    /// Admissions per second over the last few seconds.
+    public func admissionRate(_ concert: ConcertID) -> Double {
+        snapshot.withLock { snapshot in
+            guard let oldest = snapshot.history.first, let newest = snapshot.history.last else { return 0 }
+            let seconds = Double((newest.at - oldest.at).components.seconds)
+            guard seconds > 0 else { return 0 }
+            return Double((newest.marks[concert] ?? 0) - (oldest.marks[concert] ?? 0)) / seconds
+        }
+    }
+
+    /// Reads the marks now.
+    public func refresh() async throws {
+        let marks = try await store.admissionMarks()
+        let now = ContinuousClock.now
+        snapshot.withLock { snapshot in
+            snapshot.marks = marks
+            snapshot.history.append((now, marks))
+            snapshot.history.removeAll { now - $0.at > .seconds(10) }
+        }
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await self.refresh()
+                } catch {
+                    self.logger.warning("waiting room: refreshing admission marks failed", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                try? await Task.sleep(for: self.interval)
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+public import AMQPClient
+
+/// The RabbitMQ topology of the pipeline (§5 of the design), as code.
+///
+/// Declared idempotently at start-up and by `concert topology apply`; exported as RabbitMQ's
+/// definitions format to `topology/definitions.json` by `concert topology export`.
+public struct PipelineTopology: Sendable, Equatable {
+    /// Direct exchange: `p.<n>` → partition queue n, `admission` → admission queue.
+    public static let commandsExchange = "concert.commands"
+    /// Direct exchange into the delay queues: `p.<n>` → hold delay, `tick` → tick delay.
+    public static let delayExchange = "concert.delay"
+    /// Fanout exchange every rejected command goes to.
+    public static let deadLetterExchange = "concert.dead-letter"
+    /// Where dead letters wait for the archiver.
+    public static let deadLetterQueue = "concert.dead-letters"
+    /// Admission ticks; its single active consumer is the one admitter.
+    public static let admissionQueue = "concert.admission"
+    /// Routing key of the admission queue on the commands exchange.
+    public static let admissionRoutingKey = "admission"
+    /// Fixed-TTL queue that turns a published `ExpireHold` into a delivery after the hold length.
+    public static let holdDelayQueue = "concert.delay.hold"
+    /// Fixed-TTL queue that turns a published tick into an admission tick after about a second.
+    public static let tickDelayQueue = "concert.delay.tick"
+    /// Routing key of the tick delay queue on the delay exchange.
+    public static let tickRoutingKey = "tick"
+    /// Deliveries of one command before it is dead-lettered as poison.
+    public static let deliveryLimit: Int64 = 5
+
+    /// Number of partitions (`CONCERT_PARTITIONS`); fixed once the topology exists.
+    public let partitions: Int
+    /// Hold length in seconds (`CONCERT_HOLD_SECONDS`): the hold delay queue's TTL.
+    public let holdSeconds: Int
+    /// Admission tick period in milliseconds: the tick delay queue's TTL.
+    public let tickMilliseconds: Int
+
+    public init(partitions: Int = 16, holdSeconds: Int = 300, tickMilliseconds: Int = 1000) {
+        precondition(partitions > 0 && holdSeconds > 0 && tickMilliseconds > 0)
+        self.partitions = partitions
+        self.holdSeconds = holdSeconds
+        self.tickMilliseconds = tickMilliseconds
+    }
+
+    /// `concert.commands.p<n>`.
+    public static func partitionQueue(_ partition: Int) -> String { "concert.commands.p\(partition)" }
+    /// `p.<n>`: the routing key of partition n on the commands and delay exchanges.
+    public static func partitionRoutingKey(_ partition: Int) -> String { "p.\(partition)" }
+
+    public var exchanges: [AMQPExchange] {
+        [
+            AMQPExchange(name: Self.commandsExchange, type: .direct),
+            AMQPExchange(name: Self.delayExchange, type: .direct),
+            AMQPExchange(name: Self.deadLetterExchange, type: .fanout),
+        ]
+    }
+
+    public var queues: [AMQPQueue] {
+        let partitionQueues = (0..<partitions).map { partition in
+            AMQPQueue(
+                name: Self.partitionQueue(partition),
+                arguments: [
+                    "x-queue-type": "quorum",
+                    "x-single-active-consumer": true,
+                    "x-delivery-limit": .int(Self.deliveryLimit),
+                    "x-dead-letter-exchange": .string(Self.deadLetterExchange),
+                ]
+            )
+        }
+        return partitionQueues + [
+            AMQPQueue(name: Self.admissionQueue, arguments: ["x-queue-type": "quorum", "x-single-active-consumer": true]),
+            // Expired holds keep their routing key `p.<n>` and land in their partition again.
+            AMQPQueue(
+                name: Self.holdDelayQueue,
+                arguments: [
+                    "x-queue-type": "quorum",
+                    "x-message-ttl": .int(Int64(holdSeconds) * 1000),
+                    "x-dead-letter-exchange": .string(Self.commandsExchange),
+                ]
+            ),
+            AMQPQueue(
+                name: Self.tickDelayQueue,
+                arguments: [
+                    "x-queue-type": "quorum",
+                    "x-message-ttl": .int(Int64(tickMilliseconds)),
+                    "x-dead-letter-exchange": .string(Self.commandsExchange),
+                    "x-dead-letter-routing-key": .string(Self.admissionRoutingKey),
+                ]
+            ),
+            AMQPQueue(name: Self.deadLetterQueue, arguments: ["x-queue-type": "quorum"]),
+        ]
+    }
+
+    public var bindings: [AMQPBinding] {
+        let partitionBindings = (0..<partitions).flatMap { partition in
+            [
+                AMQPBinding(
+                    queue: Self.partitionQueue(partition),
+                    exchange: Self.commandsExchange,
+                    routingKey: Self.partitionRoutingKey(partition)
+                ),
+                AMQPBinding(queue: Self.holdDelayQueue, exchange: Self.delayExchange, routingKey: Self.partitionRoutingKey(partition)),
+            ]
+        }
+        return partitionBindings + [
+            AMQPBinding(queue: Self.admissionQueue, exchange: Self.commandsExchange, routingKey: Self.admissionRoutingKey),
+            AMQPBinding(queue: Self.tickDelayQueue, exchange: Self.delayExchange, routingKey: Self.tickRoutingKey),
+            AMQPBinding(queue: Self.deadLetterQueue, exchange: Self.deadLetterExchange, routingKey: ""),
+        ]
+    }
+
+    /// Declares every exchange, queue and binding. Idempotent; a queue that exists with other
+    /// arguments (say, a changed partition count or hold length) fails with `channelClosed` 406.
+    public func apply(to connection: AMQPConnection) async throws {
+        for exchange in exchanges { try await connection.declare(exchange) }
+        for queue in queues { try await connection.declare(queue) }
+        for binding in bindings { try await connection.declare(binding) }
+    }
+}

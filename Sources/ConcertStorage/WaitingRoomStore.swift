@@ -1,0 +1,220 @@
+public import ConcertDomain
+public import Foundation
+public import Logging
+public import PostgresNIO
+
+/// The waiting room's rows: tokens in sequence order per concert, and each concert's admission mark.
+public struct WaitingRoomStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// A token's row.
+    public struct Token: Sendable, Hashable {
+        public enum State: String, Sendable, Hashable {
+            case waiting, active, expired, abandoned
+        }
+
+        public let concertID: ConcertID
+        public let seq: Int64
+        public let userID: UserID
+        public let state: State
+        public let issuedAt: Date
+        /// Set once admitted: when the active token ends.
+        public let expiresAt: Date?
+    }
+
+    /// The user's live token for the concert, or a new one at the end of the queue.
+    ///
+    /// `created` is false when the user already held a waiting or active token (re-issue).
+    public func issue(concert: ConcertID, user: UserID) async throws -> (token: Token, created: Bool) {
+        for _ in 1...3 {
+            if let existing = try await liveToken(concert: concert, user: user) { return (existing, false) }
+            do {
+                // nextval takes no lock; the sequence is strictly increasing per concert.
+                let rows = try await client.query(
+                    """
+                    INSERT INTO queue_tokens (concert_id, seq, user_id, state)
+                    VALUES (\(concert.rawValue), nextval(format('queue_seq_%s', \(concert.rawValue))::regclass), \(user.rawValue), 'waiting')
+                    RETURNING seq, issued_at
+                    """,
+                    logger: logger
+                )
+                for try await (seq, issuedAt) in rows.decode((Int64, Date).self) {
+                    return (Token(concertID: concert, seq: seq, userID: user, state: .waiting, issuedAt: issuedAt, expiresAt: nil), true)
+                }
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                // The same user's concurrent request inserted first: return that token.
+                continue
+            }
+        }
+        throw StorageError(message: "token issue did not settle")
+    }
+
+    /// The token with this sequence number, if it exists.
+    public func token(concert: ConcertID, seq: Int64) async throws -> Token? {
+        let rows = try await client.query(
+            "SELECT user_id, state, issued_at, expires_at FROM queue_tokens WHERE concert_id = \(concert.rawValue) AND seq = \(seq)",
+            logger: logger
+        )
+        for try await (user, state, issuedAt, expiresAt) in rows.decode((String, String, Date, Date?).self) {
+            guard let user = UserID(user), let state = Token.State(rawValue: state) else { continue }
+            return Token(concertID: concert, seq: seq, userID: user, state: state, issuedAt: issuedAt, expiresAt: expiresAt)
+        }
+        return nil
+    }
+
+    private func liveToken(concert: ConcertID, user: UserID) async throws -> Token? {
+        let rows = try await client.query(
+            """
+            SELECT seq, state, issued_at, expires_at FROM queue_tokens
+            WHERE concert_id = \(concert.rawValue) AND user_id = \(user.rawValue) AND state IN ('waiting', 'active')
+            """,
+            logger: logger
+        )
+        for try await (seq, state, issuedAt, expiresAt) in rows.decode((Int64, String, Date, Date?).self) {
+            guard let state = Token.State(rawValue: state) else { continue }
+            return Token(concertID: concert, seq: seq, userID: user, state: state, issuedAt: issuedAt, expiresAt: expiresAt)
+        }
+        return nil
+    }
+
+    /// Every concert's `admittedThrough`, for the API's in-memory view.
+    public func admissionMarks() async throws -> [ConcertID: Int64] {
+        var marks: [ConcertID: Int64] = [:]
+        let rows = try await client.query("SELECT concert_id, admitted_through FROM waiting_rooms", logger: logger)
+        for try await (concert, mark) in rows.decode((Int64, Int64).self) {
+            if let concert = ConcertID(concert) { marks[concert] = mark }
+        }
+        return marks
+    }
+
+    /// Records when waiting tokens were last polled: one statement for the whole batch.
+    public func recordLastSeen(_ seen: [(concert: ConcertID, seq: Int64, at: Date)]) async throws {
+        guard !seen.isEmpty else { return }
+        let concerts = seen.map(\.concert.rawValue)
+        let seqs = seen.map(\.seq)
+        let times = seen.map(\.at)
+        try await client.query(
+            """
+            UPDATE queue_tokens t SET last_seen_at = greatest(t.last_seen_at, v.at)
+            FROM unnest(\(concerts)::bigint[], \(seqs)::bigint[], \(times)::timestamptz[]) AS v(concert_id, seq, at)
+            WHERE t.concert_id = v.concert_id AND t.seq = v.seq AND t.state = 'waiting'
+            """,
+            logger: logger
+        )
+    }
+
+    /// Ends a user's active token (after payment, or on purpose).
+    public func expire(concert: ConcertID, seq: Int64) async throws {
+        try await client.query(
+            "UPDATE queue_tokens SET state = 'expired' WHERE concert_id = \(concert.rawValue) AND seq = \(seq) AND state IN ('waiting', 'active')",
+            logger: logger
+        )
+    }
+
+    /// What one admission pass did for one concert.
+    public struct Admission: Sendable, Hashable {
+        public let concertID: ConcertID
+        public let admitted: Int
+        public let expired: Int
+        public let abandoned: Int
+        public let active: Int
+        public let waiting: Int
+        public let admittedThrough: Int64
+    }
+
+    /// One admission pass for every concert (§3): ends active tokens past their lifetime, abandons
+    /// waiting tokens not polled for `abandonAfter`, then admits waiting tokens in seq order while
+    /// there is capacity and rate budget. One transaction per concert.
+    public func admit(policy: WaitingRoom.Policy, activeFor: TimeInterval, abandonAfter: TimeInterval, now: Date) async throws -> [Admission] {
+        var concerts: [ConcertID] = []
+        for try await id in try await client.query("SELECT concert_id FROM waiting_rooms ORDER BY concert_id", logger: logger).decode(Int64.self) {
+            if let id = ConcertID(id) { concerts.append(id) }
+        }
+        var admissions: [Admission] = []
+        for concert in concerts {
+            admissions.append(try await admit(concert: concert, policy: policy, activeFor: activeFor, abandonAfter: abandonAfter, now: now))
+        }
+        return admissions
+    }
+
+    private func admit(concert: ConcertID, policy: WaitingRoom.Policy, activeFor: TimeInterval, abandonAfter: TimeInterval, now: Date) async throws
+        -> Admission
+    {
+        let id = concert.rawValue
+        let logger = logger
+        return try await client.withUnwrappedTransaction(logger: logger) { connection in
+            var lastAdmission: Date?
+            var mark: Int64 = 0
+            let room = try await connection.query(
+                "SELECT admitted_through, last_admission_at FROM waiting_rooms WHERE concert_id = \(id) FOR UPDATE",
+                logger: logger
+            )
+            for try await (through, last) in room.decode((Int64, Date?).self) {
+                mark = through
+                lastAdmission = last
+            }
+            let expired = try await connection.query(
+                "UPDATE queue_tokens SET state = 'expired' WHERE concert_id = \(id) AND state = 'active' AND expires_at <= \(now) RETURNING seq",
+                logger: logger
+            ).collect().count
+            let abandoned = try await connection.query(
+                """
+                UPDATE queue_tokens SET state = 'abandoned'
+                WHERE concert_id = \(id) AND state = 'waiting' AND last_seen_at < \(now.addingTimeInterval(-abandonAfter))
+                RETURNING seq
+                """,
+                logger: logger
+            ).collect().count
+            var active = 0
+            var waiting = 0
+            let counts = try await connection.query(
+                """
+                SELECT count(*) FILTER (WHERE state = 'active'), count(*) FILTER (WHERE state = 'waiting')
+                FROM queue_tokens WHERE concert_id = \(id) AND state IN ('active', 'waiting')
+                """,
+                logger: logger
+            )
+            for try await (activeCount, waitingCount) in counts.decode((Int, Int).self) {
+                active = activeCount
+                waiting = waitingCount
+            }
+            let elapsed = lastAdmission.map { now.timeIntervalSince($0) } ?? 1
+            let allowed = WaitingRoom.admissions(active: active, waiting: waiting, policy: policy, elapsedSeconds: elapsed)
+            var admittedSeqs: [Int64] = []
+            if allowed > 0 {
+                let rows = try await connection.query(
+                    """
+                    UPDATE queue_tokens SET state = 'active', admitted_at = \(now), expires_at = \(now.addingTimeInterval(activeFor))
+                    WHERE concert_id = \(id) AND seq IN (
+                        SELECT seq FROM queue_tokens WHERE concert_id = \(id) AND state = 'waiting' ORDER BY seq LIMIT \(allowed)
+                    )
+                    RETURNING seq
+                    """,
+                    logger: logger
+                )
+                for try await seq in rows.decode(Int64.self) { admittedSeqs.append(seq) }
+            }
+            mark = max(mark, admittedSeqs.max() ?? 0)
+            // The rate budget is measured from the last pass that could admit, so an idle room does not bank budget.
+            try await connection.query(
+                "UPDATE waiting_rooms SET admitted_through = \(mark), last_admission_at = \(now) WHERE concert_id = \(id)",
+                logger: logger
+            )
+            return Admission(
+                concertID: concert,
+                admitted: admittedSeqs.count,
+                expired: expired,
+                abandoned: abandoned,
+                active: active + admittedSeqs.count,
+                waiting: waiting - admittedSeqs.count,
+                admittedThrough: mark
+            )
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import ConcertAPI
+import ConcertDomain
+import ConcertStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PostgresNIO
+import Testing
+import TestSupport
+
+@Suite(.enabled(if: DatabaseEnvironment.isConfigured))
+struct WaitingRoomAPITests {
+    struct Issued: Decodable {
+        let token: String
+        let status: String
+        let position: Int64
+        let concertId: Int64
+    }
+
+    static func issue(_ client: any TestClientProtocol, user: String, concert: Int = 1) async throws -> (TestResponse, Issued?) {
+        let response = try await client.execute(
+            uri: "/v1/queue/tokens",
+            method: .post,
+            headers: [.contentType: "application/json"],
+            body: ByteBuffer(string: #"{"userId":"\#(user)","concertId":\#(concert)}"#)
+        )
+        return (response, try? response.json(Issued.self))
+    }
+
+    static func get(_ client: any TestClientProtocol, _ uri: String, token: String?) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: uri, method: .get, headers: headers)
+    }
+
+    @Test func issuingQueuesTheUserAndReissueReturnsTheSameToken() async throws {
+        try await APIHarness.withAPI { client, _ in
+            let (first, issued) = try await Self.issue(client, user: "alice")
+            #expect(first.status == .created)
+            #expect(issued?.status == "waiting")
+            #expect(issued?.position == 1)
+            #expect(issued?.concertId == 1)
+            let (again, reissued) = try await Self.issue(client, user: "alice")
+            #expect(again.status == .ok)
+            #expect(reissued?.token == issued?.token)
+
+            let (_, bob) = try await Self.issue(client, user: "bob")
+            #expect(bob?.position == 2)
+            let status = try await Self.get(client, "/v1/queue/status", token: bob?.token)
+            #expect(status.status == .ok)
+            #expect(status.headers[.retryAfter] == "5")
+            let body = try status.json()
+            #expect(body["status"] == "waiting")
+            #expect(body["position"] == 2)
+            #expect(body["estimatedWaitSeconds"] != nil)
+        }
+    }
+
+    @Test func badTokenRequestsAreRefused() async throws {
+        try await APIHarness.withAPI { client, _ in
+            let unknown = try await Self.issue(client, user: "alice", concert: 999).0
+            #expect(unknown.status == .notFound)
+            #expect(try unknown.json()["code"] == "CONCERT_NOT_FOUND")
+            #expect(try await Self.issue(client, user: "not valid", concert: 1).0.status == .badRequest)
+            #expect(try await Self.issue(client, user: "alice", concert: 0).0.status == .badRequest)
+        }
+    }
+
+    @Test func everyKindOfBadTokenIsRefusedAndReadsNothing() async throws {
+        try await APIHarness.withAPI { client, harness in
+            let (_, alice) = try await Self.issue(client, user: "alice", concert: 1)
+            let token = try #require(alice?.token)
+            let dates = "/v1/concerts/1/dates"
+
+            func expectProblem(_ token: String?, _ status: HTTPResponse.Status, _ code: String) async throws {
+                let response = try await Self.get(client, dates, token: token)
+                #expect(response.status == status, "\(code)")
+                #expect(try response.json()["code"] == .string(code))
+            }
+            try await expectProblem(nil, .unauthorized, "TOKEN_MISSING")
+            try await expectProblem("garbage", .unauthorized, "TOKEN_INVALID")
+            // Tampered: the payload says another seq, the signature no longer matches.
+            var parts = token.split(separator: ".").map(String.init)
+            let claims = try JSONSerialization.jsonObject(with: Data(base64URL: parts[1])!) as! [String: Any]
+            var forged = claims
+            forged["seq"] = 0
+            parts[1] = try JSONSerialization.data(withJSONObject: forged).base64URLEncodedString()
+            try await expectProblem(parts.joined(separator: "."), .unauthorized, "TOKEN_INVALID")
+            // Signed with another secret.
+            let other = await QueueTokens(secret: "some-other-secret-0123456789abcdefghij")
+            let foreign = try await other.sign(user: UserID("alice")!, concert: ConcertID(1)!, seq: 1, issuedAt: Date())
+            try await expectProblem(foreign, .unauthorized, "TOKEN_INVALID")
+            // Still waiting.
+            try await expectProblem(token, .forbidden, "TOKEN_NOT_ACTIVE")
+            // Active, but for another concert.
+            try await harness.admit()
+            let response = try await Self.get(client, "/v1/concerts/2/dates", token: token)
+            #expect(response.status == .forbidden)
+            #expect(try response.json()["code"] == "TOKEN_WRONG_CONCERT")
+            #expect(try await Self.get(client, dates, token: token).status == .ok)
+        }
+    }
+
+    @Test func capacityTwoMakesTheThirdAndFourthWaitAndAdmitsThemInOrder() async throws {
+        try await APIHarness.withAPI { client, harness in
+            var tokens: [String] = []
+            for user in ["u1", "u2", "u3", "u4"] { tokens.append(try #require(try await Self.issue(client, user: user).1?.token)) }
+            try await harness.admit(capacity: 2)
+
+            func status(_ index: Int) async throws -> [String: JSONValue] {
+                try await Self.get(client, "/v1/queue/status", token: tokens[index]).json()
+            }
+            #expect(try await status(0)["status"] == "active")
+            #expect(try await status(1)["status"] == "active")
+            #expect(try await status(2)["position"] == 1)
+            #expect(try await status(3)["position"] == 2)
+
+            // u1 leaves (as at payment): the next tick admits u3, and u4 moves up.
+            try await harness.services.waitingRoom.expire(concert: ConcertID(1)!, seq: 1)
+            try await harness.admit(capacity: 2)
+            #expect(try await status(2)["status"] == "active")
+            #expect(try await status(3)["position"] == 1)
+            #expect(try await Self.get(client, "/v1/queue/status", token: tokens[0]).json()["code"] == "TOKEN_EXPIRED")
+
+            try await harness.services.waitingRoom.expire(concert: ConcertID(1)!, seq: 2)
+            try await harness.admit(capacity: 2)
+            #expect(try await status(3)["status"] == "active")
+        }
+    }
+
+    @Test func aTokenPastItsLifetimeIsExpired() async throws {
+        try await APIHarness.withAPI { client, harness in
+            let token = try #require(try await Self.issue(client, user: "alice").1?.token)
+            let now = Date()
+            try await harness.admit(activeFor: 60, now: now)
+            let active = try await Self.get(client, "/v1/queue/status", token: token)
+            #expect(try active.json()["status"] == "active")
+            #expect(try active.json()["activeUntil"] != nil)
+            // A minute later the next pass ends it; reads are refused from then on.
+            try await harness.admit(activeFor: 60, now: now.addingTimeInterval(61))
+            #expect(try await Self.get(client, "/v1/queue/status", token: token).json()["code"] == "TOKEN_EXPIRED")
+            let dates = try await Self.get(client, "/v1/concerts/1/dates", token: token)
+            #expect(dates.status == .unauthorized)
+            #expect(try dates.json()["code"] == "TOKEN_EXPIRED")
+        }
+    }
+
+    @Test func waitingTokensThatStopPollingAreAbandonedAndSkipped() async throws {
+        try await APIHarness.withAPI { client, harness in
+            let silent = try #require(try await Self.issue(client, user: "silent").1?.token)
+            let polling = try #require(try await Self.issue(client, user: "polling").1?.token)
+            let later = Date().addingTimeInterval(40)
+            // Only `polling` polls (recorded in memory, written in one batch).
+            _ = try await Self.get(client, "/v1/queue/status", token: polling)
+            harness.services.lastSeen.saw(concert: ConcertID(1)!, seq: 2, at: later)
+            try await harness.services.lastSeen.flush()
+            try await harness.admit(capacity: 1, abandonAfter: 30, now: later)
+            #expect(try await Self.get(client, "/v1/queue/status", token: silent).json()["code"] == "TOKEN_EXPIRED")
+            #expect(try await Self.get(client, "/v1/queue/status", token: polling).json()["status"] == "active")
+        }
+    }
+
+    @Test func anActiveTokenReadsDatesAndFreeSeats() async throws {
+        try await APIHarness.withAPI { client, harness in
+            let token = try #require(try await Self.issue(client, user: "alice", concert: 2).1?.token)
+            try await harness.admit()
+            let dates = try await Self.get(client, "/v1/concerts/2/dates", token: token)
+            #expect(dates.status == .ok)
+            struct Dates: Decodable {
+                struct Day: Decodable {
+                    let date: String
+                    let availableSeats: Int
+                }
+                let concertId: Int
+                let dates: [Day]
+            }
+            let body = try dates.json(Dates.self)
+            #expect(body.concertId == 2)
+            #expect(body.dates.count == 5)
+            #expect(body.dates.allSatisfy { $0.availableSeats == 50 })
+
+            let day = try #require(body.dates.first?.date)
+            // A seat held past its deadline is free; one held until later is not; a sold one never is.
+            try await harness.client.query(
+                """
+                UPDATE seats SET state = 'held', reservation_id = gen_random_uuid(), holder = 'x',
+                    hold_deadline = CASE number WHEN 1 THEN now() - interval '1 second' ELSE now() + interval '5 minutes' END
+                FROM schedules WHERE schedules.id = seats.schedule_id AND schedules.concert_id = 2
+                  AND schedules.date = \(day)::date AND number IN (1, 2)
+                """,
+                logger: DatabaseEnvironment.logger
+            )
+            let seats = try await Self.get(client, "/v1/concerts/2/dates/\(day)/seats", token: token)
+            #expect(seats.status == .ok)
+            struct Seats: Decodable {
+                struct Seat: Decodable {
+                    let number: Int
+                    let price: Int
+                }
+                let concertId: Int
+                let date: String
+                let seats: [Seat]
+            }
+            let free = try seats.json(Seats.self)
+            #expect(free.date == day)
+            #expect(free.seats.count == 49)
+            #expect(free.seats.first?.number == 1)
+            #expect(!free.seats.contains { $0.number == 2 })
+            #expect(free.seats.first?.price == 150_000)
+
+            let missing = try await Self.get(client, "/v1/concerts/2/dates/2099-01-01/seats", token: token)
+            #expect(missing.status == .notFound)
+            #expect(try missing.json()["code"] == "SCHEDULE_NOT_FOUND")
+            #expect(try await Self.get(client, "/v1/concerts/2/dates/tomorrow/seats", token: token).status == .badRequest)
+        }
+    }
+}
+
+extension Data {
+    init?(base64URL: String) {
+        var base64 = base64URL.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        self.init(base64Encoded: base64)
+    }
+
+    func base64URLEncodedString() -> String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
