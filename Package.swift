@@ -133,6 +133,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "AMQPClient",
                 "ConcertStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -151,6 +152,20 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConcertPipelineTests",
+            dependencies: [
+                "AMQPClient",
+                "ConcertDomain",
+                "ConcertPipeline",
+                "ConcertStorage",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,67 @@
+import AMQPClient
+@testable import ConcertPipeline
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+@Suite struct TopologyDefinitionTests {
+    @Test func theCheckedInDefinitionsAreWhatTheCodeDeclares() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = root.appendingPathComponent("topology/definitions.json")
+        let checkedIn = try Data(contentsOf: file)
+        #expect(
+            checkedIn == PipelineTopology().definitionsJSON(),
+            "topology/definitions.json is stale: run `concert topology export` (with the default CONCERT_PARTITIONS and CONCERT_HOLD_SECONDS)"
+        )
+    }
+
+    @Test func everyPartitionIsRoutedAndDelayedBackToItself() {
+        let topology = PipelineTopology(partitions: 4, holdSeconds: 300)
+        for partition in 0..<4 {
+            let key = PipelineTopology.partitionRoutingKey(partition)
+            #expect(topology.bindings.contains(AMQPBinding(queue: PipelineTopology.partitionQueue(partition), exchange: "concert.commands", routingKey: key)))
+            #expect(topology.bindings.contains(AMQPBinding(queue: "concert.delay.hold", exchange: "concert.delay", routingKey: key)))
+        }
+        let hold = topology.queues.first { $0.name == "concert.delay.hold" }
+        #expect(hold?.arguments["x-message-ttl"] == 300_000)
+        #expect(hold?.arguments["x-dead-letter-routing-key"] == nil, "expired holds keep their partition's routing key")
+        let partition = topology.queues.first { $0.name == "concert.commands.p0" }
+        #expect(partition?.arguments["x-single-active-consumer"] == true)
+        #expect(partition?.arguments["x-queue-type"] == "quorum")
+        #expect(partition?.arguments["x-dead-letter-exchange"] == "concert.dead-letter")
+    }
+}
+
+@Suite(.enabled(if: BrokerVirtualHost.isConfigured))
+struct TopologyBrokerTests {
+    @Test func applyingTwiceIsIdempotentAndAChangedHoldLengthIsRefused() async throws {
+        try await BrokerVirtualHost.withVirtualHost { configuration in
+            try await withConnection(configuration) { connection in
+                let topology = PipelineTopology(partitions: 4, holdSeconds: 300)
+                try await topology.apply(to: connection)
+                try await topology.apply(to: connection)
+                for queue in topology.queues {
+                    #expect(try await connection.inspectQueue(queue.name).name == queue.name)
+                }
+                let error = await #expect(throws: AMQPError.self) {
+                    try await PipelineTopology(partitions: 4, holdSeconds: 60).apply(to: connection)
+                }
+                #expect(error?.replyCode == 406)
+            }
+        }
+    }
+}
+
+/// Runs `body` with a running connection to `configuration`.
+func withConnection<Result: Sendable>(_ configuration: AMQPConfiguration, _ body: (AMQPConnection) async throws -> Result) async throws -> Result {
+    var logger = Logger(label: "pipeline-tests")
+    logger.logLevel = .error
+    let connection = AMQPConnection(configuration: configuration, logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await connection.run() }
+        defer { group.cancelAll() }
+        try await connection.waitUntilConnected(timeout: .seconds(10))
+        return try await body(connection)
+    }
+}

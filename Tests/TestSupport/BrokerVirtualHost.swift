@@ -1,0 +1,70 @@
+public import AMQPClient
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// A RabbitMQ virtual host of a test's own, so the pipeline's fixed queue names never collide
+/// with another test's or a running `concert serve`. Made and deleted through the management API.
+public enum BrokerVirtualHost {
+    public static let isConfigured: Bool = {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["CONCERT_AMQP_URL"] != nil || environment["CONCERT_REQUIRE_SERVICES"] == "1"
+    }()
+
+    static var management: URL {
+        URL(string: ProcessInfo.processInfo.environment["CONCERT_AMQP_MANAGEMENT_URL"] ?? "http://concert:concert@127.0.0.1:15672")!
+    }
+
+    /// Runs `body` with the configuration of a fresh virtual host, deleted afterwards.
+    public static func withVirtualHost<Result: Sendable>(_ body: (AMQPConfiguration) async throws -> Result) async throws -> Result {
+        let url = ProcessInfo.processInfo.environment["CONCERT_AMQP_URL"] ?? "amqp://concert:concert@127.0.0.1:5672/%2F"
+        var configuration = try AMQPConfiguration(url: url)
+        let vhost = "test-\(UUID().uuidString.prefix(8).lowercased())"
+        configuration.virtualHost = vhost
+        configuration.heartbeat = .seconds(2)
+        configuration.reconnectBackoff = ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+        do {
+            try await request("PUT", "/api/vhosts/\(vhost)")
+            try await request(
+                "PUT",
+                "/api/permissions/\(vhost)/\(configuration.username)",
+                body: #"{"configure":".*","write":".*","read":".*"}"#
+            )
+        } catch {
+            Issue.record("RabbitMQ management is not reachable at \(management.host ?? "?") — start it with scripts/services up (\(error))")
+            throw error
+        }
+        do {
+            let result = try await body(configuration)
+            try await request("DELETE", "/api/vhosts/\(vhost)")
+            return result
+        } catch {
+            try? await request("DELETE", "/api/vhosts/\(vhost)")
+            throw error
+        }
+    }
+
+    static func request(_ method: String, _ path: String, body: String? = nil) async throws {
+        var components = URLComponents(url: management, resolvingAgainstBaseURL: false)!
+        let user = components.user ?? "guest"
+        let password = components.password ?? "guest"
+        components.user = nil
+        components.password = nil
+        components.percentEncodedPath = path
+        var request = URLRequest(url: components.url!)
+        request.httpMethod = method
+        request.setValue("Basic \(Data("\(user):\(password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = body.map { Data($0.utf8) } ?? (method == "PUT" ? Data("{}".utf8) : nil)
+        let (_, response) = try await URLSession.shared.data(for: request)
+        guard let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) else {
+            throw ManagementError(description: "\(method) \(path) answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
+        }
+    }
+}
+
+struct ManagementError: Error, CustomStringConvertible {
+    let description: String
+}
