@@ -77,6 +77,7 @@ let package = Package(
         .target(
             name: "ConcertAPI",
             dependencies: [
+                "AMQPClient",
                 "ConcertDomain",
                 "ConcertPipeline",
                 "ConcertStorage",
@@ -144,7 +145,9 @@ let package = Package(
         .testTarget(
             name: "ConcertAPITests",
             dependencies: [
+                "AMQPClient",
                 "ConcertAPI",
+                "ConcertPipeline",
                 "ConcertDomain",
                 "ConcertStorage",
                 "TestSupport",

@@ -35,6 +35,10 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         AsyncIterator(batches: deliveries.makeAsyncIterator())
     }
 
+    /// The deliveries in the batches they arrived in: all that one read of the socket brought for this
+    /// consumer (at most the prefetch). A consumer is iterated either one by one or by batch, not both.
+    public var batches: AsyncThrowingStream<[AMQPDelivery], any Error> { deliveries }
+
     /// Acknowledges a delivery (all up to it with `multiple`).
     public func ack(_ delivery: AMQPDelivery, multiple: Bool = false) throws {
         try connection.ack(delivery, multiple: multiple)
@@ -48,6 +52,15 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     /// Rejects a delivery.
     public func reject(_ delivery: AMQPDelivery, requeue: Bool) throws {
         try connection.reject(delivery, requeue: requeue)
+    }
+
+    /// Asks for the consumer to be cancelled without waiting (e.g. from a shutdown handler); the
+    /// sequence ends once the connection thread has done it.
+    public func requestCancel() {
+        let channel = channel
+        connection.mailbox.post(
+            ConnectionJob(run: { session in session.cancelConsumer(channel: channel) }, fail: { _ in })
+        )
     }
 
     /// Cancels the consumer and closes its channel; the broker requeues what was not acknowledged.

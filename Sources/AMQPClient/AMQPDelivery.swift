@@ -15,6 +15,10 @@ public struct AMQPDelivery: Sendable {
     /// Which connection and channel the delivery came through: acks go back the same way or not at all.
     let origin: DeliveryOrigin
 
+    /// Which incarnation of its connection the delivery came through; it changes after every reconnect,
+    /// which is when state derived from earlier deliveries (a consumer's cache) may be stale.
+    public var connectionGeneration: UInt64 { origin.generation }
+
     /// How many times quorum queues have delivered this message before (`x-delivery-count`), if known.
     public var deliveryCount: Int64? { properties.headers["x-delivery-count"]?.intValue }
 

@@ -1,3 +1,4 @@
+public import ConcertPipeline
 public import ConcertStorage
 public import Hummingbird
 import Logging
@@ -12,6 +13,9 @@ public struct APIServices: Sendable {
     public var view: WaitingRoomView
     /// Batched last-seen writes (a `Service` the process must run).
     public var lastSeen: LastSeenRecorder
+    public var commands: CommandStore
+    public var reservations: ReservationStore
+    public var publisher: CommandPublisher
     public var readiness: ReadinessChecks
 
     public init(
@@ -21,6 +25,9 @@ public struct APIServices: Sendable {
         tokens: QueueTokens,
         view: WaitingRoomView,
         lastSeen: LastSeenRecorder,
+        commands: CommandStore,
+        reservations: ReservationStore,
+        publisher: CommandPublisher,
         readiness: ReadinessChecks
     ) {
         self.wallets = wallets
@@ -29,6 +36,9 @@ public struct APIServices: Sendable {
         self.tokens = tokens
         self.view = view
         self.lastSeen = lastSeen
+        self.commands = commands
+        self.reservations = reservations
+        self.publisher = publisher
         self.readiness = readiness
     }
 
@@ -45,5 +55,6 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.addConcertRoutes(services.catalogue)
     router.addQueueRoutes(services)
     router.addScheduleRoutes(services)
+    router.addCommandRoutes(services)
     return router
 }

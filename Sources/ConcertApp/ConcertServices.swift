@@ -1,6 +1,7 @@
 public import AMQPClient
 import ConcertAPI
 import ConcertPipeline
+import Foundation
 import ConcertStorage
 import Hummingbird
 public import Logging
@@ -25,8 +26,8 @@ public enum ConcertServices {
     }
 
     /// `concert serve`: the HTTP API with its database and broker connections, the waiting room's
-    /// memory and batch writers, and the admission tick. The schema is migrated and the topology
-    /// declared before the server accepts requests. SIGTERM and SIGINT drain and stop it.
+    /// memory and batch writers, every partition's worker, the admitter and its watchdog — the
+    /// whole system in one process. Call `prepare` first. SIGTERM and SIGINT drain and stop it.
     public static func buildServeGroup(_ configuration: ConcertConfiguration, logger: Logger) async throws -> ServiceGroup {
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "serve", logger: logger)
@@ -39,29 +40,86 @@ public enum ConcertServices {
             ),
             logger: logger
         )
-        let topology = configuration.topology
         application.beforeServerStarts {
-            try await Migrator().migrate(database, logger: logger)
-            try await broker.waitUntilConnected(timeout: .seconds(30))
-            try await topology.apply(to: broker)
             try await api.view.refresh()
         }
-        let waitingRoom = WaitingRoomStore(client: database, logger: logger)
+        let workerBroker = try makeBroker(configuration, role: "worker", logger: logger)
+        let pipeline = pipelineServices(
+            configuration,
+            partitions: Array(0..<configuration.partitions),
+            database: database,
+            broker: workerBroker,
+            logger: logger
+        )
         return ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: database),
                     .init(service: broker),
+                    .init(service: workerBroker),
                     .init(service: api.view),
                     .init(service: api.lastSeen),
-                    .init(service: AdmissionTicker(connection: broker, store: waitingRoom, settings: configuration.admission, logger: logger)),
-                    .init(service: TickWatchdog(connection: broker, logger: logger)),
-                    .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
+                ] + pipeline.map { .init(service: $0) } + [
+                    .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup)
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
+    }
+
+    /// `concert worker`: partition workers (for `partitions`), the admitter and its watchdog, without
+    /// HTTP. Several such processes share the partitions: each queue has a single active consumer,
+    /// and a standby takes over within seconds when the active one's process dies.
+    public static func buildWorkerGroup(_ configuration: ConcertConfiguration, partitions: [Int], logger: Logger) throws -> ServiceGroup {
+        let database = try makeDatabase(configuration, logger: logger)
+        let broker = try makeBroker(configuration, role: "worker", logger: logger)
+        let services: [any Service] =
+            [database, broker] + pipelineServices(configuration, partitions: partitions, database: database, broker: broker, logger: logger)
+        return ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+    }
+
+    /// The workers of `partitions`, the admitter and the tick watchdog, on `broker`.
+    static func pipelineServices(
+        _ configuration: ConcertConfiguration,
+        partitions: [Int],
+        database: PostgresClient,
+        broker: AMQPConnection,
+        logger: Logger
+    ) -> [any Service] {
+        let publisher = CommandPublisher(connection: broker, partitions: configuration.partitions)
+        let workers: [any Service] = partitions.map { partition in
+            PartitionWorker(
+                partition: partition,
+                connection: broker,
+                database: database,
+                publisher: publisher,
+                holdSeconds: TimeInterval(configuration.holdSeconds),
+                logger: logger
+            )
+        }
+        let waitingRoom = WaitingRoomStore(client: database, logger: logger)
+        return workers + [
+            AdmissionTicker(connection: broker, store: waitingRoom, settings: configuration.admission, logger: logger),
+            TickWatchdog(connection: broker, logger: logger),
+        ]
+    }
+
+    /// Migrates the schema and declares the topology (each process does it at start-up; both are idempotent).
+    public static func prepare(_ configuration: ConcertConfiguration, logger: Logger) async throws {
+        _ = try await withDatabase(configuration, logger: logger) { database in
+            try await Migrator().migrate(database, logger: logger)
+        }
+        let topology = configuration.topology
+        try await withBroker(configuration, logger: logger) { broker in
+            try await topology.apply(to: broker)
+        }
     }
 
     /// What the API handlers use.
@@ -82,6 +140,9 @@ public enum ConcertServices {
             tokens: await QueueTokens(secret: secret),
             view: WaitingRoomView(store: waitingRoom, logger: logger),
             lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
+            commands: CommandStore(client: database, logger: logger),
+            reservations: ReservationStore(client: database, logger: logger),
+            publisher: CommandPublisher(connection: broker, partitions: configuration.partitions),
             readiness: ReadinessChecks(
                 database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
                 broker: { broker.isConnected }

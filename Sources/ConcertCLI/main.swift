@@ -12,7 +12,7 @@ struct Concert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concert",
         abstract: "Concert-ticket reservation backend: HTTP API, partition workers and operator tools.",
-        subcommands: [Serve.self, Migrate.self, Seed.self, Topology.self]
+        subcommands: [Serve.self, Worker.self, Migrate.self, Seed.self, Topology.self]
     )
 }
 
@@ -29,12 +29,45 @@ func bootstrap(label: String) throws -> (ConcertConfiguration, Logger) {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the HTTP API (with its database and broker connections) until SIGTERM or Ctrl-C."
+        abstract: "Run the whole system in one process — HTTP API, partition workers, admitter — until SIGTERM or Ctrl-C."
     )
 
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.serve")
+        try await ConcertServices.prepare(configuration, logger: logger)
         try await ConcertServices.buildServeGroup(configuration, logger: logger).run()
+    }
+}
+
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run partition workers and the admitter without HTTP; start several to share the partitions."
+    )
+
+    @Option(help: "Partitions to consume, as a range or list: 0-7, 3, 0,2,4 (default: all).")
+    var partitions: String?
+
+    func run() async throws {
+        let (configuration, logger) = try bootstrap(label: "concert.worker")
+        let chosen = try partitions.map { try PartitionSelection.parse($0, count: configuration.partitions) } ?? Array(0..<configuration.partitions)
+        try await ConcertServices.prepare(configuration, logger: logger)
+        logger.info("worker starting", metadata: ["partitions": "\(chosen.map(String.init).joined(separator: ","))"])
+        try await ConcertServices.buildWorkerGroup(configuration, partitions: chosen, logger: logger).run()
+    }
+}
+
+/// Parses `--partitions`.
+enum PartitionSelection {
+    static func parse(_ text: String, count: Int) throws -> [Int] {
+        var chosen = Set<Int>()
+        for part in text.split(separator: ",") {
+            let bounds = part.split(separator: "-", maxSplits: 1).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard let lower = bounds.first ?? nil, let upper = bounds.count == 2 ? bounds[1] : lower, lower <= upper, lower >= 0, upper < count else {
+                throw ValidationError("--partitions: \(part) is not a partition or range within 0-\(count - 1)")
+            }
+            chosen.formUnion(lower...upper)
+        }
+        return chosen.sorted()
     }
 }
 

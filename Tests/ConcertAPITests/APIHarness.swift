@@ -1,4 +1,6 @@
+import AMQPClient
 import ConcertAPI
+import ConcertPipeline
 import ConcertDomain
 import ConcertStorage
 import Foundation
@@ -8,15 +10,16 @@ import NIOFoundationCompat
 import PostgresNIO
 import TestSupport
 
-/// Runs API tests against the real router and a seeded database of their own.
+/// Runs API tests against the real router and a seeded database of their own; with a broker,
+/// also a virtual host of their own with the topology and every partition's worker running.
 struct APIHarness: Sendable {
     static let secret = "api-tests-secret-0123456789abcdef"
 
     let client: PostgresClient
     let services: APIServices
 
-    /// The services over `client`, with readiness checks that always pass.
-    static func services(_ client: PostgresClient) async -> APIServices {
+    /// The services over `client` and `broker`, with readiness checks that always pass.
+    static func services(_ client: PostgresClient, broker: AMQPConnection, partitions: Int) async -> APIServices {
         let logger = DatabaseEnvironment.logger
         let waitingRoom = WaitingRoomStore(client: client, logger: logger)
         return APIServices(
@@ -26,17 +29,77 @@ struct APIHarness: Sendable {
             tokens: await QueueTokens(secret: secret),
             view: WaitingRoomView(store: waitingRoom, logger: logger),
             lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
+            commands: CommandStore(client: client, logger: logger),
+            reservations: ReservationStore(client: client, logger: logger),
+            publisher: CommandPublisher(connection: broker, partitions: partitions),
             readiness: ReadinessChecks(database: { true }, broker: { true })
         )
     }
 
-    /// A seeded database and an HTTP test client over the router.
-    static func withAPI(_ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void) async throws {
+    /// A seeded database and an HTTP test client over the router. Without `pipeline`, the broker is
+    /// an address where nothing listens (commands get 503).
+    static func withAPI(
+        pipeline: PipelineSettings? = nil,
+        _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
+    ) async throws {
         try await DatabaseEnvironment.withSeededDatabase { client in
-            let harness = APIHarness(client: client, services: await services(client))
-            try await harness.services.view.refresh()
-            let app = Application(router: buildAPIRouter(harness.services))
-            try await app.test(.router) { testClient in try await body(testClient, harness) }
+            guard let pipeline else {
+                var nowhere = AMQPConfiguration(port: 1)
+                nowhere.connectionName = "nowhere"
+                try await withRunning(AMQPConnection(configuration: nowhere, logger: DatabaseEnvironment.logger)) { broker in
+                    try await run(client, broker: broker, partitions: 2, body)
+                }
+                return
+            }
+            try await BrokerVirtualHost.withVirtualHost { configuration in
+                let broker = AMQPConnection(configuration: configuration, logger: DatabaseEnvironment.logger)
+                try await withRunning(broker) { broker in
+                    try await broker.waitUntilConnected(timeout: .seconds(10))
+                    try await PipelineTopology(partitions: pipeline.partitions, holdSeconds: pipeline.holdSeconds).apply(to: broker)
+                    let publisher = CommandPublisher(connection: broker, partitions: pipeline.partitions)
+                    let workers = (0..<pipeline.partitions).map { partition in
+                        PartitionWorker(
+                            partition: partition,
+                            connection: broker,
+                            database: client,
+                            publisher: publisher,
+                            holdSeconds: TimeInterval(pipeline.holdSeconds),
+                            logger: DatabaseEnvironment.logger
+                        )
+                    }
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for worker in workers { group.addTask { try await worker.run() } }
+                        defer { group.cancelAll() }
+                        try await run(client, broker: broker, partitions: pipeline.partitions, body)
+                    }
+                }
+            }
+        }
+    }
+
+    /// How the pipeline of a test is set up.
+    struct PipelineSettings: Sendable {
+        var partitions = 2
+        var holdSeconds = 300
+    }
+
+    private static func run(
+        _ client: PostgresClient,
+        broker: AMQPConnection,
+        partitions: Int,
+        _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
+    ) async throws {
+        let harness = APIHarness(client: client, services: await services(client, broker: broker, partitions: partitions))
+        try await harness.services.view.refresh()
+        let app = Application(router: buildAPIRouter(harness.services))
+        try await app.test(.router) { testClient in try await body(testClient, harness) }
+    }
+
+    private static func withRunning<Result: Sendable>(_ connection: AMQPConnection, _ body: (AMQPConnection) async throws -> Result) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await connection.run() }
+            defer { group.cancelAll() }
+            return try await body(connection)
         }
     }
 

@@ -1,0 +1,114 @@
+import AMQPClient
+import ConcertDomain
+import ConcertPipeline
+import ConcertStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+struct ReserveRequest: Decodable {
+    let concertId: WholeNumber
+    let date: String
+    let seatNumber: WholeNumber
+}
+
+struct PayRequest: Decodable {
+    let reservationId: String
+}
+
+struct Accepted: ResponseEncodable {
+    let commandId: UUID
+    let status: String
+}
+
+/// `GET /v1/commands/{id}`.
+struct CommandView: ResponseEncodable {
+    struct Failure: Encodable {
+        let code: String
+        let message: String
+    }
+
+    let commandId: UUID
+    let type: String
+    let status: String
+    let result: JSONFragment?
+    let error: Failure?
+
+    init(_ record: CommandStore.Record) throws {
+        commandId = record.id
+        type = record.type
+        status = record.status.rawValue
+        result = try record.result.map(JSONFragment.init(parsing:))
+        error = record.failure.map { Failure(code: $0.rawValue, message: $0.message) }
+    }
+}
+
+struct ReservationView: ResponseEncodable {
+    let reservationId: UUID
+    let status: String
+    let heldUntil: Date
+    let concertId: Int64
+    let date: ScheduleDate
+    let seatNumber: Int
+    let price: Int64
+}
+
+extension Router<APIRequestContext> {
+    /// The command endpoints: `POST /v1/reservations`, `POST /v1/payments`, `GET /v1/commands/{id}`,
+    /// and `GET /v1/reservations/{id}`.
+    func addCommandRoutes(_ services: APIServices) {
+        let intake = CommandIntake(services: services)
+        post("/v1/reservations") { request, context -> Response in
+            let body = try await request.decodeJSON(as: ReserveRequest.self, context: context)
+            let concert = try ConcertID.parse(body.concertId.value)
+            let date = try ScheduleDate.parse(body.date)
+            let seat = try SeatNumber.parse(Int(exactly: body.seatNumber.value))
+            let (token, _) = try await services.tokenGuard.requireActive(request, concert: concert)
+            let schedule = ScheduleKey(concertID: concert, date: date)
+            let command = Command.reserveSeat(.init(concertId: concert, date: date, seatNumber: seat))
+            return try await intake.submit(command, user: token.userID, schedule: schedule, request: request, context: context)
+        }
+        post("/v1/payments") { request, context -> Response in
+            let body = try await request.decodeJSON(as: PayRequest.self, context: context)
+            guard let reservationID = UUID(uuidString: body.reservationId) else {
+                throw Problem.invalidRequest("reservationId: must be a UUID")
+            }
+            let (token, _) = try await services.tokenGuard.requireActive(request, concert: nil)
+            guard let reservation = try await services.reservations.find(reservationID) else { throw FailureCode.reservationNotFound }
+            guard reservation.schedule.concertID == token.concertID else { throw Problem.tokenWrongConcert }
+            return try await intake.submit(
+                .pay(.init(reservationId: reservationID)),
+                user: token.userID,
+                schedule: reservation.schedule,
+                request: request,
+                context: context
+            )
+        }
+        get("/v1/commands/:commandId") { _, context -> CommandView in
+            guard let id = UUID(uuidString: try context.parameters.require("commandId")) else {
+                throw Problem.invalidRequest("commandId: must be a UUID")
+            }
+            guard let record = try await services.commands.find(id) else {
+                throw Problem.notFound("COMMAND_NOT_FOUND", "No command \(id) was ever accepted.")
+            }
+            return try CommandView(record)
+        }
+        get("/v1/reservations/:reservationId") { request, context -> ReservationView in
+            guard let id = UUID(uuidString: try context.parameters.require("reservationId")) else {
+                throw Problem.invalidRequest("reservationId: must be a UUID")
+            }
+            let token = try await services.tokenGuard.verified(request)
+            guard let reservation = try await services.reservations.find(id) else { throw FailureCode.reservationNotFound }
+            guard reservation.userID == token.userID else { throw FailureCode.notReservationOwner }
+            return ReservationView(
+                reservationId: id,
+                status: reservation.effectiveStatus(at: Date()).rawValue,
+                heldUntil: reservation.heldUntil,
+                concertId: reservation.schedule.concertID.rawValue,
+                date: reservation.schedule.date,
+                seatNumber: reservation.seat.rawValue,
+                price: reservation.price.amount
+            )
+        }
+    }
+}

@@ -1,0 +1,41 @@
+public import ConcertDomain
+public import Foundation
+public import Logging
+public import PostgresNIO
+
+/// Reads of reservations (the worker writes them).
+public struct ReservationStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// The reservation with its schedule, or `nil`.
+    public func find(_ id: UUID) async throws -> Reservation? {
+        let rows = try await client.query(
+            """
+            SELECT s.concert_id, to_char(s.date, 'YYYY-MM-DD'), r.seat_number, r.user_id, r.price, r.status, r.held_until
+            FROM reservations r JOIN schedules s ON s.id = r.schedule_id WHERE r.id = \(id)
+            """,
+            logger: logger
+        )
+        for try await (concert, date, seat, user, price, status, heldUntil) in rows.decode((Int64, String, Int, String, Int64, String, Date).self) {
+            guard let concert = ConcertID(concert), let date = ScheduleDate(date), let seat = SeatNumber(seat), let user = UserID(user),
+                let status = Reservation.Status(rawValue: status)
+            else { continue }
+            return Reservation(
+                id: id,
+                schedule: ScheduleKey(concertID: concert, date: date),
+                seat: seat,
+                userID: user,
+                price: Won(price),
+                status: status,
+                heldUntil: heldUntil
+            )
+        }
+        return nil
+    }
+}
