@@ -16,6 +16,9 @@ public struct APIServices: Sendable {
     public var commands: CommandStore
     public var reservations: ReservationStore
     public var publisher: CommandPublisher
+    public var deadLetters: DeadLetterOperations
+    /// The bearer token of `/admin/…`; `nil` refuses every admin request.
+    public var adminToken: String?
     public var readiness: ReadinessChecks
 
     public init(
@@ -28,6 +31,8 @@ public struct APIServices: Sendable {
         commands: CommandStore,
         reservations: ReservationStore,
         publisher: CommandPublisher,
+        deadLetters: DeadLetterOperations,
+        adminToken: String?,
         readiness: ReadinessChecks
     ) {
         self.wallets = wallets
@@ -39,6 +44,8 @@ public struct APIServices: Sendable {
         self.commands = commands
         self.reservations = reservations
         self.publisher = publisher
+        self.deadLetters = deadLetters
+        self.adminToken = adminToken
         self.readiness = readiness
     }
 
@@ -56,5 +63,6 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.addQueueRoutes(services)
     router.addScheduleRoutes(services)
     router.addCommandRoutes(services)
+    router.addAdminRoutes(services)
     return router
 }

@@ -12,6 +12,8 @@ public struct ConcertConfiguration: Sendable {
     public var databaseURL: String
     /// `CONCERT_AMQP_URL`: amqp://user:password@host:port/vhost.
     public var amqpURL: String
+    /// `CONCERT_AMQP_MANAGEMENT_URL`: the management API, for `concert status` (optional).
+    public var managementURL: String?
     /// `CONCERT_LOG_LEVEL` (info).
     public var logLevel: Logger.Level
     /// `CONCERT_PARTITIONS` (16): fixed once the topology exists.
@@ -28,6 +30,8 @@ public struct ConcertConfiguration: Sendable {
     public var abandonSeconds: Int
     /// `CONCERT_TOKEN_SECRET`: the HS256 key of waiting-room tokens; every API process must share it.
     public var tokenSecret: String?
+    /// `CONCERT_ADMIN_TOKEN`: the bearer token of `/admin/…`; without it the admin API refuses everyone.
+    public var adminToken: String?
 
     /// Defaults that match what `scripts/services up` starts.
     public init(
@@ -42,7 +46,8 @@ public struct ConcertConfiguration: Sendable {
         admitPerSecond: Int = 0,
         activeSeconds: Int = 600,
         abandonSeconds: Int = 30,
-        tokenSecret: String? = nil
+        tokenSecret: String? = nil,
+        adminToken: String? = nil
     ) {
         self.httpHost = httpHost
         self.httpPort = httpPort
@@ -56,6 +61,7 @@ public struct ConcertConfiguration: Sendable {
         self.activeSeconds = activeSeconds
         self.abandonSeconds = abandonSeconds
         self.tokenSecret = tokenSecret
+        self.adminToken = adminToken
     }
 
     /// Reads the `CONCERT_*` variables; unset ones keep their defaults, malformed ones are an error.
@@ -70,6 +76,7 @@ public struct ConcertConfiguration: Sendable {
         }
         if let url = environment["CONCERT_DATABASE_URL"] { databaseURL = url }
         if let url = environment["CONCERT_AMQP_URL"] { amqpURL = url }
+        managementURL = environment["CONCERT_AMQP_MANAGEMENT_URL"]
         func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
             guard let text = environment[name] else { return nil }
             guard let value = Int(text), range.contains(value) else {
@@ -88,6 +95,12 @@ public struct ConcertConfiguration: Sendable {
                 throw ConfigurationError(variable: "CONCERT_TOKEN_SECRET", problem: "must be at least 32 characters (HS256 wants a key as long as its hash)")
             }
             tokenSecret = secret
+        }
+        if let token = environment["CONCERT_ADMIN_TOKEN"], !token.isEmpty {
+            guard token.utf8.count >= 16 else {
+                throw ConfigurationError(variable: "CONCERT_ADMIN_TOKEN", problem: "must be at least 16 characters")
+            }
+            adminToken = token
         }
         if let level = environment["CONCERT_LOG_LEVEL"] {
             guard let value = Logger.Level(rawValue: level.lowercased()) else {

@@ -21,14 +21,15 @@ public enum ConcertServices {
     /// An AMQP connection named after its role, so operators can tell connections apart in the broker.
     public static func makeBroker(_ configuration: ConcertConfiguration, role: String, logger: Logger) throws -> AMQPConnection {
         var broker = try AMQPConfiguration(url: configuration.amqpURL)
-        broker.connectionName = "concert \(role)"
+        broker.connectionName = "concert \(role) pid \(ProcessInfo.processInfo.processIdentifier)"
         return AMQPConnection(configuration: broker, logger: logger)
     }
 
     /// `concert serve`: the HTTP API with its database and broker connections, the waiting room's
     /// memory and batch writers, every partition's worker, the admitter and its watchdog — the
     /// whole system in one process. Call `prepare` first. SIGTERM and SIGINT drain and stop it.
-    public static func buildServeGroup(_ configuration: ConcertConfiguration, logger: Logger) async throws -> ServiceGroup {
+    /// With `pipeline: false` it is `concert api`: the HTTP API alone, for more API processes behind a load balancer.
+    public static func buildServeGroup(_ configuration: ConcertConfiguration, pipeline: Bool = true, logger: Logger) async throws -> ServiceGroup {
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "serve", logger: logger)
         let api = try await makeAPIServices(configuration, database: database, broker: broker, logger: logger)
@@ -43,23 +44,26 @@ public enum ConcertServices {
         application.beforeServerStarts {
             try await api.view.refresh()
         }
-        let workerBroker = try makeBroker(configuration, role: "worker", logger: logger)
-        let pipeline = pipelineServices(
-            configuration,
-            partitions: Array(0..<configuration.partitions),
-            database: database,
-            broker: workerBroker,
-            logger: logger
-        )
+        var background: [any Service] = []
+        if pipeline {
+            let workerBroker = try makeBroker(configuration, role: "worker", logger: logger)
+            background = [workerBroker]
+                + pipelineServices(
+                    configuration,
+                    partitions: Array(0..<configuration.partitions),
+                    database: database,
+                    broker: workerBroker,
+                    logger: logger
+                )
+        }
         return ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: database),
                     .init(service: broker),
-                    .init(service: workerBroker),
                     .init(service: api.view),
                     .init(service: api.lastSeen),
-                ] + pipeline.map { .init(service: $0) } + [
+                ] + background.map { .init(service: $0) } + [
                     .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup)
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
@@ -108,6 +112,7 @@ public enum ConcertServices {
         return workers + [
             AdmissionTicker(connection: broker, store: waitingRoom, settings: configuration.admission, logger: logger),
             TickWatchdog(connection: broker, logger: logger),
+            DeadLetterArchiver(connection: broker, database: database, logger: logger),
         ]
     }
 
@@ -143,6 +148,8 @@ public enum ConcertServices {
             commands: CommandStore(client: database, logger: logger),
             reservations: ReservationStore(client: database, logger: logger),
             publisher: CommandPublisher(connection: broker, partitions: configuration.partitions),
+            deadLetters: DeadLetterOperations(store: DeadLetterStore(client: database, logger: logger), connection: broker),
+            adminToken: configuration.adminToken,
             readiness: ReadinessChecks(
                 database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
                 broker: { broker.isConnected }

@@ -85,7 +85,7 @@ public struct PipelineTopology: Sendable, Equatable {
                     "x-dead-letter-routing-key": .string(Self.admissionRoutingKey),
                 ]
             ),
-            AMQPQueue(name: Self.deadLetterQueue, arguments: ["x-queue-type": "quorum"]),
+            AMQPQueue(name: Self.deadLetterQueue, arguments: ["x-queue-type": "quorum", "x-single-active-consumer": true]),
         ]
     }
 

@@ -14,9 +14,12 @@ import TestSupport
 /// also a virtual host of their own with the topology and every partition's worker running.
 struct APIHarness: Sendable {
     static let secret = "api-tests-secret-0123456789abcdef"
+    static let adminToken = "api-tests-admin-token-0123456789"
 
     let client: PostgresClient
     let services: APIServices
+    /// The broker connection of the pipeline (an unreachable one without a pipeline).
+    let broker: AMQPConnection
 
     /// The services over `client` and `broker`, with readiness checks that always pass.
     static func services(_ client: PostgresClient, broker: AMQPConnection, partitions: Int) async -> APIServices {
@@ -32,6 +35,8 @@ struct APIHarness: Sendable {
             commands: CommandStore(client: client, logger: logger),
             reservations: ReservationStore(client: client, logger: logger),
             publisher: CommandPublisher(connection: broker, partitions: partitions),
+            deadLetters: DeadLetterOperations(store: DeadLetterStore(client: client, logger: logger), connection: broker),
+            adminToken: adminToken,
             readiness: ReadinessChecks(database: { true }, broker: { true })
         )
     }
@@ -67,8 +72,10 @@ struct APIHarness: Sendable {
                             logger: DatabaseEnvironment.logger
                         )
                     }
+                    let archiver = DeadLetterArchiver(connection: broker, database: client, logger: DatabaseEnvironment.logger)
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         for worker in workers { group.addTask { try await worker.run() } }
+                        group.addTask { try await archiver.run() }
                         defer { group.cancelAll() }
                         try await run(client, broker: broker, partitions: pipeline.partitions, body)
                     }
@@ -89,7 +96,7 @@ struct APIHarness: Sendable {
         partitions: Int,
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
-        let harness = APIHarness(client: client, services: await services(client, broker: broker, partitions: partitions))
+        let harness = APIHarness(client: client, services: await services(client, broker: broker, partitions: partitions), broker: broker)
         try await harness.services.view.refresh()
         let app = Application(router: buildAPIRouter(harness.services))
         try await app.test(.router) { testClient in try await body(testClient, harness) }

@@ -12,7 +12,7 @@ struct Concert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concert",
         abstract: "Concert-ticket reservation backend: HTTP API, partition workers and operator tools.",
-        subcommands: [Serve.self, Worker.self, Migrate.self, Seed.self, Topology.self]
+        subcommands: [Serve.self, API.self, Worker.self, Migrate.self, Seed.self, Topology.self, DeadLetters.self, Status.self]
     )
 }
 
@@ -36,6 +36,30 @@ struct Serve: AsyncParsableCommand {
         let (configuration, logger) = try bootstrap(label: "concert.serve")
         try await ConcertServices.prepare(configuration, logger: logger)
         try await ConcertServices.buildServeGroup(configuration, logger: logger).run()
+    }
+}
+
+struct API: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api",
+        abstract: "Run the HTTP API alone (no workers): add API processes behind a load balancer."
+    )
+
+    func run() async throws {
+        let (configuration, logger) = try bootstrap(label: "concert.api")
+        try await ConcertServices.prepare(configuration, logger: logger)
+        try await ConcertServices.buildServeGroup(configuration, pipeline: false, logger: logger).run()
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Every partition's queue depth and active consumer, the admission state and the dead-letter count."
+    )
+
+    func run() async throws {
+        let (configuration, logger) = try bootstrap(label: "concert.status")
+        print(try await SystemStatus.report(configuration, logger: logger))
     }
 }
 

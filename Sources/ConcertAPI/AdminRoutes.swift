@@ -1,0 +1,135 @@
+import ConcertPipeline
+import ConcertStorage
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// A dead letter as the admin API lists it.
+struct DeadLetterSummary: Encodable {
+    let id: Int64
+    let messageId: String
+    let type: String?
+    let reason: String
+    let routingKey: String
+    let count: Int
+    let firstSeenAt: Date
+    let lastSeenAt: Date
+    let replayedAt: Date?
+
+    init(_ record: DeadLetterStore.Record) {
+        id = record.id
+        messageId = record.messageId
+        type = record.type
+        reason = record.reason
+        routingKey = record.routingKey
+        count = record.count
+        firstSeenAt = record.firstSeenAt
+        lastSeenAt = record.lastSeenAt
+        replayedAt = record.replayedAt
+    }
+}
+
+struct DeadLetterList: ResponseEncodable {
+    let deadLetters: [DeadLetterSummary]
+}
+
+/// One dead letter with its body and headers.
+struct DeadLetterDetail: ResponseEncodable {
+    let id: Int64
+    let messageId: String
+    let type: String?
+    let reason: String
+    let exchange: String
+    let routingKey: String
+    let count: Int
+    let firstSeenAt: Date
+    let lastSeenAt: Date
+    let replayedAt: Date?
+    let replayCount: Int
+    let body: String
+    let headers: JSONFragment
+
+    init(_ record: DeadLetterStore.Record) throws {
+        id = record.id
+        messageId = record.messageId
+        type = record.type
+        reason = record.reason
+        exchange = record.exchange
+        routingKey = record.routingKey
+        count = record.count
+        firstSeenAt = record.firstSeenAt
+        lastSeenAt = record.lastSeenAt
+        replayedAt = record.replayedAt
+        replayCount = record.replayCount
+        body = String(validating: record.body, as: UTF8.self) ?? Data(record.body).base64EncodedString()
+        headers = try JSONFragment(parsing: record.headers)
+    }
+}
+
+extension Router<APIRequestContext> {
+    /// `/admin/dead-letters…`, behind `Authorization: Bearer $CONCERT_ADMIN_TOKEN`.
+    func addAdminRoutes(_ services: APIServices) {
+        let admin = group("/admin").add(middleware: AdminAuthentication(token: services.adminToken))
+        admin.get("/dead-letters") { request, _ -> DeadLetterList in
+            let limit = try request.uri.queryParameters["limit"].map { text -> Int in
+                guard let value = Int(text), (1...1000).contains(value) else { throw Problem.invalidRequest("limit: must be 1-1000") }
+                return value
+            } ?? 50
+            let reason = request.uri.queryParameters["reason"].map(String.init)
+            let records = try await services.deadLetters.store.list(limit: limit, reason: reason)
+            return DeadLetterList(deadLetters: records.map(DeadLetterSummary.init))
+        }
+        admin.get("/dead-letters/:id") { _, context -> DeadLetterDetail in
+            guard let record = try await services.deadLetters.store.find(try Self.deadLetterID(context)) else {
+                throw Problem.notFound("DEAD_LETTER_NOT_FOUND", "No such dead letter.")
+            }
+            return try DeadLetterDetail(record)
+        }
+        admin.post("/dead-letters/:id/replay") { request, context -> Response in
+            guard let record = try await services.deadLetters.replay(try Self.deadLetterID(context)) else {
+                throw Problem.notFound("DEAD_LETTER_NOT_FOUND", "No such dead letter.")
+            }
+            var response = try DeadLetterDetail(record).response(from: request, context: context)
+            response.status = .accepted
+            return response
+        }
+        admin.delete("/dead-letters/:id") { _, context -> HTTPResponse.Status in
+            guard try await services.deadLetters.store.discard(try Self.deadLetterID(context)) else {
+                throw Problem.notFound("DEAD_LETTER_NOT_FOUND", "No such dead letter.")
+            }
+            return .noContent
+        }
+    }
+
+    static func deadLetterID(_ context: APIRequestContext) throws -> Int64 {
+        guard let id = Int64(try context.parameters.require("id")), id > 0 else { throw Problem.invalidRequest("id: must be a positive integer") }
+        return id
+    }
+}
+
+/// 401 unless the request carries the admin bearer token (compared in constant time).
+struct AdminAuthentication: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token, let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw Problem.adminUnauthorized
+        }
+        let presented = SHA256.hash(data: Data(header.dropFirst("Bearer ".count).utf8))
+        let expected = SHA256.hash(data: Data(token.utf8))
+        guard presented == expected else { throw Problem.adminUnauthorized }
+        return try await next(request, context)
+    }
+}
+
+extension Problem {
+    static let adminUnauthorized = Problem(
+        status: .unauthorized,
+        code: "ADMIN_UNAUTHORIZED",
+        title: "Unauthorized",
+        detail: "The admin API needs Authorization: Bearer <CONCERT_ADMIN_TOKEN>.",
+        headers: [.wwwAuthenticate: "Bearer"]
+    )
+}

@@ -1,0 +1,117 @@
+import AMQPClient
+import ConcertPipeline
+import ConcertStorage
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+public import Logging
+import PostgresNIO
+
+/// `concert status`: what the broker and the database say about the pipeline right now.
+public enum SystemStatus {
+    /// A printable report. Ready messages and consumer counts come from passive declares; unacked
+    /// counts and the active consumer's connection from the management API (`CONCERT_AMQP_MANAGEMENT_URL`),
+    /// whose statistics lag a few seconds.
+    public static func report(_ configuration: ConcertConfiguration, logger: Logger) async throws -> String {
+        let topology = configuration.topology
+        var lines: [String] = []
+        let management = try? await managementQueues(configuration)
+        let passive = try await ConcertServices.withBroker(configuration, logger: logger) { broker in
+            var states: [String: AMQPQueueState] = [:]
+            for queue in topology.queues {
+                states[queue.name] = try? await broker.inspectQueue(queue.name)
+            }
+            return states
+        }
+        lines.append("QUEUE                    READY  UNACKED  CONSUMERS  ACTIVE CONSUMER")
+        for queue in topology.queues {
+            let info = management?[queue.name]
+            // Passive declares are live; the management API's figures lag by its statistics interval.
+            let ready = passive[queue.name]?.messageCount ?? info?.ready
+            let consumers = passive[queue.name]?.consumerCount ?? info?.consumers
+            lines.append(
+                [
+                    queue.name.padding(toLength: 24, withPad: " ", startingAt: 0),
+                    (ready.map(String.init) ?? "missing").padding(toLength: 6, withPad: " ", startingAt: 0),
+                    (info?.unacknowledged.map(String.init) ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0),
+                    (consumers.map(String.init) ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0),
+                    info?.activeConsumer ?? "-",
+                ].joined(separator: " ")
+            )
+        }
+        let (rooms, deadLetters) = try await ConcertServices.withDatabase(configuration, logger: logger) { database in
+            var rooms: [String] = []
+            let rows = try await database.query(
+                """
+                SELECT w.concert_id, w.admitted_through,
+                       count(t.*) FILTER (WHERE t.state = 'active'), count(t.*) FILTER (WHERE t.state = 'waiting')
+                FROM waiting_rooms w LEFT JOIN queue_tokens t ON t.concert_id = w.concert_id AND t.state IN ('active', 'waiting')
+                GROUP BY w.concert_id, w.admitted_through ORDER BY w.concert_id
+                """,
+                logger: logger
+            )
+            for try await (concert, admitted, active, waiting) in rows.decode((Int64, Int64, Int, Int).self) {
+                rooms.append("concert \(concert): admitted through #\(admitted), \(active) active, \(waiting) waiting")
+            }
+            return (rooms, try await DeadLetterStore(client: database, logger: logger).count())
+        }
+        lines.append("")
+        lines.append("waiting rooms (capacity \(configuration.queueCapacity), \(configuration.admitPerSecond == 0 ? "no rate limit" : "\(configuration.admitPerSecond)/s")):")
+        lines += rooms.map { "  " + $0 }
+        lines.append("")
+        lines.append("dead letters archived: \(deadLetters)")
+        return lines.joined(separator: "\n")
+    }
+
+    struct QueueInfo {
+        let ready: Int?
+        let unacknowledged: Int?
+        let consumers: Int?
+        let activeConsumer: String?
+    }
+
+    /// The management plugin's view of each queue: `GET /api/queues/<vhost>/<name>` (consumer
+    /// details are only in the per-queue answer) and `GET /api/connections` for connection names.
+    static func managementQueues(_ configuration: ConcertConfiguration) async throws -> [String: QueueInfo] {
+        guard let text = configuration.managementURL, var components = URLComponents(string: text) else { return [:] }
+        let broker = try AMQPConfiguration(url: configuration.amqpURL)
+        let user = components.user ?? broker.username
+        let password = components.password ?? broker.password
+        components.user = nil
+        components.password = nil
+        let vhost = broker.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "%2F"
+
+        func get(_ path: String) async throws -> Any {
+            components.percentEncodedPath = path
+            var request = URLRequest(url: components.url!)
+            request.setValue("Basic \(Data("\(user):\(password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
+            request.timeoutInterval = 5
+            let (data, _) = try await URLSession.shared.data(for: request)
+            return try JSONSerialization.jsonObject(with: data)
+        }
+
+        var names: [String: String] = [:]
+        for connection in try await get("/api/connections") as? [[String: Any]] ?? [] {
+            if let name = connection["name"] as? String {
+                let provided = (connection["client_properties"] as? [String: Any])?["connection_name"] as? String
+                names[name] = provided.map { "\($0) (\(name.split(separator: " ").first ?? ""))" } ?? name
+            }
+        }
+        var result: [String: QueueInfo] = [:]
+        for queueName in configuration.topology.queues.map(\.name) {
+            guard let queue = try? await get("/api/queues/\(vhost)/\(queueName)") as? [String: Any] else { continue }
+            let details = queue["consumer_details"] as? [[String: Any]] ?? []
+            let activeTag = queue["single_active_consumer_tag"] as? String ?? queue["single_active_consumer_ctag"] as? String
+            let active = details.first { ($0["consumer_tag"] as? String) == activeTag } ?? (details.count == 1 ? details.first : nil)
+            let connection = (active?["channel_details"] as? [String: Any])?["connection_name"] as? String
+            result[queueName] = QueueInfo(
+                ready: queue["messages_ready"] as? Int,
+                unacknowledged: queue["messages_unacknowledged"] as? Int,
+                consumers: queue["consumers"] as? Int,
+                activeConsumer: connection.map { names[$0] ?? $0 }
+            )
+        }
+        return result
+    }
+}

@@ -1,0 +1,89 @@
+public import AMQPClient
+import ConcertStorage
+import Foundation
+public import Logging
+public import PostgresNIO
+public import ServiceLifecycle
+
+/// Moves dead letters from `concert.dead-letters` into PostgreSQL, then acknowledges them.
+///
+/// It is the single active consumer of that queue, so running it in every process is safe. A
+/// letter is acknowledged only after it is stored; while the database is down it stays in the queue.
+public struct DeadLetterArchiver: Service {
+    let connection: AMQPConnection
+    let store: DeadLetterStore
+    let logger: Logger
+
+    public init(connection: AMQPConnection, database: PostgresClient, logger: Logger) {
+        self.connection = connection
+        self.store = DeadLetterStore(client: database, logger: logger)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await connection.waitUntilConnected(timeout: .seconds(3600))
+                    let consumer = try await connection.consume(queue: PipelineTopology.deadLetterQueue, prefetch: 50)
+                    for try await delivery in consumer {
+                        try await archive(delivery)
+                        try consumer.ack(delivery)
+                    }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("dead-letter archiver: resubscribing", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Stores one dead letter, retrying while the database is unreachable.
+    func archive(_ delivery: AMQPDelivery) async throws {
+        let arrival = Self.arrival(delivery, at: Date())
+        var pause = Duration.milliseconds(100)
+        while true {
+            do {
+                try await store.archive(arrival)
+                logger.info("dead letter archived", metadata: ["message.id": "\(arrival.messageId)", "reason": "\(arrival.reason)"])
+                return
+            } catch let error as PSQLError where error.isUnavailability {
+                logger.warning("dead-letter archiver: database unavailable, retrying")
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// Where the letter came from and why, from our headers or, for the broker's own dead-lettering, `x-death`.
+    static func arrival(_ delivery: AMQPDelivery, at time: Date) -> DeadLetterStore.Arrival {
+        let headers = delivery.properties.headers
+        let death = delivery.deaths.first
+        let reason = headers["x-concert-reason"]?.stringValue ?? death?.reason ?? "unknown"
+        let exchange = headers["x-concert-original-exchange"]?.stringValue ?? death?.exchange ?? delivery.exchange
+        let routingKey = headers["x-concert-original-routing-key"]?.stringValue ?? death?.routingKeys.first ?? delivery.routingKey
+        // Without a message id, the body identifies the letter (the same bytes count as the same letter).
+        let messageId = delivery.properties.messageId ?? "body-\(Self.fingerprint(delivery.body))"
+        return DeadLetterStore.Arrival(
+            messageId: messageId,
+            type: delivery.properties.type,
+            reason: reason,
+            exchange: exchange,
+            routingKey: routingKey,
+            body: delivery.body,
+            headersJSON: headers.jsonText,
+            at: time
+        )
+    }
+
+    static func fingerprint(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}

@@ -1,0 +1,109 @@
+import AMQPClient
+import ConcertAPI
+import ConcertDomain
+import ConcertPipeline
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PostgresNIO
+import Testing
+import TestSupport
+
+@Suite(.enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
+struct DeadLetterTests {
+    static func admin(_ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, token: String? = APIHarness.adminToken) async throws
+        -> TestResponse
+    {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: uri, method: method, headers: headers)
+    }
+
+    struct Listed: Decodable {
+        struct Letter: Decodable {
+            let id: Int64
+            let messageId: String
+            let type: String?
+            let reason: String
+            let routingKey: String
+            let count: Int
+        }
+        let deadLetters: [Letter]
+    }
+
+    @Test func poisonInEveryPartitionIsArchivedAndThePartitionsKeepFlowing() async throws {
+        let partitions = 3
+        try await APIHarness.withAPI(pipeline: .init(partitions: partitions)) { client, harness in
+            // One undecodable message and one of an unknown type per partition.
+            for partition in 0..<partitions {
+                try await harness.broker.publish(
+                    exchange: PipelineTopology.commandsExchange,
+                    routingKey: PipelineTopology.partitionRoutingKey(partition),
+                    body: Array("not json \(partition)".utf8),
+                    properties: AMQPMessageProperties(messageId: "garbage-\(partition)"),
+                    mandatory: true
+                )
+                let unknown = #"{"id":"\#(UUID())","type":"Refund","version":1,"userId":"eve","partitionKey":"x","payload":{},"submittedAt":"2026-11-25T00:00:00Z"}"#
+                try await harness.broker.publish(
+                    exchange: PipelineTopology.commandsExchange,
+                    routingKey: PipelineTopology.partitionRoutingKey(partition),
+                    body: Array(unknown.utf8),
+                    properties: AMQPMessageProperties(messageId: "refund-\(partition)", type: "Refund"),
+                    mandatory: true
+                )
+            }
+            var listed = Listed(deadLetters: [])
+            try await eventually("all poison is archived") {
+                listed = try await Self.admin(client, .get, "/admin/dead-letters").json(Listed.self)
+                return listed.deadLetters.count == partitions * 2
+            }
+            #expect(listed.deadLetters.filter { $0.reason.hasPrefix("malformed envelope") }.count == partitions)
+            #expect(listed.deadLetters.filter { $0.reason == "unknown command type Refund" }.count == partitions)
+            #expect(Set(listed.deadLetters.map(\.routingKey)) == Set((0..<partitions).map { "p.\($0)" }))
+
+            // Later commands in those partitions still succeed (the buyer's schedule is in one of them).
+            var alice = Buyer(client, "alice")
+            try await alice.queue()
+            try await harness.admit()
+            let dates = try await alice.send(.get, "/v1/concerts/1/dates").json()
+            guard case .array(let days)? = dates["dates"] else { throw TestFailure("no dates") }
+            for day in days {
+                let response = try await alice.reserve(seat: 5, date: day["date"]?.string ?? "")
+                #expect(response.status == .created)
+            }
+
+            // Filter by reason, show one, replay it (it fails again and counts up), discard it.
+            let filtered = try await Self.admin(client, .get, "/admin/dead-letters?reason=unknown&limit=2").json(Listed.self)
+            #expect(filtered.deadLetters.count == 2)
+            #expect(filtered.deadLetters.allSatisfy { $0.reason.hasPrefix("unknown") })
+            let letter = try #require(filtered.deadLetters.first)
+            let shown = try await Self.admin(client, .get, "/admin/dead-letters/\(letter.id)").json()
+            #expect(shown["body"]?.string?.contains("Refund") == true)
+            #expect(shown["headers"]?["x-concert-reason"] == "unknown command type Refund")
+            #expect(shown["exchange"] == "concert.commands")
+
+            let replay = try await Self.admin(client, .post, "/admin/dead-letters/\(letter.id)/replay")
+            #expect(replay.status == .accepted)
+            try await eventually("the replayed letter comes back") {
+                try await Self.admin(client, .get, "/admin/dead-letters/\(letter.id)").json()["count"] == 2
+            }
+            #expect(try await Self.admin(client, .delete, "/admin/dead-letters/\(letter.id)").status == .noContent)
+            #expect(try await Self.admin(client, .get, "/admin/dead-letters/\(letter.id)").status == .notFound)
+            #expect(try await Self.admin(client, .delete, "/admin/dead-letters/\(letter.id)").status == .notFound)
+        }
+    }
+
+    @Test func theAdminAPINeedsTheAdminToken() async throws {
+        try await APIHarness.withAPI { client, _ in
+            for token in [nil, "wrong-token-0123456789", ""] as [String?] {
+                let response = try await Self.admin(client, .get, "/admin/dead-letters", token: token)
+                #expect(response.status == .unauthorized)
+                #expect(try response.json()["code"] == "ADMIN_UNAUTHORIZED")
+            }
+            #expect(try await Self.admin(client, .delete, "/admin/dead-letters/1", token: nil).status == .unauthorized)
+            #expect(try await Self.admin(client, .get, "/admin/dead-letters").status == .ok)
+        }
+    }
+}
