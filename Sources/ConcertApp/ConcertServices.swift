@@ -190,7 +190,7 @@ public enum ConcertServices {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 do {
-                    try await database.query("SELECT 1", logger: logger)
+                    try await database.fetch("SELECT 1", logger: logger)
                     return true
                 } catch {
                     logger.warning("readiness: database query failed", metadata: ["error": "\(String(reflecting: error))"])

@@ -42,7 +42,7 @@ public enum SystemStatus {
         }
         let (rooms, deadLetters) = try await ConcertServices.withDatabase(configuration, logger: logger) { database in
             var rooms: [String] = []
-            let rows = try await database.query(
+            let rows = try await database.fetch(
                 """
                 SELECT w.concert_id, w.admitted_through,
                        count(t.*) FILTER (WHERE t.state = 'active'), count(t.*) FILTER (WHERE t.state = 'waiting')
@@ -51,7 +51,7 @@ public enum SystemStatus {
                 """,
                 logger: logger
             )
-            for try await (concert, admitted, active, waiting) in rows.decode((Int64, Int64, Int, Int).self) {
+            for (concert, admitted, active, waiting) in try (rows).map({ try $0.decode((Int64, Int64, Int, Int).self) }) {
                 rooms.append("concert \(concert): admitted through #\(admitted), \(active) active, \(waiting) waiting")
             }
             return (rooms, try await DeadLetterStore(client: database, logger: logger).count())

@@ -93,7 +93,9 @@ public struct PartitionWorker: Service {
                 guard await deadLetter(delivery, reason: error.description) else { return }
             }
         }
+        logger.trace("batch received", metadata: ["batch.size": "\(batch.count)"])
         guard let expiries = await applyWithRetries(commands, state: &state) else { return }
+        logger.trace("batch committed", metadata: ["batch.size": "\(batch.count)"])
         for (expiry, schedule) in expiries {
             do {
                 try await publisher.publishExpiry(expiry, schedule: schedule)
@@ -104,6 +106,7 @@ public struct PartitionWorker: Service {
         }
         do {
             try consumer.ack(last, multiple: true)
+            logger.trace("batch acknowledged", metadata: ["batch.size": "\(batch.count)"])
         } catch {
             // The connection dropped after the commit: the broker redelivers and the ids are recognised.
             logger.info("batch committed but not acknowledged", metadata: ["error": "\(error)"])
@@ -162,8 +165,8 @@ public struct PartitionWorker: Service {
                 return .applied(expiries)
             } catch let error as PSQLError where error.isUnavailability {
                 logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)"])
-            } catch let error as PostgresTransactionError where (error.closureError as? PSQLError)?.isUnavailability ?? true {
-                logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)"])
+            } catch is ConnectionLost {
+                logger.warning("database connection lost; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)"])
             } catch {
                 return .failed(error)
             }
@@ -179,7 +182,7 @@ public struct PartitionWorker: Service {
     ) async throws -> ([ScheduleKey: PartitionStore.LoadedSchedule], [(CommandEnvelope, ScheduleKey)]) {
         let holdSeconds = holdSeconds
         let logger = logger
-        return try await database.withTransaction(logger: logger) { connection in
+        return try await database.withUnwrappedTransaction(logger: logger) { connection in
             let store = PartitionStore(connection: connection, logger: logger)
             let done = try await store.completed(envelopes.map(\.id))
             var applier = CommandApplier(store: store, holdSeconds: holdSeconds, schedules: schedules)

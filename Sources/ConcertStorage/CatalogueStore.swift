@@ -34,8 +34,8 @@ public struct CatalogueStore: Sendable {
     /// Every concert, by id.
     public func concerts() async throws -> [Concert] {
         var concerts: [Concert] = []
-        let rows = try await client.query("SELECT id, title FROM concerts ORDER BY id", logger: logger)
-        for try await (id, title) in rows.decode((Int64, String).self) {
+        let rows = try await client.fetch("SELECT id, title FROM concerts ORDER BY id", logger: logger)
+        for (id, title) in try (rows).map({ try $0.decode((Int64, String).self) }) {
             if let id = ConcertID(id) { concerts.append(Concert(id: id, title: title)) }
         }
         return concerts
@@ -43,15 +43,15 @@ public struct CatalogueStore: Sendable {
 
     /// True when the concert exists.
     public func concertExists(_ id: ConcertID) async throws -> Bool {
-        let rows = try await client.query("SELECT 1 FROM concerts WHERE id = \(id.rawValue)", logger: logger)
-        for try await _ in rows { return true }
+        let rows = try await client.fetch("SELECT 1 FROM concerts WHERE id = \(id.rawValue)", logger: logger)
+        for _ in rows { return true }
         return false
     }
 
     /// Dates from `today` on with at least one free seat (a hold past its deadline counts as free).
     public func availableDates(of concert: ConcertID, from today: ScheduleDate, now: Date) async throws -> [AvailableDate] {
         var dates: [AvailableDate] = []
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT to_char(s.date, 'YYYY-MM-DD'), count(*)
             FROM schedules s JOIN seats ON seats.schedule_id = s.id
@@ -61,7 +61,7 @@ public struct CatalogueStore: Sendable {
             """,
             logger: logger
         )
-        for try await (date, count) in rows.decode((String, Int).self) {
+        for (date, count) in try (rows).map({ try $0.decode((String, Int).self) }) {
             if let date = ScheduleDate(date) { dates.append(AvailableDate(date: date, availableSeats: count)) }
         }
         return dates
@@ -69,15 +69,15 @@ public struct CatalogueStore: Sendable {
 
     /// The free seats of one schedule, or `nil` when the concert does not play that day.
     public func freeSeats(of schedule: ScheduleKey, now: Date) async throws -> [FreeSeat]? {
-        let scheduleRows = try await client.query(
+        let scheduleRows = try await client.fetch(
             "SELECT id FROM schedules WHERE concert_id = \(schedule.concertID.rawValue) AND date = \(schedule.date.description)::date",
             logger: logger
         )
         var scheduleID: Int64?
-        for try await id in scheduleRows.decode(Int64.self) { scheduleID = id }
+        for id in try (scheduleRows).map({ try $0.decode(Int64.self) }) { scheduleID = id }
         guard let scheduleID else { return nil }
         var seats: [FreeSeat] = []
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT number, price FROM seats
             WHERE schedule_id = \(scheduleID)
@@ -86,7 +86,7 @@ public struct CatalogueStore: Sendable {
             """,
             logger: logger
         )
-        for try await (number, price) in rows.decode((Int, Int64).self) {
+        for (number, price) in try (rows).map({ try $0.decode((Int, Int64).self) }) {
             if let number = SeatNumber(number) { seats.append(FreeSeat(number: number, price: Won(price))) }
         }
         return seats

@@ -30,7 +30,7 @@ public struct CommandStore: Sendable {
 
     /// Records an accepted command as pending, before it is published.
     public func insertPending(_ envelope: CommandEnvelope) async throws {
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO commands (id, type, user_id, partition_key, status, submitted_at)
             VALUES (\(envelope.id), \(envelope.command.type.rawValue), \(envelope.userId.rawValue), \(envelope.partitionKey), 'pending', \(envelope.submittedAt))
@@ -41,16 +41,16 @@ public struct CommandStore: Sendable {
 
     /// Removes a pending command that was never published (the broker refused or was down).
     public func deletePending(_ id: UUID) async throws {
-        try await client.query("DELETE FROM commands WHERE id = \(id) AND status = 'pending'", logger: logger)
+        try await client.fetch("DELETE FROM commands WHERE id = \(id) AND status = 'pending'", logger: logger)
     }
 
     /// The command, or `nil` if it was never accepted.
     public func find(_ id: UUID) async throws -> Record? {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT type, status, result::text, error->>'code' FROM commands WHERE id = \(id)",
             logger: logger
         )
-        for try await (type, status, result, code) in rows.decode((String, String, String?, String?).self) {
+        for (type, status, result, code) in try (rows).map({ try $0.decode((String, String, String?, String?).self) }) {
             return Record(
                 id: id,
                 type: type,

@@ -5,6 +5,7 @@ extension PostgresClient.Configuration {
     /// Parses `postgres://user:password@host:port/database` (`postgresql://` works too).
     ///
     /// `sslmode=disable` or a loopback host turns TLS off; otherwise TLS is preferred.
+    /// `search_path=…` sets the schema search path of every connection.
     /// Errors never contain the password.
     public init(url: String) throws {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
@@ -24,6 +25,9 @@ extension PostgresClient.Configuration {
             database: database,
             tls: tls
         )
+        if let searchPath = components.queryItems?.first(where: { $0.name == "search_path" })?.value {
+            options.additionalStartupParameters.append(("search_path", searchPath))
+        }
     }
 }
 

@@ -57,7 +57,7 @@ public struct DeadLetterStore: Sendable {
 
     /// Stores a dead letter; the same message again counts up and updates reason and headers.
     public func archive(_ arrival: Arrival) async throws {
-        try await client.query(
+        try await client.fetch(
             """
             INSERT INTO dead_letters (message_id, type, reason, exchange, routing_key, body, headers, first_seen_at, last_seen_at)
             VALUES (\(arrival.messageId), \(arrival.type), \(arrival.reason), \(arrival.exchange), \(arrival.routingKey),
@@ -94,7 +94,7 @@ public struct DeadLetterStore: Sendable {
 
     /// Notes a replay.
     public func markReplayed(_ id: Int64, at time: Date) async throws {
-        try await client.query(
+        try await client.fetch(
             "UPDATE dead_letters SET replayed_at = \(time), replay_count = replay_count + 1 WHERE id = \(id)",
             logger: logger
         )
@@ -102,14 +102,15 @@ public struct DeadLetterStore: Sendable {
 
     /// Removes a dead letter; false if there was none.
     public func discard(_ id: Int64) async throws -> Bool {
-        let rows = try await client.query("DELETE FROM dead_letters WHERE id = \(id) RETURNING id", logger: logger)
-        for try await _ in rows { return true }
+        let rows = try await client.fetch("DELETE FROM dead_letters WHERE id = \(id) RETURNING id", logger: logger)
+        for _ in rows { return true }
         return false
     }
 
     /// How many are archived.
     public func count() async throws -> Int {
-        for try await count in try await client.query("SELECT count(*) FROM dead_letters", logger: logger).decode(Int.self) {
+        let rows = try await client.fetch("SELECT count(*) FROM dead_letters", logger: logger)
+        for count in try rows.map({ try $0.decode(Int.self) }) {
             return count
         }
         return 0
@@ -117,8 +118,8 @@ public struct DeadLetterStore: Sendable {
 
     private func records(_ query: PostgresQuery) async throws -> [Record] {
         var records: [Record] = []
-        let rows = try await client.query(query, logger: logger)
-        for try await row in rows {
+        let rows = try await client.fetch(query, logger: logger)
+        for row in rows {
             let (id, messageId, type, reason, exchange, routingKey, count, first, last, replayed, replays, body, headers) =
                 try row.decode((Int64, String, String?, String, String, String, Int, Date, Date, Date?, Int, ByteBuffer, String).self)
             records.append(

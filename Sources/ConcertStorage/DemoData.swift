@@ -41,7 +41,7 @@ public struct DemoData: Sendable {
         let offsets = dayOffsets
         let seats = seatsPerSchedule
         return try await client.withUnwrappedTransaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.fetch(
                 """
                 INSERT INTO concerts (id, title)
                 SELECT * FROM unnest(\(ids)::bigint[], \(titles)::text[])
@@ -49,7 +49,7 @@ public struct DemoData: Sendable {
                 """,
                 logger: logger
             )
-            try await connection.query(
+            try await connection.fetch(
                 """
                 INSERT INTO schedules (concert_id, date)
                 SELECT c, current_date + d FROM unnest(\(ids)::bigint[]) AS c CROSS JOIN unnest(\(offsets)::integer[]) AS d
@@ -57,7 +57,7 @@ public struct DemoData: Sendable {
                 """,
                 logger: logger
             )
-            try await connection.query(
+            try await connection.fetch(
                 """
                 INSERT INTO seats (schedule_id, number, price)
                 SELECT s.id, n, CASE WHEN n <= 10 THEN 150000 WHEN n <= 30 THEN 110000 ELSE 80000 END
@@ -67,11 +67,11 @@ public struct DemoData: Sendable {
                 """,
                 logger: logger
             )
-            try await connection.query(
+            try await connection.fetch(
                 "INSERT INTO waiting_rooms (concert_id) SELECT unnest(\(ids)::bigint[]) ON CONFLICT (concert_id) DO NOTHING",
                 logger: logger
             )
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 """
                 SELECT (SELECT count(*) FROM concerts WHERE id = ANY(\(ids)::bigint[])),
                        (SELECT count(*) FROM schedules WHERE concert_id = ANY(\(ids)::bigint[])),
@@ -80,7 +80,7 @@ public struct DemoData: Sendable {
                 """,
                 logger: logger
             )
-            for try await (concertCount, scheduleCount, seatCount) in rows.decode((Int, Int, Int).self) {
+            for (concertCount, scheduleCount, seatCount) in try (rows).map({ try $0.decode((Int, Int, Int).self) }) {
                 return Summary(concerts: concertCount, schedules: scheduleCount, seats: seatCount)
             }
             throw MigrationError(message: "seed summary returned no row")

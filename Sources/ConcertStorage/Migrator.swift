@@ -21,8 +21,8 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
         try await client.withUnwrappedTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))", logger: logger)
-            try await connection.query(
+            try await connection.fetch("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))", logger: logger)
+            try await connection.fetch(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version integer PRIMARY KEY,
@@ -33,7 +33,8 @@ public struct Migrator: Sendable {
                 logger: logger
             )
             var applied = Set<Int>()
-            for try await version in try await connection.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
+            let rows = try await connection.fetch("SELECT version FROM schema_migrations", logger: logger)
+            for version in try rows.map({ try $0.decode(Int.self) }) {
                 applied.insert(version)
             }
             if let newest = applied.max(), let known = migrations.last?.version, newest > known {
@@ -45,9 +46,9 @@ public struct Migrator: Sendable {
             for migration in migrations where !applied.contains(migration.version) {
                 logger.info("applying migration", metadata: ["migration.version": "\(migration.version)", "migration.name": "\(migration.name)"])
                 for statement in migration.statements {
-                    try await connection.query(statement, logger: logger)
+                    try await connection.fetch(statement, logger: logger)
                 }
-                try await connection.query(
+                try await connection.fetch(
                     "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
                     logger: logger
                 )

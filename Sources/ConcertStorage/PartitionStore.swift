@@ -23,39 +23,39 @@ public struct PartitionStore: Sendable {
     /// Which of `ids` already have an outcome (a redelivered command is acknowledged without a second effect).
     public func completed(_ ids: [UUID]) async throws -> Set<UUID> {
         var done = Set<UUID>()
-        let rows = try await connection.query("SELECT id FROM commands WHERE id = ANY(\(ids)) AND status <> 'pending'", logger: logger)
-        for try await id in rows.decode(UUID.self) { done.insert(id) }
+        let rows = try await connection.fetch("SELECT id FROM commands WHERE id = ANY(\(ids)) AND status <> 'pending'", logger: logger)
+        for id in try (rows).map({ try $0.decode(UUID.self) }) { done.insert(id) }
         return done
     }
 
     /// Loads a schedule's seats and live (held or paid) reservations, or `nil` when it does not exist.
     public func load(_ schedule: ScheduleKey) async throws -> LoadedSchedule? {
         var scheduleID: Int64?
-        let found = try await connection.query(
+        let found = try await connection.fetch(
             "SELECT id FROM schedules WHERE concert_id = \(schedule.concertID.rawValue) AND date = \(schedule.date.description)::date",
             logger: logger
         )
-        for try await id in found.decode(Int64.self) { scheduleID = id }
+        for id in try (found).map({ try $0.decode(Int64.self) }) { scheduleID = id }
         guard let scheduleID else { return nil }
 
         var seats: [SeatMap.Seat] = []
-        let seatRows = try await connection.query(
+        let seatRows = try await connection.fetch(
             "SELECT number, price, reservation_id FROM seats WHERE schedule_id = \(scheduleID)",
             logger: logger
         )
-        for try await (number, price, reservation) in seatRows.decode((Int, Int64, UUID?).self) {
+        for (number, price, reservation) in try (seatRows).map({ try $0.decode((Int, Int64, UUID?).self) }) {
             guard let number = SeatNumber(number) else { continue }
             seats.append(SeatMap.Seat(number: number, price: Won(price), reservationID: reservation))
         }
         var reservations: [Reservation] = []
-        let reservationRows = try await connection.query(
+        let reservationRows = try await connection.fetch(
             """
             SELECT id, seat_number, user_id, price, status, held_until FROM reservations
             WHERE schedule_id = \(scheduleID) AND status IN ('held', 'paid')
             """,
             logger: logger
         )
-        for try await (id, seat, user, price, status, heldUntil) in reservationRows.decode((UUID, Int, String, Int64, String, Date).self) {
+        for (id, seat, user, price, status, heldUntil) in try (reservationRows).map({ try $0.decode((UUID, Int, String, Int64, String, Date).self) }) {
             guard let seat = SeatNumber(seat), let user = UserID(user), let status = Reservation.Status(rawValue: status) else { continue }
             reservations.append(
                 Reservation(id: id, schedule: schedule, seat: seat, userID: user, price: Won(price), status: status, heldUntil: heldUntil)
@@ -66,8 +66,8 @@ public struct PartitionStore: Sendable {
 
     /// The stored status and owner of a reservation the seat map no longer holds (expired ones).
     public func reservationStatus(_ id: UUID) async throws -> (status: Reservation.Status, user: UserID)? {
-        let rows = try await connection.query("SELECT status, user_id FROM reservations WHERE id = \(id)", logger: logger)
-        for try await (status, user) in rows.decode((String, String).self) {
+        let rows = try await connection.fetch("SELECT status, user_id FROM reservations WHERE id = \(id)", logger: logger)
+        for (status, user) in try (rows).map({ try $0.decode((String, String).self) }) {
             if let status = Reservation.Status(rawValue: status), let user = UserID(user) { return (status, user) }
         }
         return nil
@@ -77,7 +77,7 @@ public struct PartitionStore: Sendable {
     public func recordHold(_ hold: SeatMap.Hold, scheduleID: Int64) async throws {
         if let lapsed = hold.expired { try await recordExpiry(lapsed, scheduleID: scheduleID, releaseSeat: false) }
         let reservation = hold.reservation
-        try await connection.query(
+        try await connection.fetch(
             """
             INSERT INTO reservations (id, schedule_id, seat_number, user_id, price, status, held_until)
             VALUES (\(reservation.id), \(scheduleID), \(reservation.seat.rawValue), \(reservation.userID.rawValue),
@@ -85,7 +85,7 @@ public struct PartitionStore: Sendable {
             """,
             logger: logger
         )
-        try await connection.query(
+        try await connection.fetch(
             """
             UPDATE seats SET state = 'held', holder = \(reservation.userID.rawValue), reservation_id = \(reservation.id),
                 hold_deadline = \(reservation.heldUntil)
@@ -97,12 +97,12 @@ public struct PartitionStore: Sendable {
 
     /// Persists an expired hold; the seat is released unless another reservation took it since.
     public func recordExpiry(_ reservation: Reservation, scheduleID: Int64, releaseSeat: Bool = true) async throws {
-        try await connection.query(
+        try await connection.fetch(
             "UPDATE reservations SET status = 'expired', updated_at = now() WHERE id = \(reservation.id) AND status = 'held'",
             logger: logger
         )
         if releaseSeat {
-            try await connection.query(
+            try await connection.fetch(
                 """
                 UPDATE seats SET state = 'free', holder = NULL, reservation_id = NULL, hold_deadline = NULL
                 WHERE schedule_id = \(scheduleID) AND number = \(reservation.seat.rawValue) AND reservation_id = \(reservation.id)
@@ -116,7 +116,7 @@ public struct PartitionStore: Sendable {
     /// `nil` when the balance is too low (nothing changed).
     public func debit(_ user: UserID, amount: Won, commandID: UUID) async throws -> Won? {
         var balance: Int64?
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             UPDATE wallets SET balance = balance - \(amount.amount), updated_at = now()
             WHERE user_id = \(user.rawValue) AND balance >= \(amount.amount)
@@ -124,10 +124,10 @@ public struct PartitionStore: Sendable {
             """,
             logger: logger
         )
-        for try await value in rows.decode(Int64.self) { balance = value }
+        for value in try (rows).map({ try $0.decode(Int64.self) }) { balance = value }
         guard let balance else { return nil }
         if amount.amount > 0 {
-            try await connection.query(
+            try await connection.fetch(
                 """
                 INSERT INTO wallet_ledger (user_id, amount, balance_after, kind, command_id)
                 VALUES (\(user.rawValue), \(-amount.amount), \(balance), 'payment', \(commandID))
@@ -140,18 +140,18 @@ public struct PartitionStore: Sendable {
 
     /// Persists a payment: the seat sold, the reservation paid, the receipt, the user's queue token ended.
     public func recordPayment(_ receipt: PaymentReceipt, reservation: Reservation, scheduleID: Int64) async throws {
-        try await connection.query(
+        try await connection.fetch(
             "UPDATE reservations SET status = 'paid', updated_at = now() WHERE id = \(reservation.id)",
             logger: logger
         )
-        try await connection.query(
+        try await connection.fetch(
             """
             UPDATE seats SET state = 'sold', hold_deadline = NULL
             WHERE schedule_id = \(scheduleID) AND number = \(reservation.seat.rawValue) AND reservation_id = \(reservation.id)
             """,
             logger: logger
         )
-        try await connection.query(
+        try await connection.fetch(
             """
             INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at)
             VALUES (\(receipt.paymentId), \(reservation.id), \(reservation.userID.rawValue), \(receipt.amount.amount),
@@ -159,7 +159,7 @@ public struct PartitionStore: Sendable {
             """,
             logger: logger
         )
-        try await connection.query(
+        try await connection.fetch(
             """
             UPDATE queue_tokens SET state = 'expired'
             WHERE concert_id = \(reservation.schedule.concertID.rawValue) AND user_id = \(reservation.userID.rawValue)
@@ -173,7 +173,7 @@ public struct PartitionStore: Sendable {
     public func recordOutcome(_ envelope: CommandEnvelope, result: String?, failure: FailureCode?) async throws {
         let status = failure == nil ? "succeeded" : "failed"
         let error = failure.map { #"{"code":"\#($0.rawValue)"}"# }
-        try await connection.query(
+        try await connection.fetch(
             """
             INSERT INTO commands (id, type, user_id, partition_key, status, result, error, submitted_at, completed_at)
             VALUES (\(envelope.id), \(envelope.command.type.rawValue), \(envelope.userId.rawValue), \(envelope.partitionKey),

@@ -15,14 +15,14 @@ public struct ReservationStore: Sendable {
 
     /// The reservation with its schedule, or `nil`.
     public func find(_ id: UUID) async throws -> Reservation? {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT s.concert_id, to_char(s.date, 'YYYY-MM-DD'), r.seat_number, r.user_id, r.price, r.status, r.held_until
             FROM reservations r JOIN schedules s ON s.id = r.schedule_id WHERE r.id = \(id)
             """,
             logger: logger
         )
-        for try await (concert, date, seat, user, price, status, heldUntil) in rows.decode((Int64, String, Int, String, Int64, String, Date).self) {
+        for (concert, date, seat, user, price, status, heldUntil) in try (rows).map({ try $0.decode((Int64, String, Int, String, Int64, String, Date).self) }) {
             guard let concert = ConcertID(concert), let date = ScheduleDate(date), let seat = SeatNumber(seat), let user = UserID(user),
                 let status = Reservation.Status(rawValue: status)
             else { continue }

@@ -36,7 +36,7 @@ public struct WaitingRoomStore: Sendable {
             if let existing = try await liveToken(concert: concert, user: user) { return (existing, false) }
             do {
                 // nextval takes no lock; the sequence is strictly increasing per concert.
-                let rows = try await client.query(
+                let rows = try await client.fetch(
                     """
                     INSERT INTO queue_tokens (concert_id, seq, user_id, state)
                     VALUES (\(concert.rawValue), nextval(format('queue_seq_%s', \(concert.rawValue))::regclass), \(user.rawValue), 'waiting')
@@ -44,7 +44,7 @@ public struct WaitingRoomStore: Sendable {
                     """,
                     logger: logger
                 )
-                for try await (seq, issuedAt) in rows.decode((Int64, Date).self) {
+                for (seq, issuedAt) in try (rows).map({ try $0.decode((Int64, Date).self) }) {
                     return (Token(concertID: concert, seq: seq, userID: user, state: .waiting, issuedAt: issuedAt, expiresAt: nil), true)
                 }
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
@@ -57,11 +57,11 @@ public struct WaitingRoomStore: Sendable {
 
     /// The token with this sequence number, if it exists.
     public func token(concert: ConcertID, seq: Int64) async throws -> Token? {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             "SELECT user_id, state, issued_at, expires_at FROM queue_tokens WHERE concert_id = \(concert.rawValue) AND seq = \(seq)",
             logger: logger
         )
-        for try await (user, state, issuedAt, expiresAt) in rows.decode((String, String, Date, Date?).self) {
+        for (user, state, issuedAt, expiresAt) in try (rows).map({ try $0.decode((String, String, Date, Date?).self) }) {
             guard let user = UserID(user), let state = Token.State(rawValue: state) else { continue }
             return Token(concertID: concert, seq: seq, userID: user, state: state, issuedAt: issuedAt, expiresAt: expiresAt)
         }
@@ -69,14 +69,14 @@ public struct WaitingRoomStore: Sendable {
     }
 
     private func liveToken(concert: ConcertID, user: UserID) async throws -> Token? {
-        let rows = try await client.query(
+        let rows = try await client.fetch(
             """
             SELECT seq, state, issued_at, expires_at FROM queue_tokens
             WHERE concert_id = \(concert.rawValue) AND user_id = \(user.rawValue) AND state IN ('waiting', 'active')
             """,
             logger: logger
         )
-        for try await (seq, state, issuedAt, expiresAt) in rows.decode((Int64, String, Date, Date?).self) {
+        for (seq, state, issuedAt, expiresAt) in try (rows).map({ try $0.decode((Int64, String, Date, Date?).self) }) {
             guard let state = Token.State(rawValue: state) else { continue }
             return Token(concertID: concert, seq: seq, userID: user, state: state, issuedAt: issuedAt, expiresAt: expiresAt)
         }
@@ -86,8 +86,8 @@ public struct WaitingRoomStore: Sendable {
     /// Every concert's `admittedThrough`, for the API's in-memory view.
     public func admissionMarks() async throws -> [ConcertID: Int64] {
         var marks: [ConcertID: Int64] = [:]
-        let rows = try await client.query("SELECT concert_id, admitted_through FROM waiting_rooms", logger: logger)
-        for try await (concert, mark) in rows.decode((Int64, Int64).self) {
+        let rows = try await client.fetch("SELECT concert_id, admitted_through FROM waiting_rooms", logger: logger)
+        for (concert, mark) in try (rows).map({ try $0.decode((Int64, Int64).self) }) {
             if let concert = ConcertID(concert) { marks[concert] = mark }
         }
         return marks
@@ -99,7 +99,7 @@ public struct WaitingRoomStore: Sendable {
         let concerts = seen.map(\.concert.rawValue)
         let seqs = seen.map(\.seq)
         let times = seen.map(\.at)
-        try await client.query(
+        try await client.fetch(
             """
             UPDATE queue_tokens t SET last_seen_at = greatest(t.last_seen_at, v.at)
             FROM unnest(\(concerts)::bigint[], \(seqs)::bigint[], \(times)::timestamptz[]) AS v(concert_id, seq, at)
@@ -111,7 +111,7 @@ public struct WaitingRoomStore: Sendable {
 
     /// Ends a user's active token (after payment, or on purpose).
     public func expire(concert: ConcertID, seq: Int64) async throws {
-        try await client.query(
+        try await client.fetch(
             "UPDATE queue_tokens SET state = 'expired' WHERE concert_id = \(concert.rawValue) AND seq = \(seq) AND state IN ('waiting', 'active')",
             logger: logger
         )
@@ -133,7 +133,8 @@ public struct WaitingRoomStore: Sendable {
     /// there is capacity and rate budget. One transaction per concert.
     public func admit(policy: WaitingRoom.Policy, activeFor: TimeInterval, abandonAfter: TimeInterval, now: Date) async throws -> [Admission] {
         var concerts: [ConcertID] = []
-        for try await id in try await client.query("SELECT concert_id FROM waiting_rooms ORDER BY concert_id", logger: logger).decode(Int64.self) {
+        let rows = try await client.fetch("SELECT concert_id FROM waiting_rooms ORDER BY concert_id", logger: logger)
+        for id in try rows.map({ try $0.decode(Int64.self) }) {
             if let id = ConcertID(id) { concerts.append(id) }
         }
         var admissions: [Admission] = []
@@ -151,36 +152,36 @@ public struct WaitingRoomStore: Sendable {
         return try await client.withUnwrappedTransaction(logger: logger) { connection in
             var lastAdmission: Date?
             var mark: Int64 = 0
-            let room = try await connection.query(
+            let room = try await connection.fetch(
                 "SELECT admitted_through, last_admission_at FROM waiting_rooms WHERE concert_id = \(id) FOR UPDATE",
                 logger: logger
             )
-            for try await (through, last) in room.decode((Int64, Date?).self) {
+            for (through, last) in try (room).map({ try $0.decode((Int64, Date?).self) }) {
                 mark = through
                 lastAdmission = last
             }
-            let expired = try await connection.query(
+            let expired = try await connection.fetch(
                 "UPDATE queue_tokens SET state = 'expired' WHERE concert_id = \(id) AND state = 'active' AND expires_at <= \(now) RETURNING seq",
                 logger: logger
-            ).collect().count
-            let abandoned = try await connection.query(
+            ).count
+            let abandoned = try await connection.fetch(
                 """
                 UPDATE queue_tokens SET state = 'abandoned'
                 WHERE concert_id = \(id) AND state = 'waiting' AND last_seen_at < \(now.addingTimeInterval(-abandonAfter))
                 RETURNING seq
                 """,
                 logger: logger
-            ).collect().count
+            ).count
             var active = 0
             var waiting = 0
-            let counts = try await connection.query(
+            let counts = try await connection.fetch(
                 """
                 SELECT count(*) FILTER (WHERE state = 'active'), count(*) FILTER (WHERE state = 'waiting')
                 FROM queue_tokens WHERE concert_id = \(id) AND state IN ('active', 'waiting')
                 """,
                 logger: logger
             )
-            for try await (activeCount, waitingCount) in counts.decode((Int, Int).self) {
+            for (activeCount, waitingCount) in try (counts).map({ try $0.decode((Int, Int).self) }) {
                 active = activeCount
                 waiting = waitingCount
             }
@@ -188,7 +189,7 @@ public struct WaitingRoomStore: Sendable {
             let allowed = WaitingRoom.admissions(active: active, waiting: waiting, policy: policy, elapsedSeconds: elapsed)
             var admittedSeqs: [Int64] = []
             if allowed > 0 {
-                let rows = try await connection.query(
+                let rows = try await connection.fetch(
                     """
                     UPDATE queue_tokens SET state = 'active', admitted_at = \(now), expires_at = \(now.addingTimeInterval(activeFor))
                     WHERE concert_id = \(id) AND seq IN (
@@ -198,11 +199,11 @@ public struct WaitingRoomStore: Sendable {
                     """,
                     logger: logger
                 )
-                for try await seq in rows.decode(Int64.self) { admittedSeqs.append(seq) }
+                for seq in try (rows).map({ try $0.decode(Int64.self) }) { admittedSeqs.append(seq) }
             }
             mark = max(mark, admittedSeqs.max() ?? 0)
             // The rate budget is measured from the last pass that could admit, so an idle room does not bank budget.
-            try await connection.query(
+            try await connection.fetch(
                 "UPDATE waiting_rooms SET admitted_through = \(mark), last_admission_at = \(now) WHERE concert_id = \(id)",
                 logger: logger
             )

@@ -20,7 +20,7 @@ public struct WalletStore: Sendable {
     public func charge(_ user: UserID, amount: Won, idempotencyKey: String?) async throws -> Won {
         for attempt in 1...3 {
             do {
-                let rows = try await client.query(
+                let rows = try await client.fetch(
                     """
                     WITH earlier AS (
                         SELECT balance_after FROM wallet_ledger
@@ -39,7 +39,7 @@ public struct WalletStore: Sendable {
                     """,
                     logger: logger
                 )
-                for try await balance in rows.decode(Int64.self) { return Won(balance) }
+                for balance in try (rows).map({ try $0.decode(Int64.self) }) { return Won(balance) }
                 throw StorageError(message: "charge returned no balance")
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" && attempt < 3 {
                 // A concurrent retry with the same key won the race: the next attempt finds its ledger row.
@@ -51,8 +51,8 @@ public struct WalletStore: Sendable {
 
     /// The user's balance; 0 for a user who never charged.
     public func balance(of user: UserID) async throws -> Won {
-        let rows = try await client.query("SELECT balance FROM wallets WHERE user_id = \(user.rawValue)", logger: logger)
-        for try await balance in rows.decode(Int64.self) { return Won(balance) }
+        let rows = try await client.fetch("SELECT balance FROM wallets WHERE user_id = \(user.rawValue)", logger: logger)
+        for balance in try (rows).map({ try $0.decode(Int64.self) }) { return Won(balance) }
         return 0
     }
 }

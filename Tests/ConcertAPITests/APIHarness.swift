@@ -20,6 +20,9 @@ struct APIHarness: Sendable {
     let services: APIServices
     /// The broker connection of the pipeline (an unreachable one without a pipeline).
     let broker: AMQPConnection
+    /// Where a process started by the test finds the same database and virtual host.
+    let databaseURL: String
+    let amqp: AMQPConfiguration
 
     /// The services over `client` and `broker`, with readiness checks that always pass.
     static func services(_ client: PostgresClient, broker: AMQPConnection, partitions: Int) async -> APIServices {
@@ -47,12 +50,12 @@ struct APIHarness: Sendable {
         pipeline: PipelineSettings? = nil,
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
-        try await DatabaseEnvironment.withSeededDatabase { client in
+        try await DatabaseEnvironment.withSeededDatabase { client, databaseURL in
             guard let pipeline else {
                 var nowhere = AMQPConfiguration(port: 1)
                 nowhere.connectionName = "nowhere"
                 try await withRunning(AMQPConnection(configuration: nowhere, logger: DatabaseEnvironment.logger)) { broker in
-                    try await run(client, broker: broker, partitions: 2, body)
+                    try await run(client, broker: broker, partitions: 2, databaseURL: databaseURL, amqp: nowhere, body)
                 }
                 return
             }
@@ -62,7 +65,7 @@ struct APIHarness: Sendable {
                     try await broker.waitUntilConnected(timeout: .seconds(10))
                     try await PipelineTopology(partitions: pipeline.partitions, holdSeconds: pipeline.holdSeconds).apply(to: broker)
                     let publisher = CommandPublisher(connection: broker, partitions: pipeline.partitions)
-                    let workers = (0..<pipeline.partitions).map { partition in
+                    let workers = (pipeline.inProcessWorkers ? 0..<pipeline.partitions : 0..<0).map { partition in
                         PartitionWorker(
                             partition: partition,
                             connection: broker,
@@ -77,7 +80,7 @@ struct APIHarness: Sendable {
                         for worker in workers { group.addTask { try await worker.run() } }
                         group.addTask { try await archiver.run() }
                         defer { group.cancelAll() }
-                        try await run(client, broker: broker, partitions: pipeline.partitions, body)
+                        try await run(client, broker: broker, partitions: pipeline.partitions, databaseURL: databaseURL, amqp: configuration, body)
                     }
                 }
             }
@@ -88,15 +91,25 @@ struct APIHarness: Sendable {
     struct PipelineSettings: Sendable {
         var partitions = 2
         var holdSeconds = 300
+        /// False when the test starts `concert worker` processes itself.
+        var inProcessWorkers = true
     }
 
     private static func run(
         _ client: PostgresClient,
         broker: AMQPConnection,
         partitions: Int,
+        databaseURL: String,
+        amqp: AMQPConfiguration,
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
-        let harness = APIHarness(client: client, services: await services(client, broker: broker, partitions: partitions), broker: broker)
+        let harness = APIHarness(
+            client: client,
+            services: await services(client, broker: broker, partitions: partitions),
+            broker: broker,
+            databaseURL: databaseURL,
+            amqp: amqp
+        )
         try await harness.services.view.refresh()
         let app = Application(router: buildAPIRouter(harness.services))
         try await app.test(.router) { testClient in try await body(testClient, harness) }

@@ -46,7 +46,16 @@ public enum BrokerVirtualHost {
         }
     }
 
-    static func request(_ method: String, _ path: String, body: String? = nil) async throws {
+    /// The consumers of a queue as the management API counts them (standby consumers of a
+    /// single-active-consumer queue included; its statistics lag a few seconds).
+    public static func consumerCount(of queue: String, in vhost: String) async throws -> Int {
+        let data = try await request("GET", "/api/queues/\(vhost)/\(queue)")
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return object?["consumers"] as? Int ?? 0
+    }
+
+    @discardableResult
+    static func request(_ method: String, _ path: String, body: String? = nil) async throws -> Data {
         var components = URLComponents(url: management, resolvingAgainstBaseURL: false)!
         let user = components.user ?? "guest"
         let password = components.password ?? "guest"
@@ -58,10 +67,11 @@ public enum BrokerVirtualHost {
         request.setValue("Basic \(Data("\(user):\(password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = body.map { Data($0.utf8) } ?? (method == "PUT" ? Data("{}".utf8) : nil)
-        let (_, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await URLSession.shared.data(for: request)
         guard let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) else {
             throw ManagementError(description: "\(method) \(path) answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
         }
+        return data
     }
 }
 

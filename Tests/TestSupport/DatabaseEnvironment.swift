@@ -20,13 +20,18 @@ public enum DatabaseEnvironment {
     }
 
     public static let logger: Logger = {
-        var logger = Logger(label: "storage-tests")
-        logger.logLevel = .error
+        var logger = Logger(label: "tests")
+        logger.logLevel = ProcessInfo.processInfo.environment["CONCERT_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
         return logger
     }()
 
     /// Runs `body` with a client whose `search_path` is a fresh schema, dropped afterwards.
     public static func withIsolatedDatabase<Result: Sendable>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
+        try await withIsolatedDatabase { client, _ in try await body(client) }
+    }
+
+    /// The same, also telling the database URL that reaches the schema (for processes started by the test).
+    public static func withIsolatedDatabase<Result: Sendable>(_ body: (PostgresClient, String) async throws -> Result) async throws -> Result {
         let schema = "test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
         var configuration = try PostgresClient.Configuration(url: url)
         configuration.options.connectTimeout = .seconds(5)
@@ -44,7 +49,8 @@ public enum DatabaseEnvironment {
                 throw error
             }
             do {
-                let result = try await body(client)
+                let separator = url.contains("?") ? "&" : "?"
+                let result = try await body(client, "\(url)\(separator)search_path=\(schema)")
                 try await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
                 return result
             } catch {
@@ -56,10 +62,15 @@ public enum DatabaseEnvironment {
 
     /// Like `withIsolatedDatabase`, with the schema migrated and the demo catalogue loaded.
     public static func withSeededDatabase<Result: Sendable>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
-        try await withIsolatedDatabase { client in
+        try await withSeededDatabase { client, _ in try await body(client) }
+    }
+
+    /// The same, also telling the database URL that reaches the schema.
+    public static func withSeededDatabase<Result: Sendable>(_ body: (PostgresClient, String) async throws -> Result) async throws -> Result {
+        try await withIsolatedDatabase { client, url in
             try await Migrator().migrate(client, logger: logger)
             try await DemoData().seed(client, logger: logger)
-            return try await body(client)
+            return try await body(client, url)
         }
     }
 }

@@ -1,0 +1,37 @@
+public import Logging
+public import PostgresNIO
+
+// PostgresNIO 1.33 never completes a query written to a connection whose channel already
+// closed: the caller hangs for ever. A database restart makes that likely (the pool can hand out
+// a connection the server just ended). Every statement of this project therefore goes through
+// these helpers, which check the connection right before writing and fail with `ConnectionLost`
+// (a 503 for the API, a retry for the workers) instead.
+
+extension PostgresConnection {
+    /// Runs a statement and collects its rows; `ConnectionLost` instead of writing to a closed connection.
+    @discardableResult
+    public func fetch(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        guard !isClosed else { throw ConnectionLost() }
+        var rows: [PostgresRow] = []
+        for try await row in try await self.query(query, logger: logger) { rows.append(row) }
+        return rows
+    }
+
+    /// Runs a statement whose rows do not matter.
+    public func execute(_ query: PostgresQuery, logger: Logger) async throws {
+        _ = try await fetch(query, logger: logger)
+    }
+}
+
+extension PostgresClient {
+    /// Runs a statement on a leased connection and collects its rows (see `PostgresConnection.fetch`).
+    @discardableResult
+    public func fetch(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        try await withConnection { connection in try await connection.fetch(query, logger: logger) }
+    }
+
+    /// Runs a statement whose rows do not matter.
+    public func execute(_ query: PostgresQuery, logger: Logger) async throws {
+        _ = try await fetch(query, logger: logger)
+    }
+}

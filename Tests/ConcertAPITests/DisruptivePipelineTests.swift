@@ -1,0 +1,197 @@
+import AMQPClient
+import ConcertAPI
+import ConcertDomain
+import ConcertPipeline
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import Synchronization
+import Testing
+import TestSupport
+
+/// Failures of whole processes and of the database in the middle of a burst. `scripts/test`
+/// runs `Disruptive…` suites after the others, on their own: the database restart would break
+/// other tests' connections.
+@Suite(.serialized, .enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
+struct DisruptivePipelineTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Starts `concert worker` against the test's database schema and virtual host.
+    static func startWorker(_ harness: APIHarness, partitions: Int, name: String) throws -> Process {
+        let amqp = harness.amqp
+        let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
+        let process = Process()
+        process.executableURL = root.appendingPathComponent(".build/debug/concert")
+        process.arguments = ["worker"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["CONCERT_DATABASE_URL"] = harness.databaseURL
+        environment["CONCERT_AMQP_URL"] = "amqp://\(amqp.username):\(amqp.password)@\(amqp.host):\(amqp.port)/\(vhost)"
+        environment["CONCERT_PARTITIONS"] = String(partitions)
+        environment["CONCERT_TOKEN_SECRET"] = APIHarness.secret
+        environment["CONCERT_LOG_LEVEL"] = "warning"
+        process.environment = environment
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-\(name)-\(UUID().uuidString.prefix(6)).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// Submits `count` reservations from `buyers` concurrently (seats drawn so that many collide)
+    /// and returns the ids of the commands the API accepted.
+    static func burst(_ buyers: [Buyer], dates: [String], count: Int, onAccepted: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> [UUID] {
+        let accepted = Locked<[UUID]>([])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                if index >= 32 { try await group.next() }
+                let buyer = buyers[index % buyers.count]
+                let body = #"{"concertId":1,"date":"\#(dates[index % dates.count])","seatNumber":\#(index % 40 + 1)}"#
+                group.addTask {
+                    let response = try await buyer.send(.post, "/v1/reservations", body)
+                    guard response.status == .accepted, case .string(let id)? = try response.json()["commandId"], let uuid = UUID(uuidString: id) else {
+                        return
+                    }
+                    let total = accepted.withLock { ids in
+                        ids.append(uuid)
+                        return ids.count
+                    }
+                    onAccepted(total)
+                }
+            }
+            try await group.waitForAll()
+        }
+        return accepted.withLock { $0 }
+    }
+
+    /// Every accepted command finished, no seat has two live reservations, and every successful
+    /// reservation is stored as the seat's reservation.
+    static func expectConsistent(_ harness: APIHarness, accepted: [UUID]) async throws {
+        let logger = DatabaseEnvironment.logger
+        try await eventually(timeout: .seconds(60), "every accepted command finishes") {
+            let rows = try await harness.client.query(
+                "SELECT count(*) FROM commands WHERE id = ANY(\(accepted)) AND status = 'pending'",
+                logger: logger
+            )
+            return try await rows.decode(Int.self).reduce(0, +) == 0
+        }
+        let doubled = try await harness.client.query(
+            """
+            SELECT count(*) FROM (SELECT schedule_id, seat_number FROM reservations WHERE status IN ('held', 'paid')
+                                  GROUP BY schedule_id, seat_number HAVING count(*) > 1) AS d
+            """,
+            logger: logger
+        )
+        #expect(try await doubled.decode(Int.self).reduce(0, +) == 0)
+        let disagreeing = try await harness.client.query(
+            """
+            SELECT count(*) FROM commands c
+            WHERE c.id = ANY(\(accepted)) AND c.status = 'succeeded'
+              AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.reservation_id = (c.result->>'reservationId')::uuid AND s.state = 'held')
+            """,
+            logger: logger
+        )
+        #expect(try await disagreeing.decode(Int.self).reduce(0, +) == 0)
+        let outcomes = try await harness.client.query(
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE error->>'code' = 'SEAT_UNAVAILABLE') FROM commands WHERE id = ANY(\(accepted))",
+            logger: logger
+        )
+        for try await (succeeded, unavailable) in outcomes.decode((Int, Int).self) {
+            #expect(succeeded + unavailable == accepted.count)
+            #expect(succeeded > 0)
+        }
+    }
+
+    static func buyers(_ client: any TestClientProtocol, _ harness: APIHarness, count: Int) async throws -> ([Buyer], [String]) {
+        var buyers: [Buyer] = []
+        for index in 0..<count {
+            var buyer = Buyer(client, "burst\(index)")
+            try await buyer.queue()
+            buyers.append(buyer)
+        }
+        try await harness.admit()
+        let dates = try await buyers[0].send(.get, "/v1/concerts/1/dates").json()
+        guard case .array(let days)? = dates["dates"] else { throw TestFailure("no dates") }
+        return (buyers, days.compactMap { $0["date"]?.string })
+    }
+
+    @Test func killingTheActiveWorkerMidBurstLosesNothing() async throws {
+        let partitions = 2
+        try await APIHarness.withAPI(pipeline: .init(partitions: partitions, inProcessWorkers: false)) { client, harness in
+            let first = try Self.startWorker(harness, partitions: partitions, name: "first")
+            defer { if first.isRunning { first.terminate() } }
+            try await eventually("the first worker consumes every partition") {
+                for partition in 0..<partitions where try await harness.broker.inspectQueue(PipelineTopology.partitionQueue(partition)).consumerCount < 1 {
+                    return false
+                }
+                return true
+            }
+            let second = try Self.startWorker(harness, partitions: partitions, name: "second")
+            defer { if second.isRunning { second.terminate() } }
+            try await eventually(timeout: .seconds(30), "the second worker stands by on every partition") {
+                for partition in 0..<partitions
+                where try await BrokerVirtualHost.consumerCount(of: PipelineTopology.partitionQueue(partition), in: harness.amqp.virtualHost) < 2 {
+                    return false
+                }
+                return true
+            }
+
+            let (buyers, dates) = try await Self.buyers(client, harness, count: 40)
+            let pid = first.processIdentifier
+            let killed = Locked(false)
+            let accepted = try await Self.burst(buyers, dates: dates, count: 400) { total in
+                // Mid-burst, the active worker dies without any chance to clean up.
+                let kill = killed.withLock { done in
+                    defer { done = done || total >= 150 }
+                    return !done && total >= 150
+                }
+                if kill { Glibc.kill(pid, SIGKILL) }
+            }
+            #expect(killed.withLock { $0 })
+            #expect(accepted.count == 400)
+            try await Self.expectConsistent(harness, accepted: accepted)
+
+            // The survivor stops cleanly on SIGTERM.
+            second.terminate()
+            second.waitUntilExit()
+            #expect(second.terminationStatus == 0)
+        }
+    }
+
+    @Test func restartingTheDatabaseMidBurstLosesNothing() async throws {
+        try await APIHarness.withAPI(pipeline: .init(partitions: 2)) { client, harness in
+            let (buyers, dates) = try await Self.buyers(client, harness, count: 40)
+            let restarted = Locked(false)
+            let accepted = try await Self.burst(buyers, dates: dates, count: 300) { total in
+                let restart = restarted.withLock { done in
+                    defer { done = done || total >= 100 }
+                    return !done && total >= 100
+                }
+                if restart {
+                    // In the background, so the burst goes on against a database that is going away.
+                    Thread {
+                        _ = runToCompletion(Self.root.appendingPathComponent("scripts/services").path, ["restart-postgres"])
+                    }.start()
+                }
+            }
+            #expect(restarted.withLock { $0 })
+            // Some submissions got 503 while the database was down; every one that was accepted completes.
+            #expect(accepted.count >= 100)
+            try await Self.expectConsistent(harness, accepted: accepted)
+        }
+    }
+}
+
+/// A value shared between tasks.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+        mutex.withLock { body(&$0) }
+    }
+}
