@@ -47,8 +47,22 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
             return try JSONDecoder.commands.decode(CommandEnvelope.self, from: Data(body))
         } catch let failure as DecodingFailure {
             throw failure
+        } catch let error as DecodingError {
+            throw .malformed(Self.describe(error))
         } catch {
-            throw .malformed(String(describing: error).prefix(300).description)
+            throw .malformed("not JSON")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "missing field \(path(context.codingPath + [key]))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "field \(path(context.codingPath)) has the wrong type"
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty: return "field \(path(context.codingPath)) is invalid"
+        default: return "not JSON"
         }
     }
 
