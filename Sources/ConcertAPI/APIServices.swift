@@ -58,6 +58,7 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ProblemMiddleware())
     router.addHealthRoutes(readiness: services.readiness)
+    router.addOpenAPIRoute()
     router.addBalanceRoutes(services.wallets)
     router.addConcertRoutes(services.catalogue)
     router.addQueueRoutes(services)
