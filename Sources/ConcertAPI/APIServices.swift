@@ -1,6 +1,7 @@
 public import ConcertPipeline
 public import ConcertStorage
 public import Hummingbird
+public import Prometheus
 import Logging
 
 /// What the API's handlers use; built once per process by ConcertApp.
@@ -20,6 +21,8 @@ public struct APIServices: Sendable {
     /// The bearer token of `/admin/…`; `nil` refuses every admin request.
     public var adminToken: String?
     public var readiness: ReadinessChecks
+    /// Where `/metrics` reads from: the registry behind the process's `MetricsSystem`.
+    public var metrics: PrometheusCollectorRegistry
 
     public init(
         wallets: WalletStore,
@@ -33,7 +36,8 @@ public struct APIServices: Sendable {
         publisher: CommandPublisher,
         deadLetters: DeadLetterOperations,
         adminToken: String?,
-        readiness: ReadinessChecks
+        readiness: ReadinessChecks,
+        metrics: PrometheusCollectorRegistry
     ) {
         self.wallets = wallets
         self.catalogue = catalogue
@@ -47,6 +51,7 @@ public struct APIServices: Sendable {
         self.deadLetters = deadLetters
         self.adminToken = adminToken
         self.readiness = readiness
+        self.metrics = metrics
     }
 
     var tokenGuard: TokenGuard { TokenGuard(tokens: tokens, store: waitingRoom, view: view) }
@@ -56,9 +61,11 @@ public struct APIServices: Sendable {
 public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.addHealthRoutes(readiness: services.readiness)
     router.addOpenAPIRoute()
+    router.addMetricsRoute(services.metrics)
     router.addBalanceRoutes(services.wallets)
     router.addConcertRoutes(services.catalogue)
     router.addQueueRoutes(services)

@@ -1,5 +1,6 @@
 public import AMQPClient
 import ConcertAPI
+public import Prometheus
 import ConcertPipeline
 import Foundation
 import ConcertStorage
@@ -29,10 +30,15 @@ public enum ConcertServices {
     /// memory and batch writers, every partition's worker, the admitter and its watchdog — the
     /// whole system in one process. Call `prepare` first. SIGTERM and SIGINT drain and stop it.
     /// With `pipeline: false` it is `concert api`: the HTTP API alone, for more API processes behind a load balancer.
-    public static func buildServeGroup(_ configuration: ConcertConfiguration, pipeline: Bool = true, logger: Logger) async throws -> ServiceGroup {
+    public static func buildServeGroup(
+        _ configuration: ConcertConfiguration,
+        pipeline: Bool = true,
+        metrics: PrometheusCollectorRegistry,
+        logger: Logger
+    ) async throws -> ServiceGroup {
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "serve", logger: logger)
-        let api = try await makeAPIServices(configuration, database: database, broker: broker, logger: logger)
+        let api = try await makeAPIServices(configuration, metrics: metrics, database: database, broker: broker, logger: logger)
         var application = Application(
             router: buildAPIRouter(api),
             configuration: ApplicationConfiguration(
@@ -130,6 +136,7 @@ public enum ConcertServices {
     /// What the API handlers use.
     static func makeAPIServices(
         _ configuration: ConcertConfiguration,
+        metrics: PrometheusCollectorRegistry,
         database: PostgresClient,
         broker: AMQPConnection,
         logger: Logger
@@ -153,7 +160,8 @@ public enum ConcertServices {
             readiness: ReadinessChecks(
                 database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
                 broker: { broker.isConnected }
-            )
+            ),
+            metrics: metrics
         )
     }
 

@@ -4,6 +4,8 @@ import ConcertStorage
 import Foundation
 import ConcertPipeline
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// The `concert` executable: parses arguments, reads the environment, and hands over to ConcertApp.
@@ -16,8 +18,12 @@ struct Concert: AsyncParsableCommand {
     )
 }
 
-/// Reads the configuration and sets up logging once, for every subcommand.
+/// The registry behind this process's metrics, served at `/metrics`; filled once `bootstrap` ran.
+let metricsRegistry = PrometheusCollectorRegistry()
+
+/// Reads the configuration and sets up logging and metrics once, for every subcommand.
 func bootstrap(label: String) throws -> (ConcertConfiguration, Logger) {
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
     let configuration = try ConcertConfiguration(environment: ProcessInfo.processInfo.environment)
     LoggingSystem.bootstrap { name in
         var handler = StreamLogHandler.standardError(label: name)
@@ -35,7 +41,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.serve")
         try await ConcertServices.prepare(configuration, logger: logger)
-        try await ConcertServices.buildServeGroup(configuration, logger: logger).run()
+        try await ConcertServices.buildServeGroup(configuration, metrics: metricsRegistry, logger: logger).run()
     }
 }
 
@@ -48,7 +54,7 @@ struct API: AsyncParsableCommand {
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.api")
         try await ConcertServices.prepare(configuration, logger: logger)
-        try await ConcertServices.buildServeGroup(configuration, pipeline: false, logger: logger).run()
+        try await ConcertServices.buildServeGroup(configuration, pipeline: false, metrics: metricsRegistry, logger: logger).run()
     }
 }
 

@@ -12,6 +12,8 @@ struct CommandApplier {
     var schedules: [ScheduleKey: PartitionStore.LoadedSchedule]
     /// `ExpireHold` commands to publish once the batch committed.
     private(set) var expiries: [(CommandEnvelope, ScheduleKey)] = []
+    /// The outcome of every command applied, for the metrics once the batch committed.
+    private(set) var outcomes: [(envelope: CommandEnvelope, failure: FailureCode?)] = []
 
     init(store: PartitionStore, holdSeconds: TimeInterval, schedules: [ScheduleKey: PartitionStore.LoadedSchedule]) {
         self.store = store
@@ -34,16 +36,16 @@ struct CommandApplier {
     private mutating func reserveSeat(_ envelope: CommandEnvelope, _ reserve: Command.ReserveSeat, now: Date) async throws {
         let key = ScheduleKey(concertID: reserve.concertId, date: reserve.date)
         guard var schedule = try await schedule(key) else {
-            return try await store.recordOutcome(envelope, result: nil, failure: .scheduleNotFound)
+            return try await record(envelope, result: nil, failure: .scheduleNotFound)
         }
         // The reservation id derives from the command id: a replayed command could never make a second one.
         let reservationID = envelope.id
         switch schedule.seats.reserve(reserve.seatNumber, for: envelope.userId, reservationID: reservationID, at: now, holdDuration: holdSeconds) {
         case .failure(let failure):
-            try await store.recordOutcome(envelope, result: nil, failure: failure)
+            try await record(envelope, result: nil, failure: failure)
         case .success(let hold):
             try await store.recordHold(hold, scheduleID: schedule.id)
-            try await store.recordOutcome(envelope, result: Self.json(ReservationResult(hold.reservation)), failure: nil)
+            try await record(envelope, result: Self.json(ReservationResult(hold.reservation)), failure: nil)
             schedules[key] = schedule
             let expiry = CommandEnvelope(
                 id: UUID(),
@@ -58,7 +60,7 @@ struct CommandApplier {
 
     private mutating func pay(_ envelope: CommandEnvelope, _ reservationID: UUID, now: Date) async throws {
         guard let key = try await scheduleKey(of: envelope), var schedule = try await schedule(key) else {
-            return try await store.recordOutcome(envelope, result: nil, failure: .reservationNotFound)
+            return try await record(envelope, result: nil, failure: .reservationNotFound)
         }
         switch schedule.seats.payable(reservationID, by: envelope.userId, at: now) {
         case .failure(.reservationNotFound):
@@ -70,21 +72,21 @@ struct CommandApplier {
                 case (.paid, _)?: .alreadyPaid
                 default: .holdExpired
                 }
-            try await store.recordOutcome(envelope, result: nil, failure: failure)
+            try await record(envelope, result: nil, failure: failure)
         case .failure(let failure):
             if failure == .holdExpired, let lapsed = schedule.seats.expire(reservationID) {
                 try await store.recordExpiry(lapsed, scheduleID: schedule.id)
                 schedules[key] = schedule
             }
-            try await store.recordOutcome(envelope, result: nil, failure: failure)
+            try await record(envelope, result: nil, failure: failure)
         case .success(let reservation):
             guard let balance = try await store.debit(envelope.userId, amount: reservation.price, commandID: envelope.id) else {
-                return try await store.recordOutcome(envelope, result: nil, failure: .insufficientBalance)
+                return try await record(envelope, result: nil, failure: .insufficientBalance)
             }
             _ = schedule.seats.markPaid(reservationID)
             let receipt = PaymentReceipt(paymentId: envelope.id, reservation: reservation, balanceAfter: balance, paidAt: now)
             try await store.recordPayment(receipt, reservation: reservation, scheduleID: schedule.id)
-            try await store.recordOutcome(envelope, result: Self.json(receipt), failure: nil)
+            try await record(envelope, result: Self.json(receipt), failure: nil)
             schedules[key] = schedule
         }
     }
@@ -97,7 +99,12 @@ struct CommandApplier {
             schedules[key] = schedule
         }
         // Paid, already expired or unknown: nothing to do, and that is the outcome.
-        try await store.recordOutcome(envelope, result: nil, failure: nil)
+        try await record(envelope, result: nil, failure: nil)
+    }
+
+    private mutating func record(_ envelope: CommandEnvelope, result: String?, failure: FailureCode?) async throws {
+        try await store.recordOutcome(envelope, result: result, failure: failure)
+        outcomes.append((envelope, failure))
     }
 
     /// The schedule a `Pay` or `ExpireHold` concerns, from its partition key.

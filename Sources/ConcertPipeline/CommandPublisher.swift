@@ -26,6 +26,7 @@ public struct CommandPublisher: Sendable {
             properties: envelope.messageProperties,
             mandatory: true
         )
+        PipelineMetrics.published(envelope.command.type)
     }
 
     /// Publishes an `ExpireHold` to the hold delay queue; it reaches the partition after the hold length.

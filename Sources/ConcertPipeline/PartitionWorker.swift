@@ -182,7 +182,7 @@ public struct PartitionWorker: Service {
     ) async throws -> ([ScheduleKey: PartitionStore.LoadedSchedule], [(CommandEnvelope, ScheduleKey)]) {
         let holdSeconds = holdSeconds
         let logger = logger
-        return try await database.withUnwrappedTransaction(logger: logger) { connection in
+        let (schedules, expiries, outcomes) = try await database.withUnwrappedTransaction(logger: logger) { connection in
             let store = PartitionStore(connection: connection, logger: logger)
             let done = try await store.completed(envelopes.map(\.id))
             var applier = CommandApplier(store: store, holdSeconds: holdSeconds, schedules: schedules)
@@ -190,8 +190,14 @@ public struct PartitionWorker: Service {
             for envelope in envelopes where !done.contains(envelope.id) {
                 try await applier.apply(envelope, now: now)
             }
-            return (applier.schedules, applier.expiries)
+            return (applier.schedules, applier.expiries, applier.outcomes)
         }
+        let committedAt = Date()
+        for (envelope, failure) in outcomes {
+            PipelineMetrics.applied(envelope.command.type, failure: failure, submittedAt: envelope.submittedAt, committedAt: committedAt)
+        }
+        PipelineMetrics.batch(size: envelopes.count, partition: partition)
+        return (schedules, expiries)
     }
 
     /// Sends a delivery to the dead-letter exchange with why, then it is acknowledged with its batch.
@@ -212,6 +218,7 @@ public struct PartitionWorker: Service {
                 mandatory: true
             )
             logger.warning("command dead-lettered", metadata: ["reason": "\(reason)", "message.id": "\(properties.messageId ?? "")"])
+            PipelineMetrics.deadLettered(partition: partition)
             return true
         } catch {
             logger.error("could not dead-letter a command; leaving it unacknowledged", metadata: ["error": "\(error)"])

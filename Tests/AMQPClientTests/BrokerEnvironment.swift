@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Logging
 import Testing
+import TestSupport
 
 /// The RabbitMQ that `scripts/test` started, and helpers to use it from tests.
 enum BrokerEnvironment {
@@ -93,20 +94,6 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Waits for `condition` with a deadline instead of sleeping a fixed time.
-func eventually(
-    timeout: Duration = .seconds(10),
-    _ what: String,
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out after \(timeout) waiting until \(what)")
-    throw CancellationError()
-}
 
 /// Collects a consumer's deliveries on a task of its own, so tests can wait for them with a deadline.
 ///

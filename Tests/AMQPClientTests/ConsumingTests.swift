@@ -1,5 +1,6 @@
 @testable import AMQPClient
 import Testing
+import TestSupport
 
 @Suite(.enabled(if: BrokerEnvironment.isConfigured))
 struct ConsumingTests {

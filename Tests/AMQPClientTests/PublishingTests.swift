@@ -1,6 +1,7 @@
 @testable import AMQPClient
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite(.enabled(if: BrokerEnvironment.isConfigured))
 struct PublishingTests {

@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOFoundationCompat
 import PostgresNIO
+import Prometheus
 import TestSupport
 
 /// Runs API tests against the real router and a seeded database of their own; with a broker,
@@ -15,6 +16,8 @@ import TestSupport
 struct APIHarness: Sendable {
     static let secret = "api-tests-secret-0123456789abcdef"
     static let adminToken = "api-tests-admin-token-0123456789"
+    /// The registry `/metrics` serves in API tests (see `MetricsTests`, which bootstraps the metrics system with it).
+    static let metricsRegistry = PrometheusCollectorRegistry()
 
     let client: PostgresClient
     let services: APIServices
@@ -40,7 +43,8 @@ struct APIHarness: Sendable {
             publisher: CommandPublisher(connection: broker, partitions: partitions),
             deadLetters: DeadLetterOperations(store: DeadLetterStore(client: client, logger: logger), connection: broker),
             adminToken: adminToken,
-            readiness: ReadinessChecks(database: { true }, broker: { true })
+            readiness: ReadinessChecks(database: { true }, broker: { true }),
+            metrics: metricsRegistry
         )
     }
 

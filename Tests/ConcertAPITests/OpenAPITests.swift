@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PostgresNIO
+import Prometheus
 import Testing
 
 /// The OpenAPI document and the router describe the same API (no services needed: routes are
@@ -29,7 +30,8 @@ import Testing
                 publisher: CommandPublisher(connection: broker, partitions: 1),
                 deadLetters: DeadLetterOperations(store: DeadLetterStore(client: client, logger: logger), connection: broker),
                 adminToken: nil,
-                readiness: ReadinessChecks(database: { true }, broker: { true })
+                readiness: ReadinessChecks(database: { true }, broker: { true }),
+                metrics: PrometheusCollectorRegistry()
             )
         )
     }

@@ -309,13 +309,3 @@ struct PurchaseFlowTests {
     }
 }
 
-/// Waits for `condition` with a deadline instead of sleeping a fixed time.
-func eventually(timeout: Duration = .seconds(15), _ what: String, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out after \(timeout) waiting until \(what)")
-    throw TestFailure("timed out: \(what)")
-}
