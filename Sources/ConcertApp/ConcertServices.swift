@@ -56,7 +56,7 @@ public enum ConcertServices {
             background = [workerBroker]
                 + pipelineServices(
                     configuration,
-                    partitions: Array(0..<configuration.partitions),
+                    preferred: Array(0..<configuration.partitions),
                     database: database,
                     broker: workerBroker,
                     logger: logger
@@ -78,14 +78,16 @@ public enum ConcertServices {
         )
     }
 
-    /// `concert worker`: partition workers (for `partitions`), the admitter and its watchdog, without
-    /// HTTP. Several such processes share the partitions: each queue has a single active consumer,
-    /// and a standby takes over within seconds when the active one's process dies.
-    public static func buildWorkerGroup(_ configuration: ConcertConfiguration, partitions: [Int], logger: Logger) throws -> ServiceGroup {
+    /// `concert worker`: partition workers, the admitter, its watchdog and the archiver, without HTTP.
+    /// It consumes every partition, subscribing at once to its `preferred` share and a few seconds
+    /// later to the rest: each queue has a single active consumer (the first subscribed), so several
+    /// such processes split the partitions, each standing by for the others' — and a standby takes
+    /// over within seconds when the active one's process dies.
+    public static func buildWorkerGroup(_ configuration: ConcertConfiguration, preferred: [Int], logger: Logger) throws -> ServiceGroup {
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "worker", logger: logger)
         let services: [any Service] =
-            [database, broker] + pipelineServices(configuration, partitions: partitions, database: database, broker: broker, logger: logger)
+            [database, broker] + pipelineServices(configuration, preferred: preferred, database: database, broker: broker, logger: logger)
         return ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services.map { .init(service: $0) },
@@ -95,22 +97,25 @@ public enum ConcertServices {
         )
     }
 
-    /// The workers of `partitions`, the admitter and the tick watchdog, on `broker`.
+    /// A worker for every partition (the `preferred` ones subscribe first), the admitter, the tick
+    /// watchdog and the dead-letter archiver, on `broker`.
     static func pipelineServices(
         _ configuration: ConcertConfiguration,
-        partitions: [Int],
+        preferred: [Int],
         database: PostgresClient,
         broker: AMQPConnection,
         logger: Logger
     ) -> [any Service] {
         let publisher = CommandPublisher(connection: broker, partitions: configuration.partitions)
-        let workers: [any Service] = partitions.map { partition in
+        let preferred = Set(preferred)
+        let workers: [any Service] = (0..<configuration.partitions).map { partition in
             PartitionWorker(
                 partition: partition,
                 connection: broker,
                 database: database,
                 publisher: publisher,
                 holdSeconds: TimeInterval(configuration.holdSeconds),
+                subscribeAfter: preferred.contains(partition) ? .zero : .seconds(5),
                 logger: logger
             )
         }

@@ -71,18 +71,18 @@ struct Status: AsyncParsableCommand {
 
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run partition workers and the admitter without HTTP; start several to share the partitions."
+        abstract: "Run partition workers, admitter and archiver without HTTP; start several to share the partitions."
     )
 
-    @Option(help: "Partitions to consume, as a range or list: 0-7, 3, 0,2,4 (default: all).")
+    @Option(help: "Partitions this worker prefers (it is active for them; it stands by for the rest): 0-7, 3, 0,2,4. Default: all.")
     var partitions: String?
 
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.worker")
         let chosen = try partitions.map { try PartitionSelection.parse($0, count: configuration.partitions) } ?? Array(0..<configuration.partitions)
         try await ConcertServices.prepare(configuration, logger: logger)
-        logger.info("worker starting", metadata: ["partitions": "\(chosen.map(String.init).joined(separator: ","))"])
-        try await ConcertServices.buildWorkerGroup(configuration, partitions: chosen, logger: logger).run()
+        logger.info("worker starting", metadata: ["partitions.preferred": "\(chosen.map(String.init).joined(separator: ","))"])
+        try await ConcertServices.buildWorkerGroup(configuration, preferred: chosen, logger: logger).run()
     }
 }
 

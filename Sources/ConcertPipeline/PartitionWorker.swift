@@ -23,6 +23,10 @@ public struct PartitionWorker: Service {
     let publisher: CommandPublisher
     let holdSeconds: TimeInterval
     let prefetch: UInt16
+    /// How long to wait before subscribing: a worker subscribes at once to the partitions it
+    /// prefers and later to the others, so that with single active consumers each process ends up
+    /// active for its own share and standing by for the rest.
+    let subscribeAfter: Duration
     let logger: Logger
 
     public init(
@@ -32,6 +36,7 @@ public struct PartitionWorker: Service {
         publisher: CommandPublisher,
         holdSeconds: TimeInterval,
         prefetch: UInt16 = 128,
+        subscribeAfter: Duration = .zero,
         logger: Logger
     ) {
         self.partition = partition
@@ -40,6 +45,7 @@ public struct PartitionWorker: Service {
         self.publisher = publisher
         self.holdSeconds = holdSeconds
         self.prefetch = prefetch
+        self.subscribeAfter = subscribeAfter
         var logger = logger
         logger[metadataKey: "partition"] = "\(partition)"
         self.logger = logger
@@ -49,6 +55,7 @@ public struct PartitionWorker: Service {
         let lifecycle = Lifecycle()
         await withGracefulShutdownHandler {
             var state = PartitionState()
+            if subscribeAfter > .zero { try? await Task.sleep(for: subscribeAfter) }
             while !lifecycle.isStopping, !Task.isCancelled {
                 do {
                     try await connection.waitUntilConnected(timeout: .seconds(3600))
