@@ -46,6 +46,7 @@ extension AMQPSession {
             let redelivered = deliver.redelivered != 0
             let exchange = CDecoding.string(deliver.exchange)
             let routingKey = CDecoding.string(deliver.routing_key)
+            // A failed read already ended the channel or the connection (see `check`); the broker redelivers.
             guard let (properties, body) = try? readContent(channel: channel) else { return }
             let delivery = AMQPDelivery(
                 deliveryTag: tag,
@@ -67,6 +68,7 @@ extension AMQPSession {
             let returned = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let code = Int(returned.reply_code)
             let text = CDecoding.string(returned.reply_text)
+            // As above: a failed read already ended the channel or connection, failing the pending publishes.
             guard (try? readContent(channel: channel)) != nil else { return }
             confirms.returned(replyCode: code, replyText: text)
         case CRABBITMQ_BASIC_CANCEL:
@@ -76,6 +78,7 @@ extension AMQPSession {
             logger.warning("AMQP consumer cancelled by the broker", metadata: ["amqp.queue": "\(queue)"])
             if let state = connection, openChannels.contains(channel) {
                 openChannels.remove(channel)
+                // Best effort: the consumer is gone either way, and `check` handles a dead connection.
                 try? check(amqp_channel_close(state, channel, AMQP_REPLY_SUCCESS), channel: channel, doing: "channel.close")
             }
         case CRABBITMQ_CHANNEL_CLOSE:
