@@ -1,6 +1,6 @@
 internal import CRabbitMQ
-import Logging
 import Glibc
+import Logging
 
 extension AMQPSession {
     /// True when librabbitmq already holds frames or bytes that a poll on the socket would not announce.

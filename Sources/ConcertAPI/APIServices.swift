@@ -1,8 +1,8 @@
 public import ConcertPipeline
 public import ConcertStorage
 public import Hummingbird
-public import Prometheus
 import Logging
+public import Prometheus
 
 /// What the API's handlers use; built once per process by ConcertApp.
 public struct APIServices: Sendable {

@@ -1,12 +1,12 @@
 public import AMQPClient
 import ConcertAPI
-public import Prometheus
 import ConcertPipeline
-import Foundation
 import ConcertStorage
+import Foundation
 import Hummingbird
 public import Logging
 public import PostgresNIO
+public import Prometheus
 public import ServiceLifecycle
 import UnixSignals
 
@@ -124,6 +124,7 @@ public enum ConcertServices {
             AdmissionTicker(connection: broker, store: waitingRoom, settings: configuration.admission, logger: logger),
             TickWatchdog(connection: broker, logger: logger),
             DeadLetterArchiver(connection: broker, database: database, logger: logger),
+            QueueDepthMonitor(connection: broker, topology: configuration.topology, logger: logger),
         ]
     }
 

@@ -1,8 +1,8 @@
 import ArgumentParser
 import ConcertApp
+import ConcertPipeline
 import ConcertStorage
 import Foundation
-import ConcertPipeline
 import Logging
 import Metrics
 import Prometheus

@@ -225,7 +225,7 @@ public struct PartitionWorker: Service {
                 mandatory: true
             )
             logger.warning("command dead-lettered", metadata: ["reason": "\(reason)", "message.id": "\(properties.messageId ?? "")"])
-            PipelineMetrics.deadLettered(partition: partition)
+            PipelineMetrics.deadLettered(type: delivery.properties.type, partition: partition)
             return true
         } catch {
             logger.error("could not dead-letter a command; leaving it unacknowledged", metadata: ["error": "\(error)"])

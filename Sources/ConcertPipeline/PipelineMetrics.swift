@@ -17,8 +17,11 @@ enum PipelineMetrics {
     }
 
     /// A message went to the dead letters.
-    static func deadLettered(partition: Int) {
-        Counter(label: "concert_commands_dead_lettered_total", dimensions: [("partition", String(partition))]).increment()
+    static func deadLettered(type: String?, partition: Int) {
+        Counter(
+            label: "concert_commands_dead_lettered_total",
+            dimensions: [("type", type ?? "unknown"), ("partition", String(partition))]
+        ).increment()
     }
 
     /// A batch was committed.

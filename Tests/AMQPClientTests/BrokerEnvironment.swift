@@ -1,9 +1,9 @@
 @testable import AMQPClient
 import Foundation
-import Synchronization
 import Logging
-import Testing
+import Synchronization
 import TestSupport
+import Testing
 
 /// The RabbitMQ that `scripts/test` started, and helpers to use it from tests.
 enum BrokerEnvironment {

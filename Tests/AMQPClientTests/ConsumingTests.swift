@@ -1,6 +1,6 @@
 @testable import AMQPClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: BrokerEnvironment.isConfigured))
 struct ConsumingTests {

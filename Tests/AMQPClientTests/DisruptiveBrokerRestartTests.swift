@@ -1,6 +1,6 @@
 @testable import AMQPClient
-import Testing
 import TestSupport
+import Testing
 
 /// Stops and starts the broker's application: run apart from the other tests (`scripts/test` runs
 /// suites named `Disruptive…` after the rest, one at a time), since every connection drops.

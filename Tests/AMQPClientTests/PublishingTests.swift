@@ -1,7 +1,7 @@
 @testable import AMQPClient
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: BrokerEnvironment.isConfigured))
 struct PublishingTests {

@@ -1,7 +1,7 @@
 import AMQPClient
 import ConcertAPI
-import ConcertPipeline
 import ConcertDomain
+import ConcertPipeline
 import ConcertStorage
 import Foundation
 import Hummingbird

@@ -1,12 +1,12 @@
 import ConcertAPI
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: DatabaseEnvironment.isConfigured))
 struct BalanceAPITests {

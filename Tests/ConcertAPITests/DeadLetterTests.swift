@@ -8,8 +8,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct DeadLetterTests {
@@ -104,6 +104,63 @@ struct DeadLetterTests {
             }
             #expect(try await Self.admin(client, .delete, "/admin/dead-letters/1", token: nil).status == .unauthorized)
             #expect(try await Self.admin(client, .get, "/admin/dead-letters").status == .ok)
+        }
+    }
+
+    /// Runs the `concert` executable against the test's schema and virtual host and returns its output.
+    static func concert(_ harness: APIHarness, _ arguments: String...) throws -> (status: Int32, output: String) {
+        let amqp = harness.amqp
+        let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
+        let process = Process()
+        process.executableURL = DisruptivePipelineTests.root.appendingPathComponent(".build/debug/concert")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["CONCERT_DATABASE_URL"] = harness.databaseURL
+        environment["CONCERT_AMQP_URL"] = "amqp://\(amqp.username):\(amqp.password)@\(amqp.host):\(amqp.port)/\(vhost)"
+        environment["CONCERT_PARTITIONS"] = "2"
+        environment["CONCERT_LOG_LEVEL"] = "error"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func theCLIListsShowsReplaysAndDiscards() async throws {
+        try await APIHarness.withAPI(pipeline: .init(partitions: 2)) { client, harness in
+            try await harness.broker.publish(
+                exchange: PipelineTopology.commandsExchange,
+                routingKey: PipelineTopology.partitionRoutingKey(1),
+                body: Array("cli poison".utf8),
+                properties: AMQPMessageProperties(messageId: "cli-poison"),
+                mandatory: true
+            )
+            var listed = Listed(deadLetters: [])
+            try await eventually("the poison is archived") {
+                listed = try await Self.admin(client, .get, "/admin/dead-letters").json(Listed.self)
+                return listed.deadLetters.count == 1
+            }
+            let id = try #require(listed.deadLetters.first?.id)
+
+            let list = try Self.concert(harness, "dead-letters", "list")
+            #expect(list.status == 0)
+            #expect(list.output.contains("malformed envelope: not JSON"))
+            #expect(list.output.contains("p.1"))
+            let show = try Self.concert(harness, "dead-letters", "show", String(id))
+            #expect(show.output.contains("message id:  cli-poison"))
+            #expect(show.output.contains("cli poison"))
+            let replay = try Self.concert(harness, "dead-letters", "replay", String(id))
+            #expect(replay.status == 0)
+            #expect(replay.output.contains("replayed \(id) to concert.commands p.1"))
+            try await eventually("the replayed letter comes back") {
+                try await Self.admin(client, .get, "/admin/dead-letters/\(id)").json()["count"] == 2
+            }
+            let discard = try Self.concert(harness, "dead-letters", "discard", String(id))
+            #expect(discard.output.contains("discarded \(id)"))
+            #expect(try await Self.admin(client, .get, "/admin/dead-letters/\(id)").status == .notFound)
+            #expect(try Self.concert(harness, "dead-letters", "discard", String(id)).status != 0)
         }
     }
 }

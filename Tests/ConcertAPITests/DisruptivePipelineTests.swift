@@ -8,8 +8,8 @@ import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// Failures of whole processes and of the database in the middle of a burst. `scripts/test`
 /// runs `Disruptive…` suites after the others, on their own: the database restart would break

@@ -1,11 +1,12 @@
 import ConcertAPI
+import ConcertPipeline
 import CoreMetrics
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Prometheus
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct MetricsTests {
@@ -24,6 +25,7 @@ struct MetricsTests {
             #expect(try await alice.reserve(seat: 9, date: date).status == .created)
             #expect(try await alice.reserve(seat: 9, date: date).status == .conflict)
 
+            await QueueDepthMonitor(connection: harness.broker, topology: PipelineTopology(partitions: 2), logger: DatabaseEnvironment.logger).sample()
             let response = try await client.execute(uri: "/metrics", method: .get)
             #expect(response.status == .ok)
             let text = String(buffer: response.body)
@@ -33,6 +35,7 @@ struct MetricsTests {
             #expect(text.contains("concert_command_latency_seconds"))
             #expect(text.contains("concert_worker_batch_size"))
             #expect(text.contains("hb_requests"))
+            #expect(text.contains(#"concert_queue_ready_messages{queue="concert.commands.p0"}"#))
         }
     }
 }

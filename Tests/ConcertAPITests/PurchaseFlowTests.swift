@@ -8,8 +8,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
-import Testing
 import TestSupport
+import Testing
 
 /// A buyer going through the API: helpers that say what a client would do.
 struct Buyer: Sendable {

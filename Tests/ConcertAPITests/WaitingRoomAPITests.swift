@@ -7,8 +7,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: DatabaseEnvironment.isConfigured))
 struct WaitingRoomAPITests {

@@ -3,9 +3,9 @@ import ConcertAPI
 @testable import ConcertApp
 import Foundation
 import Hummingbird
-import NIOFoundationCompat
 import HummingbirdTesting
 import Logging
+import NIOFoundationCompat
 import PostgresNIO
 import Prometheus
 import Testing

@@ -6,8 +6,8 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct AdmissionTickerTests {

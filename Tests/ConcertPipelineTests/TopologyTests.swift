@@ -2,8 +2,8 @@ import AMQPClient
 @testable import ConcertPipeline
 import Foundation
 import Logging
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct TopologyDefinitionTests {
     @Test func theCheckedInDefinitionsAreWhatTheCodeDeclares() throws {
