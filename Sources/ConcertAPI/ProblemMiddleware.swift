@@ -1,4 +1,5 @@
 public import ConcertDomain
+import ConcertStorage
 public import Hummingbird
 import Logging
 import NIOCore
@@ -40,20 +41,16 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Problem(HTTPError(.contentTooLarge))
         case let unavailable as ServiceUnavailable:
             return .unavailable(unavailable.detail)
-        case let postgres as PSQLError where Self.isUnavailability(postgres):
+        case let postgres as PSQLError where postgres.isUnavailability:
             return .unavailable("the database is not reachable")
+        case is ConnectionLost:
+            return .unavailable("the database connection was lost; nothing was done")
         case let transaction as PostgresTransactionError:
             if let inner = transaction.closureError { return problem(for: inner) }
             return .unavailable("the database is not reachable")
         default:
             return Problem(status: .internalServerError, code: "INTERNAL_ERROR", title: "Internal error", detail: "An unexpected error occurred.")
         }
-    }
-
-    /// Connection-level failures (no server answer, or SQLSTATE class 08 / 57P) mean "try again later".
-    static func isUnavailability(_ error: PSQLError) -> Bool {
-        guard let state = error.serverInfo?[.sqlState] else { return true }
-        return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
     }
 }
 
