@@ -127,6 +127,19 @@ struct APIHarness: Sendable {
         }
     }
 
+    /// The environment of a `concert` process started by the test: this test's database schema
+    /// and virtual host, the harness's secrets.
+    func childEnvironment(partitions: Int) -> [String: String] {
+        let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
+        var environment = ProcessInfo.processInfo.environment
+        environment["CONCERT_DATABASE_URL"] = databaseURL
+        environment["CONCERT_AMQP_URL"] = "amqp://\(amqp.username):\(amqp.password)@\(amqp.host):\(amqp.port)/\(vhost)"
+        environment["CONCERT_PARTITIONS"] = String(partitions)
+        environment["CONCERT_TOKEN_SECRET"] = Self.secret
+        environment["CONCERT_LOG_LEVEL"] = "warning"
+        return environment
+    }
+
     /// One admission pass (what the admitter does on each tick), then the view refreshes.
     func admit(capacity: Int = 1000, activeFor: TimeInterval = 600, abandonAfter: TimeInterval = 30, now: Date = Date()) async throws {
         _ = try await services.waitingRoom.admit(

@@ -109,17 +109,10 @@ struct DeadLetterTests {
 
     /// Runs the `concert` executable against the test's schema and virtual host and returns its output.
     static func concert(_ harness: APIHarness, _ arguments: String...) throws -> (status: Int32, output: String) {
-        let amqp = harness.amqp
-        let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
         let process = Process()
         process.executableURL = DisruptivePipelineTests.root.appendingPathComponent(".build/debug/concert")
         process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["CONCERT_DATABASE_URL"] = harness.databaseURL
-        environment["CONCERT_AMQP_URL"] = "amqp://\(amqp.username):\(amqp.password)@\(amqp.host):\(amqp.port)/\(vhost)"
-        environment["CONCERT_PARTITIONS"] = "2"
-        environment["CONCERT_LOG_LEVEL"] = "error"
-        process.environment = environment
+        process.environment = harness.childEnvironment(partitions: 2)
         let output = Pipe()
         process.standardOutput = output
         try process.run()

@@ -20,18 +20,10 @@ struct DisruptivePipelineTests {
 
     /// Starts `concert worker` against the test's database schema and virtual host.
     static func startWorker(_ harness: APIHarness, partitions: Int, name: String) throws -> Process {
-        let amqp = harness.amqp
-        let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
         let process = Process()
         process.executableURL = root.appendingPathComponent(".build/debug/concert")
         process.arguments = ["worker"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["CONCERT_DATABASE_URL"] = harness.databaseURL
-        environment["CONCERT_AMQP_URL"] = "amqp://\(amqp.username):\(amqp.password)@\(amqp.host):\(amqp.port)/\(vhost)"
-        environment["CONCERT_PARTITIONS"] = String(partitions)
-        environment["CONCERT_TOKEN_SECRET"] = APIHarness.secret
-        environment["CONCERT_LOG_LEVEL"] = "warning"
-        process.environment = environment
+        process.environment = harness.childEnvironment(partitions: partitions)
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-\(name)-\(UUID().uuidString.prefix(6)).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
