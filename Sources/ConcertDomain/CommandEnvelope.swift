@@ -107,20 +107,21 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
 }
 
 extension JSONEncoder {
-    /// RFC 3339 times, sorted keys: the encoding of envelopes and results.
-    public static var commands: JSONEncoder {
+    /// RFC 3339 times, sorted keys: the encoding of envelopes and results (one shared instance:
+    /// it is configured once and only read after, and envelopes are encoded on every publish).
+    public static let commands: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 }
 
 extension JSONDecoder {
-    /// Reads what `JSONEncoder.commands` writes.
-    public static var commands: JSONDecoder {
+    /// Reads what `JSONEncoder.commands` writes (shared, like the encoder: decoded on every delivery).
+    public static let commands: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
-    }
+    }()
 }

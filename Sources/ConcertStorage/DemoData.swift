@@ -34,6 +34,7 @@ public struct DemoData: Sendable {
 
     /// Loads the catalogue; running it again changes nothing (rows that exist are left as they are,
     /// so seats already held or sold stay so). Prices: seats 1–10 ₩150 000, 11–30 ₩110 000, the rest ₩80 000.
+    /// Each concert's waiting room and token sequence come with it (the trigger of migration 5).
     @discardableResult
     public func seed(_ client: PostgresClient, logger: Logger) async throws -> Summary {
         let ids = concerts.map(\.id)
@@ -65,10 +66,6 @@ public struct DemoData: Sendable {
                 WHERE s.concert_id = ANY(\(ids)::bigint[]) AND s.date >= current_date
                 ON CONFLICT (schedule_id, number) DO NOTHING
                 """,
-                logger: logger
-            )
-            try await connection.fetch(
-                "INSERT INTO waiting_rooms (concert_id) SELECT unnest(\(ids)::bigint[]) ON CONFLICT (concert_id) DO NOTHING",
                 logger: logger
             )
             let rows = try await connection.fetch(

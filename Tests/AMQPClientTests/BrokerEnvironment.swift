@@ -45,10 +45,7 @@ enum BrokerEnvironment {
         _ body: (AMQPConnection) async throws -> Result
     ) async throws -> Result {
         let configuration = try configuration ?? self.configuration
-        let connection = AMQPConnection(configuration: configuration, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await connection.run() }
-            defer { group.cancelAll() }
+        return try await TestSupport.withRunning(AMQPConnection(configuration: configuration, logger: logger)) { connection in
             do {
                 try await connection.waitUntilConnected(timeout: .seconds(10))
             } catch {

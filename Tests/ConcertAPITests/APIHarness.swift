@@ -119,14 +119,6 @@ struct APIHarness: Sendable {
         try await app.test(.router) { testClient in try await body(testClient, harness) }
     }
 
-    private static func withRunning<Result: Sendable>(_ connection: AMQPConnection, _ body: (AMQPConnection) async throws -> Result) async throws -> Result {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await connection.run() }
-            defer { group.cancelAll() }
-            return try await body(connection)
-        }
-    }
-
     /// The environment of a `concert` process started by the test: this test's database schema
     /// and virtual host, the harness's secrets.
     func childEnvironment(partitions: Int) -> [String: String] {

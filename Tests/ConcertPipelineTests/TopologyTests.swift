@@ -52,16 +52,3 @@ struct TopologyBrokerTests {
         }
     }
 }
-
-/// Runs `body` with a running connection to `configuration`.
-func withConnection<Result: Sendable>(_ configuration: AMQPConfiguration, _ body: (AMQPConnection) async throws -> Result) async throws -> Result {
-    var logger = Logger(label: "pipeline-tests")
-    logger.logLevel = .error
-    let connection = AMQPConnection(configuration: configuration, logger: logger)
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await connection.run() }
-        defer { group.cancelAll() }
-        try await connection.waitUntilConnected(timeout: .seconds(10))
-        return try await body(connection)
-    }
-}
