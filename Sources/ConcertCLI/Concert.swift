@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConcertApp
+import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
 import Foundation
@@ -118,11 +119,22 @@ struct Seed: AsyncParsableCommand {
         abstract: "Load the demo concerts, dates and seats (idempotent; migrates first)."
     )
 
+    @Option(help: "Concerts (ids 1…).") var concerts = 3
+    @Option(help: "Dates per concert, a week apart from a week ahead.") var dates = 5
+    @Option(help: "Seats per date (1…\(SeatNumber.maximum)).") var seats = 50
+
+    func validate() throws {
+        guard (1...1000).contains(concerts) else { throw ValidationError("--concerts must be 1…1000") }
+        guard (1...520).contains(dates) else { throw ValidationError("--dates must be 1…520") }
+        guard (1...SeatNumber.maximum).contains(seats) else { throw ValidationError("--seats must be 1…\(SeatNumber.maximum)") }
+    }
+
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.seed")
+        let demo = DemoData(concerts: concerts, dates: dates, seats: seats)
         let summary = try await ConcertServices.withDatabase(configuration, logger: logger) { database in
             try await Migrator().migrate(database, logger: logger)
-            return try await DemoData().seed(database, logger: logger)
+            return try await demo.seed(database, logger: logger)
         }
         print("demo data: \(summary.concerts) concerts, \(summary.schedules) schedules, \(summary.seats) seats")
     }

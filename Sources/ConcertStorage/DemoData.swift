@@ -10,6 +10,20 @@ public struct DemoData: Sendable {
     /// Seats per schedule, numbered from 1.
     public var seatsPerSchedule: Int
 
+    /// The first titles of the demo catalogue; concerts past them are called "Concert #n".
+    public static let titles = ["Seoul Philharmonic — New Year Gala", "Aurora Lights Live in Seoul", "Han River Jazz Night"]
+
+    /// `concerts` concerts (ids 1…), each on `dates` dates a week apart from a week ahead, each with
+    /// `seats` seats: the shape `concert seed --concerts --dates --seats` asks for.
+    public init(concerts: Int, dates: Int, seats: Int) {
+        precondition(concerts > 0 && dates > 0 && seats > 0)
+        self.init(
+            concerts: (1...concerts).map { id in (Int64(id), id <= Self.titles.count ? Self.titles[id - 1] : "Concert #\(id)") },
+            dayOffsets: (1...dates).map { $0 * 7 },
+            seatsPerSchedule: seats
+        )
+    }
+
     /// 3 concerts × 5 dates (one to five weeks ahead) × 50 seats.
     public init(
         concerts: [(id: Int64, title: String)] = [

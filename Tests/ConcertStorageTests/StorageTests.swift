@@ -68,6 +68,28 @@ struct StorageTests {
         }
     }
 
+    @Test func seedTakesTheShapeItIsAskedFor() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await Migrator().migrate(client, logger: logger)
+            let summary = try await DemoData(concerts: 5, dates: 2, seats: 7).seed(client, logger: logger)
+            #expect(summary == DemoData.Summary(concerts: 5, schedules: 10, seats: 70))
+            let titles = try await client.query("SELECT title FROM concerts ORDER BY id", logger: logger).decode(String.self)
+            var names: [String] = []
+            for try await title in titles { names.append(title) }
+            #expect(names == DemoData.titles + ["Concert #4", "Concert #5"])
+            // Dates a week apart from a week ahead, and every concert's waiting room came with it.
+            let offsets = try await client.query(
+                "SELECT DISTINCT date - current_date FROM schedules ORDER BY 1",
+                logger: logger
+            ).decode(Int.self)
+            var days: [Int] = []
+            for try await offset in offsets { days.append(offset) }
+            #expect(days == [7, 14])
+            let rooms = try await client.query("SELECT count(*) FROM waiting_rooms", logger: logger).decode(Int.self)
+            for try await count in rooms { #expect(count == 5) }
+        }
+    }
+
     @Test func constraintsBackTheInvariants() async throws {
         try await DatabaseEnvironment.withIsolatedDatabase { client in
             try await Migrator().migrate(client, logger: logger)
