@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Latency percentiles of the benchmarks.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // librabbitmq (rabbitmq-c), the C library from Debian's librabbitmq-dev.
@@ -122,6 +124,8 @@ let package = Package(
             name: "ConcertCLI",
             dependencies: [
                 "ConcertApp",
+                "ConcertDomain",
+                "ConcertPipeline",
                 "ConcertStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,12 +135,33 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // `scripts/bench`: measures the system against the real broker and database.
-        .executableTarget(
-            name: "ConcertBench",
+        // The benchmarks: an HTTP load generator, the scenarios of `scripts/bench`, the lock baseline, reports.
+        .target(
+            name: "BenchmarkKit",
             dependencies: [
                 "AMQPClient",
                 "CRabbitMQ",
+                "ConcertAPI",
+                "ConcertDomain",
+                "ConcertPipeline",
+                "ConcertStorage",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `scripts/bench`: the thin `concert-bench` executable over BenchmarkKit.
+        .executableTarget(
+            name: "ConcertBench",
+            dependencies: [
+                "BenchmarkKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -202,6 +227,16 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BenchmarkKitTests",
+            dependencies: [
+                "BenchmarkKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

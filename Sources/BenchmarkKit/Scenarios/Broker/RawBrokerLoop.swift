@@ -90,11 +90,11 @@ struct RawBrokerLoop {
     }
 
     private func expect(_ condition: Bool, _ what: String) throws {
-        guard condition else { throw BenchmarkError(message: "raw librabbitmq: \(what) failed") }
+        guard condition else { throw RawLoopError(message: "raw librabbitmq: \(what) failed") }
     }
 }
 
-struct BenchmarkError: Error, CustomStringConvertible {
+struct RawLoopError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }

@@ -1,0 +1,97 @@
+import ConcertAPI
+import ConcertDomain
+import Foundation
+import NIOHTTP1
+import PostgresNIO
+
+/// `waiting-room`: token issue for new users (closed loop), then status polls of `waitingTokens`
+/// waiting tokens (closed loop, each request a random one of them), on one API process.
+///
+/// The waiting tokens beyond those issued over HTTP are inserted with SQL and signed here with
+/// the same secret (issuing 100 000 over HTTP would only measure issue again); polling them
+/// is exactly what a client does.
+public struct WaitingRoomScenario: Sendable {
+    public var issues = 30_000
+    public var waitingTokens = 100_000
+    public var seconds = 10.0
+    public var connections = 64
+
+    public init() {}
+
+    public func run(_ environment: BenchEnvironment, progress: Progress) async throws -> ScenarioReport {
+        var report = ScenarioReport(scenario: "waiting-room")
+        try await environment.withFreshSystem("waiting-room") { sandbox, database in
+            _ = try await sandbox.concert(["seed", "--concerts", "1", "--dates", "1", "--seats", "10"])
+            // Capacity 1 and no abandonment during the run: every token stays waiting.
+            let system = try await ConcertUnderTest.start(
+                sandbox,
+                port: try freePort(),
+                environment: ["CONCERT_QUEUE_CAPACITY": "1", "CONCERT_ABANDON_SECONDS": "3600"]
+            )
+            do {
+                var cpu = CPUSampler(parts: environment.parts(concert: system.process))
+                let issueRequests = (0..<issues).map { index in
+                    LoadRequest(method: .POST, path: "/v1/queue/tokens", body: Array(#"{"userId":"visitor-\#(index)","concertId":1}"#.utf8))
+                }
+                progress.begin("waiting-room: issuing \(issues) tokens to new users")
+                cpu.start()
+                let issued = try await HTTPLoadGenerator.run(
+                    LoadPlan(port: system.port, connections: connections, shape: .closedLoop, requests: issueRequests, captureBody: { $0 == 201 }),
+                    progress: { done, _ in progress.update(done: done, total: issueRequests.count) }
+                )
+                let issuePhase = PhaseReport(name: "issue, \(connections) conns", connections: connections, run: issued, cpu: cpu.stop())
+                progress.note("waiting-room issue: \(Int(issued.answeredPerSecond))/s, p99 \(ScenarioReport.format(issuePhase.latency.p99)) ms; \(issuePhase.cpu.summary)")
+
+                progress.begin("waiting-room: preparing \(waitingTokens) waiting tokens")
+                var tokens = issued.bodies.values.compactMap { JSONFields.scanString("token", in: $0) }
+                tokens += try await Self.moreWaitingTokens(max(0, waitingTokens - tokens.count), database: database, environment: environment)
+                let polls = tokens.shuffled().map { token in
+                    LoadRequest(method: .GET, path: "/v1/queue/status", headers: [("Authorization", "Bearer \(token)")])
+                }
+                progress.begin("waiting-room: polling \(tokens.count) waiting tokens for \(Int(seconds)) s")
+                cpu.start()
+                let polled = try await HTTPLoadGenerator.run(
+                    LoadPlan(
+                        port: system.port,
+                        connections: connections,
+                        shape: .closedLoop,
+                        requests: polls,
+                        count: polls.count * 10,
+                        duration: .milliseconds(Int64(seconds * 1000))
+                    ),
+                    progress: { done, _ in progress.update(done: done, total: 0) }
+                )
+                let pollPhase = PhaseReport(name: "poll \(tokens.count / 1000)k waiting, \(connections) conns", connections: connections, run: polled, cpu: cpu.stop())
+                progress.note("waiting-room poll: \(Int(polled.answeredPerSecond))/s, p99 \(ScenarioReport.format(pollPhase.latency.p99)) ms; \(pollPhase.cpu.summary)")
+                report.phases = [issuePhase, pollPhase]
+                report.lastLine =
+                    "waiting-room issue=\(Int(issued.answeredPerSecond))/s poll=\(Int(polled.answeredPerSecond))/s poll_p99_ms=\(ScenarioReport.format(pollPhase.latency.p99))"
+                await system.stop()
+            } catch {
+                await system.stop()
+                throw error
+            }
+        }
+        return report
+    }
+
+    /// Inserts `count` waiting tokens for concert 1 and signs them as the API would.
+    static func moreWaitingTokens(_ count: Int, database: PostgresClient, environment: BenchEnvironment) async throws -> [String] {
+        guard count > 0 else { return [] }
+        let rows = try await database.query(
+            """
+            INSERT INTO queue_tokens (concert_id, seq, user_id, state)
+            SELECT 1, nextval('queue_seq_1'), 'poller-' || g, 'waiting' FROM generate_series(1, \(count)) AS g
+            RETURNING seq, user_id, issued_at
+            """,
+            logger: environment.logger
+        )
+        let signer = await QueueTokens(secret: environment.tokenSecret)
+        var tokens: [String] = []
+        let concert = ConcertID(1)!
+        for try await (seq, user, issuedAt) in rows.decode((Int64, String, Date).self) {
+            tokens.append(try await signer.sign(user: UserID(user)!, concert: concert, seq: seq, issuedAt: issuedAt))
+        }
+        return tokens
+    }
+}

@@ -1,0 +1,201 @@
+import ArgumentParser
+import BenchmarkKit
+import Foundation
+import Logging
+
+struct E2E: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "e2e",
+        abstract: "Reservations of distinct seats over HTTP at the highest sustained rate and at half of it, submit → commit; then with Prefer: wait."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Skip the search and measure at this rate (per second).") var rate: Double?
+    @Option(help: "The search's first rate.") var startRate = 400.0
+    @Option(help: "Seconds per search step.") var stepSeconds = 4.0
+    @Option(help: "Seconds of each measured phase.") var seconds = 10.0
+    @Option(help: "Connections of the open-loop phases.") var connections = 256
+    @Option(help: "Connections of the Prefer: wait closed loop.") var waitConnections = 64
+    @Option(help: "Partitions (CONCERT_PARTITIONS of the measured process).") var partitions = 16
+    @Option(help: "Seeded concerts.") var concerts = 4
+    @Option(help: "Seeded dates per concert.") var dates = 8
+    @Option(help: "Seeded seats per date.") var seats = 10_000
+    @Flag(help: "Only the Prefer: wait part.") var wait = false
+    @Flag(help: "Only the submit-and-poll part.") var noWait = false
+
+    var scenario: E2EScenario {
+        var scenario = E2EScenario()
+        scenario.rate = rate
+        scenario.startRate = startRate
+        scenario.stepSeconds = stepSeconds
+        scenario.measureSeconds = seconds
+        scenario.connections = connections
+        scenario.waitConnections = waitConnections
+        scenario.partitions = partitions
+        scenario.concerts = concerts
+        scenario.dates = dates
+        scenario.seats = seats
+        scenario.mode = wait ? .wait : noWait ? .poll : .both
+        return scenario
+    }
+
+    func run() async throws {
+        let scenario = scenario
+        _ = try await measure(common) { try await scenario.run($0, progress: $1) }
+    }
+}
+
+struct Race: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "1 000 concurrent clients race for one seat, then for 10 hot seats: the pipeline against a SELECT … FOR UPDATE baseline."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Concurrent clients (one connection each).") var clients = 1000
+    @Option(help: "Rounds per race; the median counts.") var rounds = 3
+    @Option(help: "Seats of the hot-seat race.") var hotSeats = 10
+
+    func run() async throws {
+        var scenario = RaceScenario(benchExecutable: benchExecutable)
+        scenario.clients = clients
+        scenario.rounds = rounds
+        scenario.hotSeats = hotSeats
+        let race = scenario
+        _ = try await measure(common) { try await race.run($0, progress: $1) }
+    }
+}
+
+struct WaitingRoom: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "waiting-room",
+        abstract: "Token issue for new users, then status polls of 100 000 waiting tokens."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Tokens issued to new users.") var issues = 30_000
+    @Option(help: "Waiting tokens polled.") var waitingTokens = 100_000
+    @Option(help: "Seconds of polling.") var seconds = 10.0
+    @Option(help: "Connections.") var connections = 64
+
+    func run() async throws {
+        var scenario = WaitingRoomScenario()
+        scenario.issues = issues
+        scenario.waitingTokens = waitingTokens
+        scenario.seconds = seconds
+        scenario.connections = connections
+        let room = scenario
+        _ = try await measure(common) { try await room.run($0, progress: $1) }
+    }
+}
+
+struct Pipeline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Commands through the pipeline (publish → worker → commit) against the broker alone (publish → ack), same run."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Commands per round.") var messages = 40_000
+    @Option(help: "Rounds; the medians count.") var rounds = 3
+    @Option(help: "Partitions.") var partitions = 16
+
+    func run() async throws {
+        var scenario = PipelineScenario()
+        scenario.messages = messages
+        scenario.rounds = rounds
+        scenario.partitions = partitions
+        let pipeline = scenario
+        _ = try await measure(common) { try await pipeline.run($0, progress: $1) }
+    }
+}
+
+struct Broker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish-with-confirms and consume+ack rates: a raw librabbitmq loop (the ceiling) vs. AMQPClient."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Messages per measurement.") var messages = 20_000
+    @Option(help: "Body size in bytes (a command envelope is about 300).") var size = 300
+    @Option(help: "Rounds; the table shows each side's median.") var rounds = 3
+    @Option(help: "AMQPClient publishes in flight at once.") var inFlight = 1_000
+    @Option(help: "Raw loop: wait for confirms after this many publishes.") var confirmWindow = 500
+    @Option(help: "Consumer prefetch (both sides).") var prefetch: UInt16 = 500
+
+    func run() async throws {
+        var scenario = BrokerScenario()
+        scenario.messages = messages
+        scenario.size = size
+        scenario.rounds = rounds
+        scenario.inFlight = inFlight
+        scenario.confirmWindow = confirmWindow
+        scenario.prefetch = prefetch
+        let broker = scenario
+        _ = try await measure(common) { try await broker.run($0, progress: $1) }
+    }
+}
+
+struct All: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Every scenario, briefly, and one summary table (under 10 minutes on a 2-core machine)."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        var reports: [ScenarioReport] = []
+        var e2e = E2EScenario()
+        e2e.stepSeconds = 3
+        e2e.measureSeconds = 6
+        e2e.maximumSteps = 8
+        reports.append(try await measure(common) { try await e2e.run($0, progress: $1) })
+        var race = RaceScenario(benchExecutable: benchExecutable)
+        race.rounds = 3
+        let raceScenario = race
+        reports.append(try await measure(common) { try await raceScenario.run($0, progress: $1) })
+        var room = WaitingRoomScenario()
+        room.issues = 20_000
+        room.seconds = 6
+        let roomScenario = room
+        reports.append(try await measure(common) { try await roomScenario.run($0, progress: $1) })
+        var pipeline = PipelineScenario()
+        pipeline.messages = 20_000
+        pipeline.rounds = 2
+        let pipelineScenario = pipeline
+        reports.append(try await measure(common) { try await pipelineScenario.run($0, progress: $1) })
+        var broker = BrokerScenario()
+        broker.rounds = 2
+        let brokerScenario = broker
+        reports.append(try await measure(common) { try await brokerScenario.run($0, progress: $1) })
+
+        print("")
+        print("summary (\(reports.first?.machine ?? ""))")
+        for line in ScenarioReport.render(header: ["scenario", "result"], rows: reports.map { [$0.scenario, $0.lastLine] }) { print(line) }
+        print("")
+        for report in reports { print(report.lastLine) }
+    }
+}
+
+struct LockBaseline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lock-baseline",
+        abstract: "Serve the SELECT … FOR UPDATE reservation baseline (started by the race scenario)."
+    )
+
+    @Option(help: "Port to listen on.") var port = 18_082
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let database = environment["CONCERT_DATABASE_URL"], let secret = environment["CONCERT_TOKEN_SECRET"] else {
+            throw ValidationError("CONCERT_DATABASE_URL and CONCERT_TOKEN_SECRET must be set")
+        }
+        var logger = Logger(label: "lock-baseline")
+        logger.logLevel = .warning
+        try await LockBaselineServer.run(
+            port: port,
+            databaseURL: database,
+            tokenSecret: secret,
+            holdSeconds: Int(environment["CONCERT_HOLD_SECONDS"] ?? "") ?? 300,
+            logger: logger
+        )
+    }
+}

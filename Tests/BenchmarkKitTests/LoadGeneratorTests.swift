@@ -1,0 +1,92 @@
+import BenchmarkKit
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOHTTP1
+import Testing
+
+/// The load generator against an in-process HTTP server (no other service needed).
+@Suite struct LoadGeneratorTests {
+    /// Serves `/echo/{n}` (201, body `n`), `/slow` (200 after 50 ms) and `/hang` (2 s) on a free port.
+    func withServer(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let router = Router()
+        router.post("/echo/:n") { _, context -> Response in
+            let n = try context.parameters.require("n")
+            return Response(status: .created, body: .init(byteBuffer: ByteBuffer(string: #"{"n":"\#(n)"}"#)))
+        }
+        router.get("/slow") { _, _ -> HTTPResponse.Status in
+            try await Task.sleep(for: .milliseconds(50))
+            return .ok
+        }
+        router.get("/hang") { _, _ -> HTTPResponse.Status in
+            try await Task.sleep(for: .seconds(2))
+            return .ok
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { _ in })
+        try await app.test(.live) { client in try await body(client.port!) }
+    }
+
+    @Test func closedLoopSendsEveryRequestOnceAndKeepsChosenBodies() async throws {
+        try await withServer { port in
+            let requests = (0..<500).map { LoadRequest(method: .POST, path: "/echo/\($0)", body: Array("{}".utf8)) }
+            let run = try await HTTPLoadGenerator.run(
+                LoadPlan(port: port, connections: 8, shape: .closedLoop, requests: requests, captureBody: { $0 == 201 })
+            )
+            #expect(run.sent == 500)
+            #expect(run.statusCounts == [201: 500])
+            for index in [0, 17, 499] {
+                #expect(run.bodies[index].map { String(decoding: $0, as: UTF8.self) } == #"{"n":"\#(index)"}"#)
+            }
+            #expect(run.latencies.count == 500)
+        }
+    }
+
+    @Test func openLoopKeepsItsRateAndChargesQueueingToLatency() async throws {
+        try await withServer { port in
+            // 40/s for a second against a server that takes 50 ms, on one connection: at most 20/s
+            // are served, so later requests wait in the generator and their latency grows.
+            let requests = Array(repeating: LoadRequest(method: .GET, path: "/slow"), count: 40)
+            let run = try await HTTPLoadGenerator.run(LoadPlan(port: port, connections: 1, shape: .rate(perSecond: 40), requests: requests))
+            #expect(run.sent == 40)
+            #expect(run.statusCounts == [200: 40])
+            // The last request was due at 975 ms and served after the 39 before it (≥ 2 s).
+            #expect(run.elapsed >= .milliseconds(1900))
+            #expect(run.latencies.max >= 900)
+            #expect(run.dueNanos[39] >= 970_000_000 && run.dueNanos[39] <= 980_000_000)
+        }
+    }
+
+    @Test func durationEndsAClosedLoop() async throws {
+        try await withServer { port in
+            let requests = [LoadRequest(method: .GET, path: "/slow")]
+            let run = try await HTTPLoadGenerator.run(
+                LoadPlan(port: port, connections: 4, shape: .closedLoop, requests: requests, count: 100_000, duration: .milliseconds(500))
+            )
+            // Four connections, 50 ms each, half a second: about 40 answers (fewer on a busy machine),
+            // never the 100 000 asked for.
+            #expect(run.sent >= 4 && run.sent <= 200)
+            #expect(run.statusCounts[200] == run.sent)
+        }
+    }
+
+    @Test func burstSendsEverythingAtOnce() async throws {
+        try await withServer { port in
+            let requests = Array(repeating: LoadRequest(method: .GET, path: "/slow"), count: 50)
+            let run = try await HTTPLoadGenerator.run(LoadPlan(port: port, connections: 50, shape: .burst, requests: requests))
+            #expect(run.statusCounts == [200: 50])
+            #expect(run.dueNanos.allSatisfy { $0 == 0 })
+            // All in parallel: far less than 50 × 50 ms.
+            #expect(run.elapsed < .milliseconds(2000))
+        }
+    }
+
+    @Test func anUnansweredRequestFailsAfterItsTimeout() async throws {
+        try await withServer { port in
+            let requests = [LoadRequest(method: .GET, path: "/hang")]
+            let start = ContinuousClock.now
+            let run = try await HTTPLoadGenerator.run(LoadPlan(port: port, connections: 1, shape: .closedLoop, requests: requests, timeout: .milliseconds(200)))
+            #expect(run.statusCounts == [-1: 1])
+            #expect(ContinuousClock.now - start < .seconds(1))
+        }
+    }
+}
