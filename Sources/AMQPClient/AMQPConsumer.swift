@@ -13,16 +13,17 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     /// The queue it consumes.
     public let queue: String
     let channel: UInt16
-    let deliveries: AsyncThrowingStream<[AMQPDelivery], any Error>
+    let prefetch: UInt16
+    let deliveries: DeliveryBuffer
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var batches: AsyncThrowingStream<[AMQPDelivery], any Error>.AsyncIterator
+        let deliveries: DeliveryBuffer
         var batch: [AMQPDelivery] = []
         var position = 0
 
         public mutating func next() async throws -> AMQPDelivery? {
             while position == batch.count {
-                guard let next = try await batches.next() else { return nil }
+                guard let next = try await deliveries.next(maximum: .max) else { return nil }
                 batch = next
                 position = 0
             }
@@ -32,12 +33,33 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(batches: deliveries.makeAsyncIterator())
+        AsyncIterator(deliveries: deliveries)
     }
 
-    /// The deliveries in the batches they arrived in: all that one read of the socket brought for this
-    /// consumer (at most the prefetch). A consumer is iterated either one by one or by batch, not both.
-    public var batches: AsyncThrowingStream<[AMQPDelivery], any Error> { deliveries }
+    /// The deliveries in batches: each batch is everything received and not yet taken (at most
+    /// the prefetch), so a consumer that fell behind catches up in large batches. A consumer is
+    /// iterated either one by one or by batch, not both.
+    public var batches: Batches { Batches(deliveries: deliveries, maximum: Int(prefetch == 0 ? .max : prefetch)) }
+
+    /// The deliveries, a batch at a time.
+    public struct Batches: AsyncSequence, Sendable {
+        public typealias Element = [AMQPDelivery]
+        let deliveries: DeliveryBuffer
+        let maximum: Int
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let deliveries: DeliveryBuffer
+            let maximum: Int
+
+            public mutating func next() async throws -> [AMQPDelivery]? {
+                try await deliveries.next(maximum: maximum)
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(deliveries: deliveries, maximum: maximum)
+        }
+    }
 
     /// Acknowledges a delivery (all up to it with `multiple`).
     public func ack(_ delivery: AMQPDelivery, multiple: Bool = false) throws {
@@ -78,15 +100,15 @@ extension AMQPConnection {
     public func consume(queue: String, prefetch: UInt16 = 100, exclusive: Bool = false, arguments: AMQPTable = [:]) async throws
         -> AMQPConsumer
     {
-        let (deliveries, continuation) = AsyncThrowingStream<[AMQPDelivery], any Error>.makeStream()
+        let deliveries = DeliveryBuffer()
         let registration = ConsumerRegistration(
             queue: queue,
             prefetch: prefetch,
             exclusive: exclusive,
             arguments: arguments,
-            deliveries: continuation
+            deliveries: deliveries
         )
         let channel = try await perform { session throws(AMQPError) in try session.startConsumer(registration) }
-        return AMQPConsumer(connection: self, queue: queue, channel: channel, deliveries: deliveries)
+        return AMQPConsumer(connection: self, queue: queue, channel: channel, prefetch: prefetch, deliveries: deliveries)
     }
 }

@@ -12,6 +12,8 @@ public struct AMQPMessageProperties: Sendable, Hashable {
     public var timestamp: UInt64?
     /// Correlation id for request/reply.
     public var correlationId: String?
+    /// Where the consumer should send a reply (a queue name, through the default exchange).
+    public var replyTo: String?
     /// Per-message TTL in milliseconds, as the decimal string AMQP expects.
     public var expiration: String?
     /// Application headers. Deliveries that were dead-lettered carry `x-death` here.
@@ -25,6 +27,7 @@ public struct AMQPMessageProperties: Sendable, Hashable {
         type: String? = nil,
         timestamp: UInt64? = nil,
         correlationId: String? = nil,
+        replyTo: String? = nil,
         expiration: String? = nil,
         headers: AMQPTable = [:]
     ) {
@@ -34,6 +37,7 @@ public struct AMQPMessageProperties: Sendable, Hashable {
         self.type = type
         self.timestamp = timestamp
         self.correlationId = correlationId
+        self.replyTo = replyTo
         self.expiration = expiration
         self.headers = headers
     }

@@ -8,7 +8,7 @@ struct ConsumerRegistration {
     let exclusive: Bool
     let arguments: AMQPTable
     /// Deliveries go over in batches (all that one read of the socket brought), one wake-up per batch.
-    let deliveries: AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation
+    let deliveries: DeliveryBuffer
     var consumerTag = ""
 }
 
@@ -97,7 +97,7 @@ extension AMQPSession {
     func flushDeliveries() {
         guard !pendingDeliveries.isEmpty else { return }
         for (channel, batch) in pendingDeliveries {
-            consumers[channel]?.deliveries.yield(batch)
+            consumers[channel]?.deliveries.append(batch)
         }
         pendingDeliveries.removeAll(keepingCapacity: true)
     }
@@ -106,12 +106,8 @@ extension AMQPSession {
     @discardableResult
     func finishConsumer(channel: UInt16, error: AMQPError?) -> ConsumerRegistration? {
         guard let registration = consumers.removeValue(forKey: channel) else { return nil }
-        if let batch = pendingDeliveries.removeValue(forKey: channel) { registration.deliveries.yield(batch) }
-        if let error {
-            registration.deliveries.finish(throwing: error)
-        } else {
-            registration.deliveries.finish()
-        }
+        if let batch = pendingDeliveries.removeValue(forKey: channel) { registration.deliveries.append(batch) }
+        registration.deliveries.finish(throwing: error)
         return registration
     }
 

@@ -117,6 +117,10 @@ final class CArena {
             c.correlation_id = bytes(value)
             flags |= UInt32(AMQP_BASIC_CORRELATION_ID_FLAG)
         }
+        if let value = properties.replyTo {
+            c.reply_to = bytes(value)
+            flags |= UInt32(AMQP_BASIC_REPLY_TO_FLAG)
+        }
         if let value = properties.expiration {
             c.expiration = bytes(value)
             flags |= UInt32(AMQP_BASIC_EXPIRATION_FLAG)

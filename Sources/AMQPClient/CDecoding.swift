@@ -60,6 +60,7 @@ enum CDecoding {
             type: has(AMQP_BASIC_TYPE_FLAG) ? string(c.type) : nil,
             timestamp: has(AMQP_BASIC_TIMESTAMP_FLAG) ? c.timestamp : nil,
             correlationId: has(AMQP_BASIC_CORRELATION_ID_FLAG) ? string(c.correlation_id) : nil,
+            replyTo: has(AMQP_BASIC_REPLY_TO_FLAG) ? string(c.reply_to) : nil,
             expiration: has(AMQP_BASIC_EXPIRATION_FLAG) ? string(c.expiration) : nil,
             headers: has(AMQP_BASIC_HEADERS_FLAG) ? table(c.headers) : [:]
         )

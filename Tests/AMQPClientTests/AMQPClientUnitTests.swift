@@ -123,6 +123,7 @@ import Testing
             type: "ReserveSeat",
             timestamp: 1_700_000_000,
             correlationId: "c-1",
+            replyTo: "replies.1",
             expiration: "60000",
             headers: ["attempt": 2]
         )

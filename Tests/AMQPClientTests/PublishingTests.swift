@@ -13,6 +13,7 @@ struct PublishingTests {
                 messageId: "m-42",
                 type: "ReserveSeat",
                 timestamp: 1_700_000_000,
+                replyTo: "concert.replies.test",
                 headers: ["partition": 3]
             )
             try await connection.publish(routingKey: queue, body: Array(#"{"seat":7}"#.utf8), properties: properties)
