@@ -1,3 +1,4 @@
+public import ConcertDomain
 public import Foundation
 public import Hummingbird
 
@@ -14,11 +15,6 @@ public struct APIRequestContext: RequestContext {
 
     public var maxUploadSize: Int { Self.maximumBodySize }
 
-    /// RFC 3339 UTC times, keys sorted, slashes unescaped.
-    public var responseEncoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
+    /// RFC 3339 UTC times, keys sorted, slashes unescaped (one encoder for every response).
+    public var responseEncoder: JSONEncoder { JSONEncoder.commands }
 }

@@ -1,7 +1,10 @@
+public import AMQPClient
+import ConcertDomain
 public import ConcertPipeline
 public import ConcertStorage
 public import Hummingbird
-import Logging
+public import Logging
+public import PostgresNIO
 public import Prometheus
 
 /// What the API's handlers use; built once per process by ConcertApp.
@@ -15,6 +18,12 @@ public struct APIServices: Sendable {
     /// Batched last-seen writes (a `Service` the process must run).
     public var lastSeen: LastSeenRecorder
     public var commands: CommandStore
+    /// Command ids that prove they were handed out (no row is written on accept).
+    public var commandIDs: CommandIDs
+    /// Admitted tokens' rows in memory (fed by the inbox's ended-token announcements).
+    public var activeTokens: ActiveTokens
+    /// This process's reply queue: outcomes for `Prefer: wait` (a `Service` the process must run).
+    public var inbox: ReplyInbox
     public var reservations: ReservationStore
     public var publisher: CommandPublisher
     public var deadLetters: DeadLetterOperations
@@ -32,6 +41,9 @@ public struct APIServices: Sendable {
         view: WaitingRoomView,
         lastSeen: LastSeenRecorder,
         commands: CommandStore,
+        commandIDs: CommandIDs,
+        activeTokens: ActiveTokens,
+        inbox: ReplyInbox,
         reservations: ReservationStore,
         publisher: CommandPublisher,
         deadLetters: DeadLetterOperations,
@@ -46,7 +58,11 @@ public struct APIServices: Sendable {
         self.view = view
         self.lastSeen = lastSeen
         self.commands = commands
+        self.commandIDs = commandIDs
+        self.activeTokens = activeTokens
+        self.inbox = inbox
         self.reservations = reservations
+        tokenIssuer = Coalescer(maximumBatch: 500) { requests in try await waitingRoom.issue(requests) }
         self.publisher = publisher
         self.deadLetters = deadLetters
         self.adminToken = adminToken
@@ -54,7 +70,44 @@ public struct APIServices: Sendable {
         self.metrics = metrics
     }
 
-    var tokenGuard: TokenGuard { TokenGuard(tokens: tokens, store: waitingRoom, view: view) }
+    /// Every service over one database client and one broker connection: what a `concert`
+    /// process (and a test) runs the API with.
+    public static func make(
+        database: PostgresClient,
+        broker: AMQPConnection,
+        tokenSecret: String,
+        partitions: Int,
+        adminToken: String?,
+        readiness: ReadinessChecks,
+        metrics: PrometheusCollectorRegistry,
+        logger: Logger
+    ) async -> APIServices {
+        let waitingRoom = WaitingRoomStore(client: database, logger: logger)
+        let activeTokens = ActiveTokens(store: waitingRoom)
+        return APIServices(
+            wallets: WalletStore(client: database, logger: logger),
+            catalogue: CatalogueStore(client: database, logger: logger),
+            waitingRoom: waitingRoom,
+            tokens: await QueueTokens(secret: tokenSecret),
+            view: WaitingRoomView(store: waitingRoom, logger: logger),
+            lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
+            commands: CommandStore(client: database, logger: logger),
+            commandIDs: CommandIDs(secret: tokenSecret),
+            activeTokens: activeTokens,
+            inbox: ReplyInbox(connection: broker, logger: logger, tokensEnded: { activeTokens.ended($0) }),
+            reservations: ReservationStore(client: database, logger: logger),
+            publisher: CommandPublisher(connection: broker, partitions: partitions),
+            deadLetters: DeadLetterOperations(store: DeadLetterStore(client: database, logger: logger), connection: broker),
+            adminToken: adminToken,
+            readiness: readiness,
+            metrics: metrics
+        )
+    }
+
+    /// Token issues from concurrent requests, one statement per batch.
+    let tokenIssuer: Coalescer<(concert: ConcertID, user: UserID), WaitingRoomStore.Issue>
+
+    var tokenGuard: TokenGuard { TokenGuard(tokens: tokens, active: activeTokens, view: view) }
 }
 
 /// The API's router: every route of the contract, behind the problem mapping and request logging.

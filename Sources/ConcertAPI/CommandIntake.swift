@@ -7,41 +7,42 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Accepts a command: records it as pending, publishes it with confirms, answers 202 (or, with
-/// `Prefer: wait=N`, the outcome if it comes within N seconds).
+/// Accepts a command: names it, publishes it with confirms, answers 202 — or, with `Prefer:
+/// wait=N`, the outcome the worker pushes back if it comes within N seconds. Nothing is written
+/// to the database: the id itself proves it was handed out (`CommandIDs`), and the worker
+/// records the outcome.
 ///
-/// Failure paths: the database down before the insert → 503, nothing written. The broker down
-/// or refusing → the pending row is deleted → 503, nothing left. The connection lost while the
-/// broker had the message (outcome unknown) → the row stays: if the message was enqueued the
-/// worker completes it, and the client, told 503, never learnt the id.
+/// Failure paths: the broker down, refusing or not routing the message → 503, nothing was sent.
+/// The connection lost before the broker confirmed → 503: the message may or may not have been
+/// enqueued, and if it was, the worker applies it.
 struct CommandIntake: Sendable {
     let services: APIServices
 
     func submit(_ command: Command, user: UserID, schedule: ScheduleKey, request: Request, context: APIRequestContext) async throws -> Response {
-        let envelope = CommandEnvelope(id: UUID(), userId: user, partitionKey: schedule.partitionKey, command: command, submittedAt: Date())
-        try await services.commands.insertPending(envelope)
+        let id = services.commandIDs.mint(command.type)
+        let envelope = CommandEnvelope(id: id, userId: user, partitionKey: schedule.partitionKey, command: command, submittedAt: Date())
+        let wait = Self.preferredWait(request)
+        // Registered before publishing: a fast worker may answer before the confirm arrives.
+        let inbox = wait == nil ? nil : services.inbox
+        inbox?.expect(id)
         do {
-            try await services.publisher.publish(envelope, schedule: schedule)
+            try await services.publisher.publish(envelope, schedule: schedule, replyTo: inbox?.queueName)
         } catch let error as AMQPError {
-            if error.kind != .connectionLost && error.kind != .channelClosed {
-                try? await services.commands.deletePending(envelope.id)
-            }
-            context.logger.warning("command not published", metadata: ["command.id": "\(envelope.id)", "error": "\(error)"])
+            inbox?.forget(id)
+            context.logger.warning("command not published", metadata: ["command.id": "\(id)", "error": "\(error)"])
             throw ServiceUnavailable("the message broker is not reachable; nothing was done")
         }
-        context.logger.debug("command accepted", metadata: ["command.id": "\(envelope.id)", "command.type": "\(command.type.rawValue)"])
-
-        if let wait = Self.preferredWait(request) {
-            if let record = try await waitForOutcome(envelope.id, upTo: .seconds(wait)), record.status != .pending {
-                var response = try outcomeResponse(record, request: request, context: context)
-                response.headers[HTTPField.Name("Preference-Applied")!] = "wait=\(wait)"
-                return response
-            }
+        if let wait, let inbox, let outcome = await inbox.outcome(of: id, within: .seconds(wait)) {
+            var response =
+                if let failure = outcome.failure {
+                    try Problem(failure).response(from: request, context: context)
+                } else {
+                    JSONBody.response(.created, JSONBody.command(outcome))
+                }
+            response.headers[HTTPField.Name("Preference-Applied")!] = "wait=\(wait)"
+            return response
         }
-        var response = try Accepted(commandId: envelope.id, status: "pending").response(from: request, context: context)
-        response.status = .accepted
-        response.headers[.location] = "/v1/commands/\(envelope.id)"
-        return response
+        return JSONBody.response(.accepted, JSONBody.accepted(id), headers: [.location: "/v1/commands/\(id.lowercasedString)"])
     }
 
     /// `Prefer: wait=N` (RFC 7240), N capped at 30.
@@ -54,28 +55,5 @@ struct CommandIntake: Sendable {
             }
         }
         return nil
-    }
-
-    private func waitForOutcome(_ id: UUID, upTo timeout: Duration) async throws -> CommandStore.Record? {
-        let deadline = ContinuousClock.now + timeout
-        var pause = Duration.milliseconds(5)
-        var record: CommandStore.Record?
-        repeat {
-            record = try await services.commands.find(id)
-            if let record, record.status != .pending { return record }
-            try await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(100))
-        } while ContinuousClock.now < deadline
-        return record
-    }
-
-    /// The outcome itself: 201 + the result, or the failure as a problem.
-    private func outcomeResponse(_ record: CommandStore.Record, request: Request, context: APIRequestContext) throws -> Response {
-        if record.status == .failed, let failure = record.failure {
-            return try Problem(failure).response(from: request, context: context)
-        }
-        var response = try CommandView(record).response(from: request, context: context)
-        response.status = .created
-        return response
     }
 }

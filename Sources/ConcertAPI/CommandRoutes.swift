@@ -16,35 +16,8 @@ struct PayRequest: Decodable {
     let reservationId: String
 }
 
-struct Accepted: ResponseEncodable {
-    let commandId: UUID
-    let status: String
-}
-
-/// `GET /v1/commands/{id}`.
-struct CommandView: ResponseEncodable {
-    struct Failure: Encodable {
-        let code: String
-        let message: String
-    }
-
-    let commandId: UUID
-    let type: String
-    let status: String
-    let result: JSONFragment?
-    let error: Failure?
-
-    init(_ record: CommandStore.Record) throws {
-        commandId = record.id
-        type = record.type
-        status = record.status.rawValue
-        result = try record.result.map(JSONFragment.init(parsing:))
-        error = record.failure.map { Failure(code: $0.rawValue, message: $0.message) }
-    }
-}
-
 struct ReservationView: ResponseEncodable {
-    let reservationId: UUID
+    let reservationId: String
     let status: String
     let heldUntil: Date
     let concertId: Int64
@@ -84,14 +57,20 @@ extension Router<APIRequestContext> {
                 context: context
             )
         }
-        get("/v1/commands/:commandId") { _, context -> CommandView in
+        get("/v1/commands/:commandId") { _, context -> Response in
             guard let id = UUID(uuidString: try context.parameters.require("commandId")) else {
                 throw Problem.invalidRequest("commandId: must be a UUID")
             }
-            guard let record = try await services.commands.find(id) else {
-                throw Problem.notFound("COMMAND_NOT_FOUND", "No command \(id) was ever accepted.")
+            if let record = try await services.commands.find(id) {
+                return JSONBody.response(
+                    JSONBody.command(id: id, type: record.type, status: record.status.rawValue, resultJSON: record.result, failure: record.failure)
+                )
             }
-            return try CommandView(record)
+            // No outcome yet: pending if an API process handed the id out, else never accepted.
+            guard let type = services.commandIDs.type(of: id) else {
+                throw Problem.notFound("COMMAND_NOT_FOUND", "No command \(id.lowercasedString) was ever accepted.")
+            }
+            return JSONBody.response(JSONBody.command(id: id, type: type.rawValue, status: "pending", resultJSON: nil, failure: nil))
         }
         get("/v1/reservations/:reservationId") { request, context -> ReservationView in
             guard let id = UUID(uuidString: try context.parameters.require("reservationId")) else {
@@ -101,7 +80,7 @@ extension Router<APIRequestContext> {
             guard let reservation = try await services.reservations.find(id) else { throw FailureCode.reservationNotFound }
             guard reservation.userID == token.userID else { throw FailureCode.notReservationOwner }
             return ReservationView(
-                reservationId: id,
+                reservationId: id.lowercasedString,
                 status: reservation.effectiveStatus(at: Date()).rawValue,
                 heldUntil: reservation.heldUntil,
                 concertId: reservation.schedule.concertID.rawValue,

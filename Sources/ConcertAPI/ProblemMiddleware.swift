@@ -65,7 +65,7 @@ extension Problem {
     public init(_ failure: FailureCode) {
         let status: HTTPResponse.Status =
             switch failure {
-            case .seatUnavailable, .alreadyPaid: .conflict
+            case .seatUnavailable, .alreadyPaid, .seatLimitReached: .conflict
             case .seatNotFound, .scheduleNotFound, .reservationNotFound: .notFound
             case .notReservationOwner: .forbidden
             case .holdExpired: .gone

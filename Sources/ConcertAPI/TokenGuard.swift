@@ -6,7 +6,7 @@ import Hummingbird
 /// Turns the `Authorization` header into a verified token, and checks it is active for the concert.
 struct TokenGuard: Sendable {
     let tokens: QueueTokens
-    let store: WaitingRoomStore
+    let active: ActiveTokens
     let view: WaitingRoomView
 
     /// The bearer token's claims: 401 `TOKEN_MISSING`, `TOKEN_INVALID` or `TOKEN_EXPIRED` otherwise.
@@ -24,9 +24,9 @@ struct TokenGuard: Sendable {
     func requireActive(_ request: Request, concert: ConcertID?, now: Date = Date()) async throws -> (VerifiedQueueToken, WaitingRoomStore.Token) {
         let token = try await verified(request)
         if let concert, token.concertID != concert { throw Problem.tokenWrongConcert }
-        // Waiting tokens are told from memory; only an admitted one needs its row.
+        // Waiting tokens are told from memory; an admitted one needs its row, which is kept in memory too.
         guard token.seq <= view.admittedThrough(token.concertID) else { throw Problem.tokenNotActive }
-        guard let row = try await store.token(concert: token.concertID, seq: token.seq), row.userID == token.userID else {
+        guard let row = try await active.token(concert: token.concertID, seq: token.seq), row.userID == token.userID else {
             throw Problem.tokenInvalid
         }
         switch row.state {

@@ -31,6 +31,11 @@ public final class WaitingRoomView: Service, Sendable {
         snapshot.withLock { $0.marks[concert] ?? 0 }
     }
 
+    /// True when the concert had a waiting room at the last refresh (every concert has one).
+    public func knows(_ concert: ConcertID) -> Bool {
+        snapshot.withLock { $0.marks[concert] != nil }
+    }
+
     /// Admissions per second over the last few seconds.
     public func admissionRate(_ concert: ConcertID) -> Double {
         snapshot.withLock { snapshot in

@@ -1,4 +1,4 @@
-import ConcertDomain
+public import ConcertDomain
 public import ConcertPipeline
 import Foundation
 public import Logging
@@ -115,6 +115,11 @@ extension ConcertConfiguration {
     /// The topology these settings describe.
     public var topology: PipelineTopology {
         PipelineTopology(partitions: partitions, holdSeconds: holdSeconds)
+    }
+
+    /// The partition workers' rules.
+    public var partitionSettings: PartitionState.Settings {
+        PartitionState.Settings(holdDuration: TimeInterval(holdSeconds))
     }
 
     /// The admitter's settings.

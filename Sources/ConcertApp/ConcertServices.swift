@@ -16,6 +16,13 @@ public enum ConcertServices {
     public static func makeDatabase(_ configuration: ConcertConfiguration, logger: Logger) throws -> PostgresClient {
         var database = try PostgresClient.Configuration(url: configuration.databaseURL)
         database.options.maximumConnections = 40
+        // Statements on the hot paths are prepared once per connection. Left to itself, PostgreSQL
+        // plans the set-based ones (unnest of arrays) again at every execution, because it cannot
+        // tell that a generic plan does as well; and a generic plan made while a table is still
+        // empty would scan it whole for as long as the connection lives. Every statement of this
+        // system is an index lookup by design, so: generic plans, and never a sequential scan where
+        // an index serves.
+        database.options.additionalStartupParameters += [("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]
         return PostgresClient(configuration: database, backgroundLogger: logger)
     }
 
@@ -59,6 +66,7 @@ public enum ConcertServices {
                     preferred: Array(0..<configuration.partitions),
                     database: database,
                     broker: workerBroker,
+                    localInbox: api.inbox,
                     logger: logger
                 )
         }
@@ -69,6 +77,7 @@ public enum ConcertServices {
                     .init(service: broker),
                     .init(service: api.view),
                     .init(service: api.lastSeen),
+                    .init(service: api.inbox),
                 ] + background.map { .init(service: $0) } + [
                     .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup)
                 ],
@@ -87,7 +96,8 @@ public enum ConcertServices {
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "worker", logger: logger)
         let services: [any Service] =
-            [database, broker] + pipelineServices(configuration, preferred: preferred, database: database, broker: broker, logger: logger)
+            [database, broker]
+            + pipelineServices(configuration, preferred: preferred, database: database, broker: broker, localInbox: nil, logger: logger)
         return ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services.map { .init(service: $0) },
@@ -98,15 +108,18 @@ public enum ConcertServices {
     }
 
     /// A worker for every partition (the `preferred` ones subscribe first), the admitter, the tick
-    /// watchdog and the dead-letter archiver, on `broker`.
+    /// watchdog and the dead-letter archiver, on `broker`. With `localInbox` (`concert serve`), the
+    /// workers hand outcomes for this process's API to it in memory.
     static func pipelineServices(
         _ configuration: ConcertConfiguration,
         preferred: [Int],
         database: PostgresClient,
         broker: AMQPConnection,
+        localInbox: ReplyInbox?,
         logger: Logger
     ) -> [any Service] {
         let publisher = CommandPublisher(connection: broker, partitions: configuration.partitions)
+        let replies = ReplySender(connection: broker, local: localInbox, logger: logger)
         let preferred = Set(preferred)
         let workers: [any Service] = (0..<configuration.partitions).map { partition in
             PartitionWorker(
@@ -114,7 +127,8 @@ public enum ConcertServices {
                 connection: broker,
                 database: database,
                 publisher: publisher,
-                holdSeconds: TimeInterval(configuration.holdSeconds),
+                replies: replies,
+                settings: configuration.partitionSettings,
                 subscribeAfter: preferred.contains(partition) ? .zero : .seconds(5),
                 logger: logger
             )
@@ -150,24 +164,18 @@ public enum ConcertServices {
         guard let secret = configuration.tokenSecret else {
             throw ConfigurationError(variable: "CONCERT_TOKEN_SECRET", problem: "is required (scripts/services up writes one to .run/env)")
         }
-        let waitingRoom = WaitingRoomStore(client: database, logger: logger)
-        return APIServices(
-            wallets: WalletStore(client: database, logger: logger),
-            catalogue: CatalogueStore(client: database, logger: logger),
-            waitingRoom: waitingRoom,
-            tokens: await QueueTokens(secret: secret),
-            view: WaitingRoomView(store: waitingRoom, logger: logger),
-            lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
-            commands: CommandStore(client: database, logger: logger),
-            reservations: ReservationStore(client: database, logger: logger),
-            publisher: CommandPublisher(connection: broker, partitions: configuration.partitions),
-            deadLetters: DeadLetterOperations(store: DeadLetterStore(client: database, logger: logger), connection: broker),
+        return await APIServices.make(
+            database: database,
+            broker: broker,
+            tokenSecret: secret,
+            partitions: configuration.partitions,
             adminToken: configuration.adminToken,
             readiness: ReadinessChecks(
                 database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
                 broker: { broker.isConnected }
             ),
-            metrics: metrics
+            metrics: metrics,
+            logger: logger
         )
     }
 

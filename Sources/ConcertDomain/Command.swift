@@ -29,11 +29,52 @@ public enum Command: Sendable, Hashable {
         public init(reservationId: UUID) { self.reservationId = reservationId }
     }
 
-    /// Published by the worker after a hold, delivered back through the hold-delay queue.
+    /// Published by the worker after a batch with the holds it made (one message per batch: all
+    /// its schedules are of one partition), delivered back through the hold-delay queue when they end.
     public struct ExpireHold: Sendable, Hashable, Codable {
-        public let reservationId: UUID
+        /// The holds of one schedule.
+        public struct Holds: Sendable, Hashable, Codable {
+            /// The schedule's partition key; empty in the forms of earlier builds: the envelope's own.
+            public let partitionKey: String
+            public let reservationIds: [UUID]
 
-        public init(reservationId: UUID) { self.reservationId = reservationId }
+            public init(partitionKey: String, reservationIds: [UUID]) {
+                self.partitionKey = partitionKey
+                self.reservationIds = reservationIds
+            }
+        }
+
+        public let holds: [Holds]
+
+        public init(holds: [Holds]) { self.holds = holds }
+
+        /// Holds of the envelope's own schedule.
+        public init(reservationIds: [UUID]) { self.holds = [Holds(partitionKey: "", reservationIds: reservationIds)] }
+
+        /// Every reservation to end.
+        public var reservationIds: [UUID] { holds.flatMap(\.reservationIds) }
+
+        enum CodingKeys: String, CodingKey {
+            case holds, reservationIds, reservationId
+        }
+
+        /// Also reads `{"reservationIds": […]}` and `{"reservationId": …}`, the forms of earlier builds
+        /// (still in the delay queue after an upgrade): holds of the envelope's own schedule.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            if let holds = try container.decodeIfPresent([Holds].self, forKey: .holds) {
+                self.init(holds: holds)
+            } else if let ids = try container.decodeIfPresent([UUID].self, forKey: .reservationIds) {
+                self.init(reservationIds: ids)
+            } else {
+                self.init(reservationIds: [try container.decode(UUID.self, forKey: .reservationId)])
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(holds, forKey: .holds)
+        }
     }
 
     /// The envelope's `type`.

@@ -66,10 +66,39 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
         }
     }
 
-    /// The JSON body to publish.
+    /// The JSON body to publish: what `JSONEncoder.commands` writes (sorted keys, RFC 3339 times,
+    /// lower-case UUIDs), written by hand because every submit and every expiry does it.
     public func encoded() -> [UInt8] {
-        // Encoding plain values into JSON cannot fail.
-        Array(try! JSONEncoder.commands.encode(self))
+        var json = JSONText(capacity: 320)
+        json.add("id", id)
+        json.add("partitionKey", partitionKey)
+        json.add("payload", json: payloadJSON)
+        json.add("submittedAt", submittedAt)
+        json.add("type", command.type.rawValue)
+        json.add("userId", userId.rawValue)
+        json.add("version", Int64(version))
+        return Array(json.finish().utf8)
+    }
+
+    var payloadJSON: String {
+        var payload = JSONText(capacity: 96)
+        switch command {
+        case .reserveSeat(let reserve):
+            payload.add("concertId", reserve.concertId.rawValue)
+            payload.add("date", reserve.date.description)
+            payload.add("seatNumber", Int64(reserve.seatNumber.rawValue))
+        case .pay(let pay):
+            payload.add("reservationId", pay.reservationId)
+        case .expireHold(let expire):
+            let holds = expire.holds.map { holds in
+                var group = JSONText(capacity: 64 + 40 * holds.reservationIds.count)
+                group.add("partitionKey", holds.partitionKey)
+                group.add("reservationIds", json: "[" + holds.reservationIds.map { "\"\($0.lowercasedString)\"" }.joined(separator: ",") + "]")
+                return group.finish()
+            }
+            payload.add("holds", json: "[" + holds.joined(separator: ",") + "]")
+        }
+        return payload.finish()
     }
 
     public init(from decoder: any Decoder) throws {

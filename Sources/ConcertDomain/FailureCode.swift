@@ -8,6 +8,7 @@ public enum FailureCode: String, Sendable, Codable, CaseIterable, Error {
     case holdExpired = "HOLD_EXPIRED"
     case alreadyPaid = "ALREADY_PAID"
     case insufficientBalance = "INSUFFICIENT_BALANCE"
+    case seatLimitReached = "SEAT_LIMIT_REACHED"
 
     /// A sentence for the client.
     public var message: String {
@@ -20,6 +21,7 @@ public enum FailureCode: String, Sendable, Codable, CaseIterable, Error {
         case .holdExpired: "The hold on the seat expired before payment."
         case .alreadyPaid: "The reservation is already paid."
         case .insufficientBalance: "The balance does not cover the price."
+        case .seatLimitReached: "You already hold or bought as many seats of this date as one person may."
         }
     }
 }

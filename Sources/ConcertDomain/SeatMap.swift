@@ -1,11 +1,13 @@
 public import Foundation
 
-/// The seats of one schedule and the reservations on them: the state a partition worker owns.
+/// The seats of one schedule and the live reservations on them: the memory a partition worker
+/// keeps of a schedule it owns.
 ///
-/// A pure state machine: the worker loads it from storage when it becomes active for the
-/// partition, applies commands to it in order, and persists what each call says changed. It is
-/// the only writer, so no locks are needed. A hold past its deadline counts as free (lazy
-/// expiry), so a late or lost expiry message never keeps a seat.
+/// Mutated in place by `PartitionState`; every change is also written to a change log, so that
+/// a batch whose transaction rolled back can be undone without copying the map. A hold past
+/// its deadline counts as free (lazy expiry), so a late or lost expiry message never keeps a
+/// seat. Expired reservations are forgotten at once: only held and paid ones are kept, so the
+/// map never grows beyond its seats.
 public struct SeatMap: Sendable {
     /// One seat: its price and, while held or sold, the reservation on it.
     public struct Seat: Sendable, Hashable {
@@ -21,23 +23,27 @@ public struct SeatMap: Sendable {
         }
     }
 
-    /// What a successful reservation changed.
-    public struct Hold: Sendable, Hashable {
-        /// The new reservation, status `held`.
-        public let reservation: Reservation
-        /// The earlier hold on the seat that lapsed and was expired to make room, to be persisted too.
-        public let expired: Reservation?
+    /// One change, with what was there before: what `revert` needs.
+    public enum Change: Sendable, Equatable {
+        case seat(SeatNumber, previous: UUID?)
+        case reservation(UUID, previous: Reservation?)
     }
 
     public let schedule: ScheduleKey
     public private(set) var seats: [SeatNumber: Seat]
+    /// Live reservations (held or paid) by id.
     public private(set) var reservations: [UUID: Reservation]
+    /// The live reservations of each user, for the per-user seat limit.
+    private var reservationsByUser: [UserID: Set<UUID>] = [:]
 
     /// Builds the map from stored seats and the live reservations on them.
     public init(schedule: ScheduleKey, seats: [Seat], reservations: [Reservation] = []) {
         self.schedule = schedule
-        self.seats = Dictionary(uniqueKeysWithValues: seats.map { ($0.number, $0) })
-        self.reservations = Dictionary(uniqueKeysWithValues: reservations.map { ($0.id, $0) })
+        self.seats = Dictionary(seats.map { ($0.number, $0) }) { first, _ in first }
+        self.reservations = [:]
+        for reservation in reservations where reservation.status != .expired {
+            setReservation(reservation.id, reservation)
+        }
     }
 
     /// True when the seat can be reserved at `now`.
@@ -51,73 +57,73 @@ public struct SeatMap: Sendable {
         seats.values.filter { liveReservation(on: $0, at: now) == nil }.sorted { $0.number < $1.number }
     }
 
-    /// Holds `number` for `user` until `now + holdDuration`.
-    public mutating func reserve(
-        _ number: SeatNumber,
-        for user: UserID,
-        reservationID: UUID,
-        at now: Date,
-        holdDuration: TimeInterval
-    ) -> Result<Hold, FailureCode> {
-        guard var seat = seats[number] else { return .failure(.seatNotFound) }
-        if liveReservation(on: seat, at: now) != nil { return .failure(.seatUnavailable) }
-        // A lapsed hold still recorded on the seat is expired now, in the same change.
-        let lapsed = seat.reservationID.flatMap { markExpired($0) }
-        let reservation = Reservation(
-            id: reservationID,
-            schedule: schedule,
-            seat: number,
-            userID: user,
-            price: seat.price,
-            status: .held,
-            heldUntil: now.addingTimeInterval(holdDuration)
-        )
-        seat.reservationID = reservationID
-        seats[number] = seat
-        reservations[reservationID] = reservation
-        return .success(Hold(reservation: reservation, expired: lapsed))
-    }
-
-    /// The expiry message of a hold: releases the seat if the reservation is still unpaid.
-    /// Returns the expired reservation, or `nil` when nothing changed (paid, already expired, unknown).
-    public mutating func expire(_ reservationID: UUID) -> Reservation? {
-        markExpired(reservationID)
-    }
-
-    /// Checks that `user` may pay `reservationID` at `now`, and returns it.
-    public func payable(_ reservationID: UUID, by user: UserID, at now: Date) -> Result<Reservation, FailureCode> {
-        guard let reservation = reservations[reservationID] else { return .failure(.reservationNotFound) }
-        guard reservation.userID == user else { return .failure(.notReservationOwner) }
-        switch reservation.effectiveStatus(at: now) {
-        case .paid: return .failure(.alreadyPaid)
-        case .expired: return .failure(.holdExpired)
-        case .held: return .success(reservation)
-        }
-    }
-
-    /// Marks a payable reservation paid (the seat is sold), after the wallet was debited.
-    public mutating func markPaid(_ reservationID: UUID) -> Reservation? {
-        guard var reservation = reservations[reservationID], reservation.status == .held else { return nil }
-        reservation.status = .paid
-        reservations[reservationID] = reservation
-        return reservation
-    }
-
-    /// Forgets expired reservations (their seats were released); keeps the map small over a long on-sale.
-    public mutating func compact() {
-        reservations = reservations.filter { $0.value.status != .expired }
-    }
-
-    private func liveReservation(on seat: Seat, at now: Date) -> Reservation? {
+    /// The live reservation on a seat at `now`: held and not past its deadline, or paid.
+    public func liveReservation(on seat: Seat, at now: Date) -> Reservation? {
         guard let id = seat.reservationID, let reservation = reservations[id] else { return nil }
         return reservation.effectiveStatus(at: now) == .expired ? nil : reservation
     }
 
-    private mutating func markExpired(_ reservationID: UUID) -> Reservation? {
-        guard var reservation = reservations[reservationID], reservation.status == .held else { return nil }
+    /// How many seats `user` holds (unexpired) or bought in this schedule at `now`.
+    public func liveSeats(of user: UserID, at now: Date) -> Int {
+        reservationsByUser[user]?.reduce(0) { count, id in
+            count + (reservations[id].map { $0.effectiveStatus(at: now) != .expired } == true ? 1 : 0)
+        } ?? 0
+    }
+
+    // MARK: - Changes (each logged, so that it can be reverted)
+
+    /// Puts `reservation` (held) on its seat.
+    mutating func hold(_ reservation: Reservation, log: inout [Change]) {
+        setSeat(reservation.seat, to: reservation.id, log: &log)
+        setReservation(reservation.id, reservation, log: &log)
+    }
+
+    /// Marks a live reservation expired: it is forgotten, and its seat freed if it still holds it.
+    /// Returns the reservation as expired, or `nil` when it was not live.
+    @discardableResult
+    mutating func expire(_ id: UUID, log: inout [Change]) -> Reservation? {
+        guard var reservation = reservations[id], reservation.status == .held else { return nil }
         reservation.status = .expired
-        reservations[reservationID] = reservation
-        if seats[reservation.seat]?.reservationID == reservationID { seats[reservation.seat]?.reservationID = nil }
+        if seats[reservation.seat]?.reservationID == id { setSeat(reservation.seat, to: nil, log: &log) }
+        setReservation(id, nil, log: &log)
         return reservation
+    }
+
+    /// Marks a held reservation paid (its seat is sold).
+    mutating func markPaid(_ id: UUID, log: inout [Change]) -> Reservation? {
+        guard var reservation = reservations[id], reservation.status == .held else { return nil }
+        reservation.status = .paid
+        setReservation(id, reservation, log: &log)
+        return reservation
+    }
+
+    /// Undoes one logged change.
+    mutating func revert(_ change: Change) {
+        switch change {
+        case .seat(let number, let previous):
+            seats[number]?.reservationID = previous
+        case .reservation(let id, let previous):
+            setReservation(id, previous)
+        }
+    }
+
+    private mutating func setSeat(_ number: SeatNumber, to reservation: UUID?, log: inout [Change]) {
+        log.append(.seat(number, previous: seats[number]?.reservationID))
+        seats[number]?.reservationID = reservation
+    }
+
+    private mutating func setReservation(_ id: UUID, _ reservation: Reservation?, log: inout [Change]) {
+        log.append(.reservation(id, previous: reservations[id]))
+        setReservation(id, reservation)
+    }
+
+    /// Sets or removes a reservation, keeping the per-user index in step.
+    private mutating func setReservation(_ id: UUID, _ reservation: Reservation?) {
+        if let old = reservations[id] {
+            reservationsByUser[old.userID]?.remove(id)
+            if reservationsByUser[old.userID]?.isEmpty == true { reservationsByUser[old.userID] = nil }
+        }
+        reservations[id] = reservation
+        if let reservation { reservationsByUser[reservation.userID, default: []].insert(id) }
     }
 }

@@ -1,15 +1,20 @@
 public import AMQPClient
 public import ConcertDomain
 import Foundation
+import Metrics
 
 /// Puts command envelopes on the wire: to their partition, persistent, confirmed.
 public struct CommandPublisher: Sendable {
     let connection: AMQPConnection
     let partitions: Int
+    private let published: [CommandType: Counter]
 
     public init(connection: AMQPConnection, partitions: Int) {
         self.connection = connection
         self.partitions = partitions
+        published = Dictionary(
+            uniqueKeysWithValues: CommandType.allCases.map { ($0, Counter(label: "concert_commands_published_total", dimensions: [("type", $0.rawValue)])) }
+        )
     }
 
     /// The partition of a schedule.
@@ -18,15 +23,18 @@ public struct CommandPublisher: Sendable {
     }
 
     /// Publishes `envelope` to the partition of `schedule` and returns once the broker confirmed it.
-    public func publish(_ envelope: CommandEnvelope, schedule: ScheduleKey) async throws {
+    /// With `replyTo`, the worker sends the outcome to that queue when it committed.
+    public func publish(_ envelope: CommandEnvelope, schedule: ScheduleKey, replyTo: String? = nil) async throws {
+        var properties = envelope.messageProperties
+        properties.replyTo = replyTo
         try await connection.publish(
             exchange: PipelineTopology.commandsExchange,
             routingKey: PipelineTopology.partitionRoutingKey(partition(of: schedule)),
             body: envelope.encoded(),
-            properties: envelope.messageProperties,
+            properties: properties,
             mandatory: true
         )
-        PipelineMetrics.published(envelope.command.type)
+        published[envelope.command.type]?.increment()
     }
 
     /// Publishes an `ExpireHold` to the hold delay queue; it reaches the partition after the hold length.
@@ -47,7 +55,7 @@ extension CommandEnvelope {
         AMQPMessageProperties(
             contentType: "application/json",
             persistent: true,
-            messageId: id.uuidString.lowercased(),
+            messageId: id.lowercasedString,
             type: command.type.rawValue,
             timestamp: UInt64(max(0, submittedAt.timeIntervalSince1970))
         )

@@ -1,5 +1,5 @@
 public import AMQPClient
-import ConcertDomain
+public import ConcertDomain
 import ConcertStorage
 public import Foundation
 public import Logging
@@ -10,23 +10,31 @@ import Synchronization
 /// The single writer of one partition: consumes `concert.commands.p<n>` (a single-active-consumer
 /// queue, so only one worker among all processes is active for it) and applies its commands in order.
 ///
-/// Each batch — what the prefetch already holds — is applied in one transaction, then
-/// acknowledged with one `multiple` ack: never before the commit. Redelivered commands are
-/// recognised by id. A message that is not a command this build can apply, or whose handler keeps
-/// failing, goes to the dead letters with its reason; the rest of the partition keeps flowing.
-/// While the database is down nothing is acknowledged and the batch is retried with back-off.
-/// On graceful shutdown the current batch finishes, then the consumer is cancelled.
+/// Each batch — what the prefetch already holds — is decided by the partition's state machine
+/// (`PartitionState`, seat maps in memory) and written with a fixed handful of set-based
+/// statements in one transaction, then acknowledged with one `multiple` ack: never before the
+/// commit. After the commit it schedules the batch's hold expiries (one message per schedule),
+/// sends outcomes to the API processes waiting for them and announces ended queue tokens.
+/// Redelivered commands are recognised by id. A message that is not a command this build can
+/// apply, or whose handling keeps failing, goes to the dead letters with its reason; the rest of
+/// the partition keeps flowing. While the database is down nothing is acknowledged and the batch
+/// is retried with back-off. Memory starts empty at every subscription and is dropped whenever a
+/// transaction's outcome is unknown or storage disagrees with it, so it is always loaded again
+/// from what PostgreSQL committed. On graceful shutdown the current batch finishes, then the
+/// consumer is cancelled.
 public struct PartitionWorker: Service {
     let partition: Int
     let connection: AMQPConnection
     let database: PostgresClient
     let publisher: CommandPublisher
-    let holdSeconds: TimeInterval
+    let replies: ReplySender
+    let settings: PartitionState.Settings
     let prefetch: UInt16
     /// How long to wait before subscribing: a worker subscribes at once to the partitions it
     /// prefers and later to the others, so that with single active consumers each process ends up
     /// active for its own share and standing by for the rest.
     let subscribeAfter: Duration
+    let metrics: WorkerMetrics
     let logger: Logger
 
     public init(
@@ -34,8 +42,9 @@ public struct PartitionWorker: Service {
         connection: AMQPConnection,
         database: PostgresClient,
         publisher: CommandPublisher,
-        holdSeconds: TimeInterval,
-        prefetch: UInt16 = 128,
+        replies: ReplySender,
+        settings: PartitionState.Settings,
+        prefetch: UInt16 = 256,
         subscribeAfter: Duration = .zero,
         logger: Logger
     ) {
@@ -43,9 +52,11 @@ public struct PartitionWorker: Service {
         self.connection = connection
         self.database = database
         self.publisher = publisher
-        self.holdSeconds = holdSeconds
+        self.replies = replies
+        self.settings = settings
         self.prefetch = prefetch
         self.subscribeAfter = subscribeAfter
+        metrics = WorkerMetrics(partition: partition)
         var logger = logger
         logger[metadataKey: "partition"] = "\(partition)"
         self.logger = logger
@@ -54,7 +65,6 @@ public struct PartitionWorker: Service {
     public func run() async throws {
         let lifecycle = Lifecycle()
         await withGracefulShutdownHandler {
-            var state = PartitionState()
             if subscribeAfter > .zero { try? await Task.sleep(for: subscribeAfter) }
             while !lifecycle.isStopping, !Task.isCancelled {
                 do {
@@ -64,9 +74,11 @@ public struct PartitionWorker: Service {
                         consumer.requestCancel()
                         return
                     }
+                    // Another worker may have been active for the partition meanwhile: start from storage.
+                    var memory = Memory(state: PartitionState(settings: settings))
                     for try await batch in consumer.batches {
                         guard lifecycle.beginBatch() else { break }
-                        await process(batch, consumer: consumer, state: &state)
+                        await process(batch, consumer: consumer, memory: &memory)
                         guard lifecycle.endBatch() else { break }
                     }
                 } catch {
@@ -79,103 +91,178 @@ public struct PartitionWorker: Service {
         }
     }
 
-    /// The partition's memory: seat maps of the schedules seen, valid for one connection incarnation.
-    struct PartitionState {
-        var schedules: [ScheduleKey: PartitionStore.LoadedSchedule] = [:]
-        var generation: UInt64 = 0
+    /// What the worker remembers between batches of one subscription.
+    struct Memory {
+        var state: PartitionState
+        /// Row ids of the schedules in memory.
+        var scheduleIDs: [ScheduleKey: Int64] = [:]
     }
 
-    private func process(_ batch: [AMQPDelivery], consumer: AMQPConsumer, state: inout PartitionState) async {
+    /// One command and the delivery it came in.
+    struct Received {
+        let delivery: AMQPDelivery
+        let envelope: CommandEnvelope
+    }
+
+    private func process(_ batch: [AMQPDelivery], consumer: AMQPConsumer, memory: inout Memory) async {
         guard let last = batch.last else { return }
-        if last.connectionGeneration != state.generation {
-            // A reconnect: another worker may have been active meanwhile, so reload from storage.
-            state.schedules.removeAll()
-            state.generation = last.connectionGeneration
-        }
-        var commands: [(delivery: AMQPDelivery, envelope: CommandEnvelope)] = []
+        var commands: [Received] = []
+        commands.reserveCapacity(batch.count)
         for delivery in batch {
             do {
-                commands.append((delivery, try CommandEnvelope.decode(delivery.body)))
+                commands.append(Received(delivery: delivery, envelope: try CommandEnvelope.decode(delivery.body)))
             } catch {
-                guard await deadLetter(delivery, reason: error.description) else { return }
+                guard await deadLetter(delivery, reason: error.description) else { return giveUp(last, consumer: consumer) }
             }
         }
-        logger.trace("batch received", metadata: ["batch.size": "\(batch.count)"])
-        guard let expiries = await applyWithRetries(commands, state: &state) else { return }
-        logger.trace("batch committed", metadata: ["batch.size": "\(batch.count)"])
-        for (expiry, schedule) in expiries {
-            do {
-                try await publisher.publishExpiry(expiry, schedule: schedule)
-            } catch {
-                // The hold still ends: a hold past its deadline counts as free everywhere.
-                logger.warning("hold expiry not scheduled", metadata: ["command.id": "\(expiry.id)", "error": "\(error)"])
-            }
-        }
+        guard let applied = await applyWithRetries(commands, memory: &memory) else { return giveUp(last, consumer: consumer) }
+        await afterCommit(applied, commands: commands)
         do {
             try consumer.ack(last, multiple: true)
-            logger.trace("batch acknowledged", metadata: ["batch.size": "\(batch.count)"])
         } catch {
             // The connection dropped after the commit: the broker redelivers and the ids are recognised.
             logger.info("batch committed but not acknowledged", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Applies the batch in one transaction; if it fails for a reason other than the database being
-    /// away, applies the commands one by one so that only the failing one is dead-lettered.
-    /// Returns the expiries to publish, or `nil` when the batch must not be acknowledged.
-    private func applyWithRetries(
-        _ commands: [(delivery: AMQPDelivery, envelope: CommandEnvelope)],
-        state: inout PartitionState
-    ) async -> [(CommandEnvelope, ScheduleKey)]? {
-        guard !commands.isEmpty else { return [] }
-        switch await applyUntilDatabaseAnswers(commands.map(\.envelope), state: &state) {
-        case .applied(let expiries):
-            return expiries
+    /// A batch that could not be applied nor dead-lettered goes back to the queue (never left
+    /// unsettled for a later `multiple` ack to sweep up).
+    private func giveUp(_ last: AMQPDelivery, consumer: AMQPConsumer) {
+        do {
+            try consumer.nack(last, multiple: true, requeue: true)
+        } catch {
+            logger.info("batch not requeued; the broker redelivers it with the connection", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// What a committed batch leaves to do.
+    struct Applied {
+        var writes: [PartitionWrites] = []
+        /// Reservations committed by an earlier attempt whose expiry may not have been scheduled.
+        var redeliveredReservations: [CommandEnvelope] = []
+    }
+
+    /// Schedules the expiries, sends the outcomes and announces ended tokens, all at once.
+    private func afterCommit(_ applied: Applied, commands: [Received]) async {
+        let replyTo = Dictionary(commands.compactMap { received in received.delivery.properties.replyTo.map { (received.envelope.id, $0) } }) { first, _ in first }
+        var expiries: [ScheduleKey: [UUID]] = [:]
+        var outcomes: [(replyTo: String, outcome: CommandOutcome)] = []
+        var ended: [EndedToken] = []
+        for writes in applied.writes {
+            for (schedule, holds) in writes.holdsToExpire { expiries[schedule, default: []] += holds }
+            for outcome in writes.outcomes {
+                if let queue = replyTo[outcome.envelope.id] { outcomes.append((queue, CommandOutcome(outcome))) }
+            }
+            ended += writes.endedTokens.map { EndedToken(concert: $0.concert, user: $0.user) }
+        }
+        for envelope in applied.redeliveredReservations {
+            if let schedule = PartitionState.schedule(of: envelope) { expiries[schedule, default: []].append(envelope.id) }
+        }
+        let replying = outcomes
+        let announcing = ended
+        let expiring = expiries
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await replies.send(replying) }
+            group.addTask { await replies.announce(announcing) }
+            group.addTask { await scheduleExpiry(of: expiring) }
+        }
+    }
+
+    /// One expiry message for all the batch's holds (its schedules are all of this partition).
+    private func scheduleExpiry(of holds: [ScheduleKey: [UUID]]) async {
+        guard let first = holds.keys.first else { return }
+        let expiry = CommandEnvelope(
+            id: Self.expiryID(of: holds.values.flatMap { $0 }),
+            userId: UserID("system")!,
+            partitionKey: first.partitionKey,
+            command: .expireHold(.init(holds: holds.map { .init(partitionKey: $0.key.partitionKey, reservationIds: $0.value) })),
+            submittedAt: Date()
+        )
+        do {
+            try await publisher.publishExpiry(expiry, schedule: first)
+        } catch {
+            // The holds still end: a hold past its deadline counts as free everywhere.
+            logger.warning("hold expiry not scheduled", metadata: ["holds": "\(holds.values.map(\.count).reduce(0, +))", "error": "\(error)"])
+        }
+    }
+
+    /// The id of the expiry message of a set of holds: derived from them, so that the message a
+    /// redelivered batch publishes again is recognised as the same command (and needs no system
+    /// call for randomness, as `UUID()` does).
+    static func expiryID(of holds: [UUID]) -> UUID {
+        var low: UInt64 = 0xcbf2_9ce4_8422_2325
+        var high: UInt64 = 0x6c62_272e_07bb_0142
+        for id in holds.sorted(by: { $0.uuidString < $1.uuidString }) {
+            withUnsafeBytes(of: id.uuid) { bytes in
+                for byte in bytes {
+                    low = (low ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+                    high = (high ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 &+ 0x9e37_79b9
+                }
+            }
+        }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<8 {
+            bytes[index] = UInt8(truncatingIfNeeded: high >> (8 * index))
+            bytes[8 + index] = UInt8(truncatingIfNeeded: low >> (8 * index))
+        }
+        bytes[6] = 0x80 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+
+    /// Applies the batch in one transaction, retried while the database is away; if it keeps
+    /// failing for another reason, applies its commands one by one, so that only the failing
+    /// one is dead-lettered. `nil` when the batch must not be acknowledged.
+    private func applyWithRetries(_ commands: [Received], memory: inout Memory) async -> Applied? {
+        guard !commands.isEmpty else { return Applied() }
+        var applied = Applied()
+        switch await applyUntilDatabaseAnswers(commands, memory: &memory, attempts: 2) {
+        case .applied(let writes, let redelivered):
+            applied.writes.append(writes)
+            applied.redeliveredReservations = redelivered
+            return applied
         case .stopped:
             return nil
         case .failed(let error):
             logger.warning("batch failed; applying its commands one by one", metadata: ["error": "\(String(reflecting: error))"])
         }
-        var expiries: [(CommandEnvelope, ScheduleKey)] = []
-        for (delivery, envelope) in commands {
-            var attempts = 0
-            while true {
-                switch await applyUntilDatabaseAnswers([envelope], state: &state) {
-                case .applied(let more):
-                    expiries += more
-                case .stopped:
-                    return nil
-                case .failed(let error):
-                    attempts += 1
-                    if attempts < 3 { continue }
-                    guard await deadLetter(delivery, reason: "handler failed: \(String(describing: error).prefix(500))") else { return nil }
-                }
-                break
+        for command in commands {
+            switch await applyUntilDatabaseAnswers([command], memory: &memory, attempts: 3) {
+            case .applied(let writes, let redelivered):
+                applied.writes.append(writes)
+                applied.redeliveredReservations += redelivered
+            case .stopped:
+                return nil
+            case .failed(let error):
+                guard await deadLetter(command.delivery, reason: "handler failed: \(String(describing: error).prefix(500))") else { return nil }
             }
         }
-        return expiries
+        return applied
     }
 
     private enum Attempt {
-        case applied([(CommandEnvelope, ScheduleKey)])
+        case applied(PartitionWrites, redelivered: [CommandEnvelope])
         case failed(any Error)
         case stopped
     }
 
-    /// One transaction for `envelopes`, retried with back-off for as long as the database is unreachable.
-    private func applyUntilDatabaseAnswers(_ envelopes: [CommandEnvelope], state: inout PartitionState) async -> Attempt {
+    /// One transaction for `envelopes`, retried with back-off for as long as the database is
+    /// unreachable, and up to `attempts` times for other errors.
+    private func applyUntilDatabaseAnswers(_ commands: [Received], memory: inout Memory, attempts: Int) async -> Attempt {
         var pause = Duration.milliseconds(100)
+        var failures = 0
         while true {
             do {
-                let (schedules, expiries) = try await applyInTransaction(envelopes, schedules: state.schedules)
-                state.schedules = schedules
-                return .applied(expiries)
+                let (writes, redelivered) = try await apply(commands, memory: &memory)
+                return .applied(writes, redelivered: redelivered)
             } catch let error as PSQLError where error.isUnavailability {
                 logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)"])
             } catch is ConnectionLost {
                 logger.warning("database connection lost; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)"])
             } catch {
-                return .failed(error)
+                failures += 1
+                if failures >= attempts { return .failed(error) }
+                continue
             }
             if Task.isCancelled { return .stopped }
             try? await Task.sleep(for: pause)
@@ -183,31 +270,151 @@ public struct PartitionWorker: Service {
         }
     }
 
-    private func applyInTransaction(
-        _ envelopes: [CommandEnvelope],
-        schedules: [ScheduleKey: PartitionStore.LoadedSchedule]
-    ) async throws -> ([ScheduleKey: PartitionStore.LoadedSchedule], [(CommandEnvelope, ScheduleKey)]) {
-        let holdSeconds = holdSeconds
+    /// Decides the commands and writes their outcome atomically. Memory follows: committed,
+    /// undone after a rollback, or forgotten when the outcome is unknown or storage disagreed.
+    private func apply(_ commands: [Received], memory: inout Memory) async throws -> (PartitionWrites, [CommandEnvelope]) {
         let logger = logger
-        let (schedules, expiries, outcomes) = try await database.withUnwrappedTransaction(logger: logger) { connection in
-            let store = PartitionStore(connection: connection, logger: logger)
-            let done = try await store.completed(envelopes.map(\.id))
-            var applier = CommandApplier(store: store, holdSeconds: holdSeconds, schedules: schedules)
-            let now = Date()
-            for envelope in envelopes where !done.contains(envelope.id) {
-                try await applier.apply(envelope, now: now)
+        let started = ContinuousClock.now
+        do {
+            let result = try await database.withConnection { connection in
+                var batch = BatchConnection(connection: connection, logger: logger)
+                do {
+                    let result = try await decideAndWrite(commands, batch: &batch, memory: &memory)
+                    try await batch.commit()
+                    return result
+                } catch {
+                    await batch.rollback()
+                    throw error
+                }
             }
-            return (applier.schedules, applier.expiries, applier.outcomes)
+            memory.state.commit()
+            metrics.committed(result.0.outcomes, elapsed: ContinuousClock.now - started)
+            return result
+        } catch let error as PSQLError where error.isConstraintViolation || error.isUnavailability {
+            // Storage disagreed with memory, or the outcome is unknown: start again from storage.
+            forget(&memory)
+            throw error
+        } catch is ConnectionLost {
+            forget(&memory)
+            throw ConnectionLost()
+        } catch {
+            // A definite rollback.
+            memory.state.rollback()
+            throw error
         }
-        let committedAt = Date()
-        for (envelope, failure) in outcomes {
-            PipelineMetrics.applied(envelope.command.type, failure: failure, submittedAt: envelope.submittedAt, committedAt: committedAt)
-        }
-        PipelineMetrics.batch(size: envelopes.count, partition: partition)
-        return (schedules, expiries)
     }
 
-    /// Sends a delivery to the dead-letter exchange with why, then it is acknowledged with its batch.
+    private func forget(_ memory: inout Memory) {
+        memory.state.forgetEverything()
+        memory.scheduleIDs.removeAll()
+    }
+
+    /// A batch's statements on one connection. Reads run before any transaction: the worker is its
+    /// schedules' only writer, and the unique indexes catch the one overlap there can be (a former
+    /// worker's last batch committing late). Writes are atomic: a batch that only holds seats and
+    /// records outcomes is one statement, committed on its own; one that debits wallets or changes
+    /// older reservations opens a transaction for them and its final write.
+    struct BatchConnection {
+        let connection: PostgresConnection
+        let logger: Logger
+        private(set) var inTransaction = false
+
+        init(connection: PostgresConnection, logger: Logger) {
+            self.connection = connection
+            self.logger = logger
+        }
+
+        var store: PartitionStore { PartitionStore(connection: connection, logger: logger) }
+
+        mutating func begin() async throws {
+            guard !inTransaction else { return }
+            guard !connection.isClosed else { throw ConnectionLost() }
+            try await connection.query("BEGIN", logger: logger)
+            inTransaction = true
+        }
+
+        mutating func commit() async throws {
+            guard inTransaction else { return }
+            guard !connection.isClosed else { throw ConnectionLost() }
+            try await connection.query("COMMIT", logger: logger)
+            inTransaction = false
+        }
+
+        mutating func rollback() async {
+            guard inTransaction else { return }
+            inTransaction = false
+            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+        }
+    }
+
+    private func decideAndWrite(
+        _ commands: [Received],
+        batch: inout BatchConnection,
+        memory: inout Memory
+    ) async throws -> (PartitionWrites, [CommandEnvelope]) {
+        let envelopes = commands.map(\.envelope)
+        let store = batch.store
+        // Only a message delivered before (or replayed from the dead letters) can have been applied already.
+        let maybeApplied = commands.contains { $0.delivery.redelivered || $0.delivery.properties.headers["x-concert-replayed-from"] != nil }
+        let done = maybeApplied ? try await store.completed(envelopes.map(\.id)) : []
+        let pending = done.isEmpty ? envelopes : envelopes.filter { !done.contains($0.id) }
+        let redelivered = envelopes.filter { done.contains($0.id) && $0.command.type == .reserveSeat }
+        let missing = memory.state.schedulesToLoad(for: pending)
+        if !missing.isEmpty {
+            let loaded = try await store.loadSchedules(missing)
+            for key in missing {
+                memory.state.install(key, loaded[key]?.seats)
+                memory.scheduleIDs[key] = loaded[key]?.id
+            }
+        }
+        let lookUp = memory.state.reservationsToLookUp(for: pending)
+        if !lookUp.isEmpty { memory.state.remember(try await store.reservationFacts(lookUp)) }
+
+        let now = Date()
+        var writes = PartitionWrites()
+        var debits: [PartitionState.Debit] = []
+        for envelope in pending {
+            var decision = memory.state.handle(envelope, now: now)
+            if case .awaitingDebits = decision {
+                try await settle(&debits, batch: &batch, state: &memory.state, writes: &writes, now: now)
+                decision = memory.state.handle(envelope, now: now)
+            }
+            switch decision {
+            case .decided(let outcome): writes.add(outcome)
+            case .debit(let debit): debits.append(debit)
+            case .awaitingDebits: throw WorkerError.debitNotInFlight
+            }
+        }
+        try await settle(&debits, batch: &batch, state: &memory.state, writes: &writes, now: now)
+        let seats = writes.touchedSeats.flatMap { schedule, numbers in
+            numbers.compactMap { number -> PartitionStore.SeatRow? in
+                guard let id = memory.scheduleIDs[schedule], let map = memory.state.seatMap(schedule), let seat = map.seats[number] else { return nil }
+                return PartitionStore.SeatRow(scheduleID: id, number: number, reservation: seat.reservationID.flatMap { map.reservations[$0] })
+            }
+        }
+        if !writes.statusChanges.isEmpty { try await batch.begin() }
+        if !writes.outcomes.isEmpty { try await store.write(writes, seats: seats, scheduleIDs: memory.scheduleIDs) }
+        return (writes, redelivered)
+    }
+
+    /// Runs the debits in flight (one statement, in the batch's transaction) and decides their payments.
+    private func settle(
+        _ debits: inout [PartitionState.Debit],
+        batch: inout BatchConnection,
+        state: inout PartitionState,
+        writes: inout PartitionWrites,
+        now: Date
+    ) async throws {
+        guard !debits.isEmpty else { return }
+        try await batch.begin()
+        let results = try await batch.store.debit(debits)
+        for debit in debits {
+            if let outcome = state.completeDebit(debit.commandID, results[debit.commandID] ?? .insufficient, now: now) { writes.add(outcome) }
+        }
+        debits.removeAll()
+    }
+
+    /// Sends a delivery to the dead-letter exchange with why; it is then acknowledged with its batch.
     /// Returns false when that was not possible (the batch must then not be acknowledged).
     private func deadLetter(_ delivery: AMQPDelivery, reason: String) async -> Bool {
         var properties = delivery.properties
@@ -215,7 +422,7 @@ public struct PartitionWorker: Service {
         properties.headers["x-concert-original-exchange"] = .string(delivery.exchange)
         properties.headers["x-concert-original-routing-key"] = .string(delivery.routingKey)
         properties.headers["x-concert-partition"] = .int(Int64(partition))
-        if properties.messageId == nil { properties.messageId = UUID().uuidString.lowercased() }
+        if properties.messageId == nil { properties.messageId = UUID().lowercasedString }
         do {
             try await connection.publish(
                 exchange: PipelineTopology.deadLetterExchange,
@@ -225,10 +432,10 @@ public struct PartitionWorker: Service {
                 mandatory: true
             )
             logger.warning("command dead-lettered", metadata: ["reason": "\(reason)", "message.id": "\(properties.messageId ?? "")"])
-            PipelineMetrics.deadLettered(type: delivery.properties.type, partition: partition)
+            metrics.deadLettered(type: delivery.properties.type)
             return true
         } catch {
-            logger.error("could not dead-letter a command; leaving it unacknowledged", metadata: ["error": "\(error)"])
+            logger.error("could not dead-letter a command; requeueing the batch", metadata: ["error": "\(error)"])
             return false
         }
     }
@@ -275,6 +482,17 @@ private final class Lifecycle: Sendable {
         state.withLock { state in
             state.stopping = true
             if !state.busy { state.consumer?.requestCancel() }
+        }
+    }
+}
+
+/// A state the worker should never reach; the batch is retried and, failing again, its commands dead-lettered.
+enum WorkerError: Error, CustomStringConvertible {
+    case debitNotInFlight
+
+    var description: String {
+        switch self {
+        case .debitNotInFlight: "a command waits for a debit that is not in flight"
         }
     }
 }

@@ -2,39 +2,73 @@ import ConcertDomain
 import Foundation
 import Metrics
 
-/// The pipeline's figures, through swift-metrics (Prometheus in `concert serve`, `/metrics`).
-enum PipelineMetrics {
-    /// A command took effect or was refused; its latency from submission to commit.
-    static func applied(_ type: CommandType, failure: FailureCode?, submittedAt: Date, committedAt: Date) {
-        let outcome = failure == nil ? "succeeded" : "failed"
-        Counter(label: "concert_commands_applied_total", dimensions: [("type", type.rawValue), ("outcome", outcome)]).increment()
-        if let failure {
-            Counter(label: "concert_commands_failed_total", dimensions: [("type", type.rawValue), ("code", failure.rawValue)]).increment()
+/// A partition worker's figures, through swift-metrics (Prometheus in `concert serve`, `/metrics`).
+///
+/// The handles are made once, when the worker is built (after the process bootstrapped its
+/// metrics system): looking a metric up by label and dimensions on every command costs a lock
+/// and a dictionary probe in the registry.
+struct WorkerMetrics: Sendable {
+    private let succeeded: [CommandType: Counter]
+    private let failed: [CommandType: Counter]
+    private let failures: [CommandType: [FailureCode: Counter]]
+    private let latency: [CommandType: Metrics.Timer]
+    private let batchSize: Recorder
+    private let deadLetters: [String: Counter]
+    private let partition: Int
+
+    init(partition: Int) {
+        self.partition = partition
+        func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter { Counter(label: label, dimensions: dimensions) }
+        var succeeded: [CommandType: Counter] = [:]
+        var failed: [CommandType: Counter] = [:]
+        var failures: [CommandType: [FailureCode: Counter]] = [:]
+        var latency: [CommandType: Metrics.Timer] = [:]
+        var deadLetters: [String: Counter] = [:]
+        for type in CommandType.allCases {
+            succeeded[type] = counter("concert_commands_applied_total", [("type", type.rawValue), ("outcome", "succeeded")])
+            failed[type] = counter("concert_commands_applied_total", [("type", type.rawValue), ("outcome", "failed")])
+            failures[type] = Dictionary(
+                uniqueKeysWithValues: FailureCode.allCases.map { ($0, counter("concert_commands_failed_total", [("type", type.rawValue), ("code", $0.rawValue)])) }
+            )
+            latency[type] = Metrics.Timer(label: "concert_command_latency_seconds", dimensions: [("type", type.rawValue)], preferredDisplayUnit: .seconds)
+            deadLetters[type.rawValue] = counter("concert_commands_dead_lettered_total", [("type", type.rawValue), ("partition", String(partition))])
         }
-        let latency = max(0, committedAt.timeIntervalSince(submittedAt))
-        Metrics.Timer(label: "concert_command_latency_seconds", dimensions: [("type", type.rawValue)], preferredDisplayUnit: .seconds)
-            .recordNanoseconds(Int64(latency * 1e9))
+        self.succeeded = succeeded
+        self.failed = failed
+        self.failures = failures
+        self.latency = latency
+        self.deadLetters = deadLetters
+        batchSize = Recorder(label: "concert_worker_batch_size", dimensions: [("partition", String(partition))], aggregate: true)
+    }
+
+    /// A batch committed: its outcomes and their latency from submission (to the second: the envelope's time).
+    func committed(_ outcomes: [Outcome], elapsed: Duration) {
+        let now = Date()
+        for outcome in outcomes {
+            let type = outcome.envelope.command.type
+            if let failure = outcome.failure {
+                failed[type]?.increment()
+                failures[type]?[failure]?.increment()
+            } else {
+                succeeded[type]?.increment()
+            }
+            latency[type]?.recordNanoseconds(Int64(max(0, now.timeIntervalSince(outcome.envelope.submittedAt)) * 1e9))
+        }
+        batchSize.record(outcomes.count)
     }
 
     /// A message went to the dead letters.
-    static func deadLettered(type: String?, partition: Int) {
-        Counter(
-            label: "concert_commands_dead_lettered_total",
-            dimensions: [("type", type ?? "unknown"), ("partition", String(partition))]
-        ).increment()
+    func deadLettered(type: String?) {
+        if let counter = deadLetters[type ?? ""] {
+            counter.increment()
+        } else {
+            Counter(label: "concert_commands_dead_lettered_total", dimensions: [("type", type ?? "unknown"), ("partition", String(partition))]).increment()
+        }
     }
+}
 
-    /// A batch was committed.
-    static func batch(size: Int, partition: Int) {
-        Recorder(label: "concert_worker_batch_size", dimensions: [("partition", String(partition))], aggregate: true).record(size)
-    }
-
-    /// A command was accepted and published.
-    static func published(_ type: CommandType) {
-        Counter(label: "concert_commands_published_total", dimensions: [("type", type.rawValue)]).increment()
-    }
-
-    /// One admission pass for one concert.
+/// The admitter's figures (once a tick per concert: looked up each time).
+enum AdmissionMetrics {
     static func admission(concert: ConcertID, admitted: Int, active: Int, waiting: Int) {
         let dimensions = [("concert", concert.description)]
         Counter(label: "concert_admitted_total", dimensions: dimensions).increment(by: admitted)

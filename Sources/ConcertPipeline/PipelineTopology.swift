@@ -11,6 +11,9 @@ public struct PipelineTopology: Sendable, Equatable {
     public static let delayExchange = "concert.delay"
     /// Fanout exchange every rejected command goes to.
     public static let deadLetterExchange = "concert.dead-letter"
+    /// Fanout exchange of events every API process hears (queue tokens a payment ended), through
+    /// its own exclusive reply queue (`ReplyInbox`).
+    public static let eventsExchange = "concert.events"
     /// Where dead letters wait for the archiver.
     public static let deadLetterQueue = "concert.dead-letters"
     /// Admission ticks; its single active consumer is the one admitter.
@@ -50,6 +53,7 @@ public struct PipelineTopology: Sendable, Equatable {
             AMQPExchange(name: Self.commandsExchange, type: .direct),
             AMQPExchange(name: Self.delayExchange, type: .direct),
             AMQPExchange(name: Self.deadLetterExchange, type: .fanout),
+            AMQPExchange(name: Self.eventsExchange, type: .fanout),
         ]
     }
 

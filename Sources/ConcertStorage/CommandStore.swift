@@ -3,7 +3,7 @@ public import Foundation
 public import Logging
 public import PostgresNIO
 
-/// Accepted commands and their outcomes: what `GET /v1/commands/{id}` reads.
+/// Commands' outcomes, as the partition workers recorded them: what `GET /v1/commands/{id}` reads.
 public struct CommandStore: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -21,39 +21,36 @@ public struct CommandStore: Sendable {
 
         public let id: UUID
         public let type: String
+        /// Whose command it is.
+        public let userID: UserID?
         public let status: Status
-        /// The result JSON of a success.
+        /// The result JSON of a success, exactly as it is served.
         public let result: String?
         /// The failure code of a failure.
         public let failure: FailureCode?
+
+        public init(id: UUID, type: String, userID: UserID?, status: Status, result: String?, failure: FailureCode?) {
+            self.id = id
+            self.type = type
+            self.userID = userID
+            self.status = status
+            self.result = result
+            self.failure = failure
+        }
     }
 
-    /// Records an accepted command as pending, before it is published.
-    public func insertPending(_ envelope: CommandEnvelope) async throws {
-        try await client.fetch(
-            """
-            INSERT INTO commands (id, type, user_id, partition_key, status, submitted_at)
-            VALUES (\(envelope.id), \(envelope.command.type.rawValue), \(envelope.userId.rawValue), \(envelope.partitionKey), 'pending', \(envelope.submittedAt))
-            """,
-            logger: logger
-        )
-    }
-
-    /// Removes a pending command that was never published (the broker refused or was down).
-    public func deletePending(_ id: UUID) async throws {
-        try await client.fetch("DELETE FROM commands WHERE id = \(id) AND status = 'pending'", logger: logger)
-    }
-
-    /// The command, or `nil` if it was never accepted.
+    /// The command's outcome, or `nil` while it has none (pending, or never accepted: the API
+    /// tells those apart by the command id itself).
     public func find(_ id: UUID) async throws -> Record? {
         let rows = try await client.fetch(
-            "SELECT type, status, result::text, error->>'code' FROM commands WHERE id = \(id)",
+            "SELECT type, user_id, status, result, error_code FROM commands WHERE id = \(id)",
             logger: logger
         )
-        for (type, status, result, code) in try (rows).map({ try $0.decode((String, String, String?, String?).self) }) {
+        for (type, user, status, result, code) in try rows.map({ try $0.decode((String, String, String, String?, String?).self) }) {
             return Record(
                 id: id,
                 type: type,
+                userID: UserID(user),
                 status: Record.Status(rawValue: status) ?? .pending,
                 result: result,
                 failure: code.flatMap(FailureCode.init(rawValue:))

@@ -1,6 +1,6 @@
 extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
-    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences]
+    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
     static let catalogue = Migration(
@@ -205,6 +205,26 @@ extension Migration {
                 END LOOP;
             END $$
             """,
+        ]
+    )
+
+    /// For the set-based worker: a command's result is stored as the JSON text it is served as
+    /// (encoded once), its failure as a code; no more pending rows (the API writes none); seat
+    /// updates that can be HOT.
+    static let setBasedWrites = Migration(
+        version: 6,
+        name: "results as served, error codes, HOT seat updates",
+        statements: [
+            "ALTER TABLE commands ALTER COLUMN result TYPE text USING result::text",
+            "ALTER TABLE commands ADD COLUMN error_code text",
+            "UPDATE commands SET error_code = error->>'code' WHERE error IS NOT NULL",
+            "ALTER TABLE commands DROP COLUMN error",
+            "DROP INDEX commands_pending",
+            // The primary key (schedule_id, number) serves every seat lookup; this index's predicate on
+            // `state` made every hold, expiry and sale a non-HOT update that rewrote both indexes.
+            "DROP INDEX seats_free",
+            // Room on each page for the new version of an updated row (HOT).
+            "ALTER TABLE seats SET (fillfactor = 70)",
         ]
     )
 }

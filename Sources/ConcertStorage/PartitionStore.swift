@@ -3,8 +3,9 @@ public import Foundation
 public import Logging
 public import PostgresNIO
 
-/// The partition worker's SQL. Every function runs on the connection of the worker's batch
-/// transaction, so a batch's effects and outcomes commit together or not at all.
+/// The partition worker's SQL: set-based, so that a batch costs a fixed handful of statements
+/// whatever its size. Every function runs on the connection of the worker's batch transaction,
+/// so a batch's effects and outcomes commit together or not at all.
 public struct PartitionStore: Sendable {
     public let connection: PostgresConnection
     let logger: Logger
@@ -14,176 +15,115 @@ public struct PartitionStore: Sendable {
         self.logger = logger
     }
 
-    /// A schedule's seat map and its row id.
-    public struct LoadedSchedule: Sendable {
-        public let id: Int64
-        public var seats: SeatMap
-    }
-
     /// Which of `ids` already have an outcome (a redelivered command is acknowledged without a second effect).
     public func completed(_ ids: [UUID]) async throws -> Set<UUID> {
-        var done = Set<UUID>()
-        let rows = try await connection.fetch("SELECT id FROM commands WHERE id = ANY(\(ids)) AND status <> 'pending'", logger: logger)
-        for id in try (rows).map({ try $0.decode(UUID.self) }) { done.insert(id) }
-        return done
+        Set(try await connection.run(Completed(ids: ids), logger: logger))
     }
 
-    /// Loads a schedule's seats and live (held or paid) reservations, or `nil` when it does not exist.
-    public func load(_ schedule: ScheduleKey) async throws -> LoadedSchedule? {
-        var scheduleID: Int64?
+    /// Loads the seat maps (seats and live reservations) of `keys` with three statements, and the
+    /// schedules' row ids; a key missing from the answer has no schedule.
+    public func loadSchedules(_ keys: [ScheduleKey]) async throws -> [ScheduleKey: (id: Int64, seats: SeatMap)] {
+        guard !keys.isEmpty else { return [:] }
+        var ids: [Int64: ScheduleKey] = [:]
         let found = try await connection.fetch(
-            "SELECT id FROM schedules WHERE concert_id = \(schedule.concertID.rawValue) AND date = \(schedule.date.description)::date",
+            """
+            SELECT s.id, s.concert_id, to_char(s.date, 'YYYY-MM-DD') FROM schedules s
+            JOIN unnest(\(keys.map(\.concertID.rawValue))::bigint[], \(keys.map(\.date.description))::date[]) AS k(concert_id, date)
+              ON s.concert_id = k.concert_id AND s.date = k.date
+            """,
             logger: logger
         )
-        for id in try (found).map({ try $0.decode(Int64.self) }) { scheduleID = id }
-        guard let scheduleID else { return nil }
-
-        var seats: [SeatMap.Seat] = []
-        let seatRows = try await connection.fetch(
-            "SELECT number, price, reservation_id FROM seats WHERE schedule_id = \(scheduleID)",
-            logger: logger
-        )
-        for (number, price, reservation) in try (seatRows).map({ try $0.decode((Int, Int64, UUID?).self) }) {
-            guard let number = SeatNumber(number) else { continue }
-            seats.append(SeatMap.Seat(number: number, price: Won(price), reservationID: reservation))
+        for (id, concert, date) in try found.map({ try $0.decode((Int64, Int64, String).self) }) {
+            if let concert = ConcertID(concert), let date = ScheduleDate(date) { ids[id] = ScheduleKey(concertID: concert, date: date) }
         }
-        var reservations: [Reservation] = []
+        guard !ids.isEmpty else { return [:] }
+        let scheduleIDs = Array(ids.keys)
+        var seats: [Int64: [SeatMap.Seat]] = [:]
+        let seatRows = try await connection.fetch(
+            "SELECT schedule_id, number, price, reservation_id FROM seats WHERE schedule_id = ANY(\(scheduleIDs))",
+            logger: logger
+        )
+        for row in seatRows {
+            let (schedule, number, price, reservation) = try row.decode((Int64, Int, Int64, UUID?).self)
+            guard let number = SeatNumber(number) else { continue }
+            seats[schedule, default: []].append(SeatMap.Seat(number: number, price: Won(price), reservationID: reservation))
+        }
+        var reservations: [Int64: [Reservation]] = [:]
         let reservationRows = try await connection.fetch(
             """
-            SELECT id, seat_number, user_id, price, status, held_until FROM reservations
-            WHERE schedule_id = \(scheduleID) AND status IN ('held', 'paid')
+            SELECT schedule_id, id, seat_number, user_id, price, status, held_until FROM reservations
+            WHERE schedule_id = ANY(\(scheduleIDs)) AND status IN ('held', 'paid')
             """,
             logger: logger
         )
-        for (id, seat, user, price, status, heldUntil) in try (reservationRows).map({ try $0.decode((UUID, Int, String, Int64, String, Date).self) }) {
-            guard let seat = SeatNumber(seat), let user = UserID(user), let status = Reservation.Status(rawValue: status) else { continue }
-            reservations.append(
-                Reservation(id: id, schedule: schedule, seat: seat, userID: user, price: Won(price), status: status, heldUntil: heldUntil)
+        for row in reservationRows {
+            let (schedule, id, seat, user, price, status, heldUntil) = try row.decode((Int64, UUID, Int, String, Int64, String, Date).self)
+            guard let key = ids[schedule], let seat = SeatNumber(seat), let user = UserID(user), let status = Reservation.Status(rawValue: status) else {
+                continue
+            }
+            reservations[schedule, default: []].append(
+                Reservation(id: id, schedule: key, seat: seat, userID: user, price: Won(price), status: status, heldUntil: heldUntil)
             )
         }
-        return LoadedSchedule(id: scheduleID, seats: SeatMap(schedule: schedule, seats: seats, reservations: reservations))
-    }
-
-    /// The stored status and owner of a reservation the seat map no longer holds (expired ones).
-    public func reservationStatus(_ id: UUID) async throws -> (status: Reservation.Status, user: UserID)? {
-        let rows = try await connection.fetch("SELECT status, user_id FROM reservations WHERE id = \(id)", logger: logger)
-        for (status, user) in try (rows).map({ try $0.decode((String, String).self) }) {
-            if let status = Reservation.Status(rawValue: status), let user = UserID(user) { return (status, user) }
+        var loaded: [ScheduleKey: (id: Int64, seats: SeatMap)] = [:]
+        for (id, key) in ids {
+            loaded[key] = (id, SeatMap(schedule: key, seats: seats[id] ?? [], reservations: reservations[id] ?? []))
         }
-        return nil
+        return loaded
     }
 
-    /// Persists a new hold (and the lapsed hold it replaced).
-    public func recordHold(_ hold: SeatMap.Hold, scheduleID: Int64) async throws {
-        if let lapsed = hold.expired { try await recordExpiry(lapsed, scheduleID: scheduleID, releaseSeat: false) }
-        let reservation = hold.reservation
-        try await connection.fetch(
-            """
-            INSERT INTO reservations (id, schedule_id, seat_number, user_id, price, status, held_until)
-            VALUES (\(reservation.id), \(scheduleID), \(reservation.seat.rawValue), \(reservation.userID.rawValue),
-                    \(reservation.price.amount), 'held', \(reservation.heldUntil))
-            """,
-            logger: logger
-        )
-        try await connection.fetch(
-            """
-            UPDATE seats SET state = 'held', holder = \(reservation.userID.rawValue), reservation_id = \(reservation.id),
-                hold_deadline = \(reservation.heldUntil)
-            WHERE schedule_id = \(scheduleID) AND number = \(reservation.seat.rawValue)
-            """,
-            logger: logger
-        )
-    }
-
-    /// Persists an expired hold; the seat is released unless another reservation took it since.
-    public func recordExpiry(_ reservation: Reservation, scheduleID: Int64, releaseSeat: Bool = true) async throws {
-        try await connection.fetch(
-            "UPDATE reservations SET status = 'expired', updated_at = now() WHERE id = \(reservation.id) AND status = 'held'",
-            logger: logger
-        )
-        if releaseSeat {
-            try await connection.fetch(
-                """
-                UPDATE seats SET state = 'free', holder = NULL, reservation_id = NULL, hold_deadline = NULL
-                WHERE schedule_id = \(scheduleID) AND number = \(reservation.seat.rawValue) AND reservation_id = \(reservation.id)
-                """,
-                logger: logger
-            )
+    /// What storage says of reservations memory does not hold live (one statement).
+    public func reservationFacts(_ ids: [UUID]) async throws -> [PartitionState.ReservationFacts] {
+        guard !ids.isEmpty else { return [] }
+        return try await connection.run(Facts(ids: ids), logger: logger).compactMap { id, user, status in
+            guard let user = UserID(user), let status = Reservation.Status(rawValue: status) else { return nil }
+            return PartitionState.ReservationFacts(id: id, user: user, status: status)
         }
     }
 
-    /// Debits the wallet if it covers `amount` (one conditional statement) and writes the ledger entry;
-    /// `nil` when the balance is too low (nothing changed).
-    public func debit(_ user: UserID, amount: Won, commandID: UUID) async throws -> Won? {
-        var balance: Int64?
-        let rows = try await connection.fetch(
-            """
-            UPDATE wallets SET balance = balance - \(amount.amount), updated_at = now()
-            WHERE user_id = \(user.rawValue) AND balance >= \(amount.amount)
-            RETURNING balance
-            """,
-            logger: logger
-        )
-        for value in try (rows).map({ try $0.decode(Int64.self) }) { balance = value }
-        guard let balance else { return nil }
-        if amount.amount > 0 {
-            try await connection.fetch(
-                """
-                INSERT INTO wallet_ledger (user_id, amount, balance_after, kind, command_id)
-                VALUES (\(user.rawValue), \(-amount.amount), \(balance), 'payment', \(commandID))
-                """,
-                logger: logger
-            )
+    /// Debits wallets that cover their amount and writes the ledger entries, in one statement.
+    /// Each user appears at most once (the state machine never has two debits of one user in
+    /// flight). A debit that is not in the answer found too low a balance (or no wallet).
+    public func debit(_ debits: [PartitionState.Debit]) async throws -> [UUID: PartitionState.DebitResult] {
+        guard !debits.isEmpty else { return [:] }
+        var results = Dictionary(uniqueKeysWithValues: debits.map { ($0.commandID, PartitionState.DebitResult.insufficient) })
+        for (command, balance) in try await connection.run(Debits(debits: debits), logger: logger) {
+            results[command] = .debited(balanceAfter: Won(balance))
         }
-        return Won(balance)
+        return results
     }
 
-    /// Persists a payment: the seat sold, the reservation paid, the receipt, the user's queue token ended.
-    public func recordPayment(_ receipt: PaymentReceipt, reservation: Reservation, scheduleID: Int64) async throws {
-        try await connection.fetch(
-            "UPDATE reservations SET status = 'paid', updated_at = now() WHERE id = \(reservation.id)",
-            logger: logger
-        )
-        try await connection.fetch(
-            """
-            UPDATE seats SET state = 'sold', hold_deadline = NULL
-            WHERE schedule_id = \(scheduleID) AND number = \(reservation.seat.rawValue) AND reservation_id = \(reservation.id)
-            """,
-            logger: logger
-        )
-        try await connection.fetch(
-            """
-            INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at)
-            VALUES (\(receipt.paymentId), \(reservation.id), \(reservation.userID.rawValue), \(receipt.amount.amount),
-                    \(receipt.balanceAfter.amount), \(receipt.paidAt))
-            """,
-            logger: logger
-        )
-        try await connection.fetch(
-            """
-            UPDATE queue_tokens SET state = 'expired'
-            WHERE concert_id = \(reservation.schedule.concertID.rawValue) AND user_id = \(reservation.userID.rawValue)
-              AND state IN ('waiting', 'active')
-            """,
-            logger: logger
-        )
+    /// A seat's row as it must be after the batch.
+    public struct SeatRow: Sendable {
+        public let scheduleID: Int64
+        public let number: SeatNumber
+        /// The live reservation on it (held or paid), if any.
+        public let reservation: Reservation?
+
+        public init(scheduleID: Int64, number: SeatNumber, reservation: Reservation?) {
+            self.scheduleID = scheduleID
+            self.number = number
+            self.reservation = reservation
+        }
     }
 
-    /// Records a command's outcome (inserting the row for commands the API never saw, like `ExpireHold`).
-    public func recordOutcome(_ envelope: CommandEnvelope, result: String?, failure: FailureCode?) async throws {
-        let status = failure == nil ? "succeeded" : "failed"
-        let error = failure.map { #"{"code":"\#($0.rawValue)"}"# }
-        try await connection.fetch(
-            """
-            INSERT INTO commands (id, type, user_id, partition_key, status, result, error, submitted_at, completed_at)
-            VALUES (\(envelope.id), \(envelope.command.type.rawValue), \(envelope.userId.rawValue), \(envelope.partitionKey),
-                    \(status), \(result)::jsonb, \(error)::jsonb, \(envelope.submittedAt), now())
-            ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result, error = excluded.error,
-                completed_at = excluded.completed_at
-            WHERE commands.status = 'pending'
-            """,
-            logger: logger
-        )
+    /// Writes a batch: status changes of older reservations first (a lapsed hold must stop being
+    /// live before a new hold takes its seat, and PostgreSQL does not order the parts of one
+    /// statement), then new reservations, seats, payments, ended tokens and every outcome in one
+    /// statement. Outcomes get `completed_at` = the moment they were written.
+    public func write(_ writes: PartitionWrites, seats: [SeatRow], scheduleIDs: [ScheduleKey: Int64]) async throws {
+        if !writes.statusChanges.isEmpty {
+            try await connection.run(StatusChanges(changes: Array(writes.statusChanges)), logger: logger)
+        }
+        try await connection.run(Write(writes: writes, seats: seats, scheduleIDs: scheduleIDs), logger: logger)
+    }
+
+    static func state(of reservation: Reservation?) -> String {
+        switch reservation?.status {
+        case nil, .expired?: "free"
+        case .held?: "held"
+        case .paid?: "sold"
+        }
     }
 }
 
@@ -193,5 +133,10 @@ extension PSQLError {
     public var isUnavailability: Bool {
         guard let state = serverInfo?[.sqlState] else { return true }
         return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+    }
+
+    /// True for a violated constraint (SQLSTATE class 23): storage disagrees with what memory thought.
+    public var isConstraintViolation: Bool {
+        serverInfo?[.sqlState]?.hasPrefix("23") ?? false
     }
 }

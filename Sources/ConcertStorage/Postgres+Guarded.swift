@@ -35,3 +35,24 @@ extension PostgresClient {
         _ = try await fetch(query, logger: logger)
     }
 }
+
+extension PostgresConnection {
+    /// Runs a prepared statement (prepared on this connection the first time, then only bound and
+    /// executed: no parsing or planning per call) and collects its rows; `ConnectionLost` instead
+    /// of writing to a closed connection.
+    @discardableResult
+    public func run<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row] {
+        guard !isClosed else { throw ConnectionLost() }
+        var rows: [Statement.Row] = []
+        for try await row in try await execute(statement, logger: logger) { rows.append(row) }
+        return rows
+    }
+}
+
+extension PostgresClient {
+    /// Runs a prepared statement on a leased connection (see `PostgresConnection.run`).
+    @discardableResult
+    public func run<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row] {
+        try await withConnection { connection in try await connection.run(statement, logger: logger) }
+    }
+}

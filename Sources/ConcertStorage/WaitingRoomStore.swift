@@ -32,52 +32,56 @@ public struct WaitingRoomStore: Sendable {
     ///
     /// `created` is false when the user already held a waiting or active token (re-issue).
     public func issue(concert: ConcertID, user: UserID) async throws -> (token: Token, created: Bool) {
-        for _ in 1...3 {
-            if let existing = try await liveToken(concert: concert, user: user) { return (existing, false) }
-            do {
-                // nextval takes no lock; the sequence is strictly increasing per concert.
-                let rows = try await client.fetch(
-                    """
-                    INSERT INTO queue_tokens (concert_id, seq, user_id, state)
-                    VALUES (\(concert.rawValue), nextval(format('queue_seq_%s', \(concert.rawValue))::regclass), \(user.rawValue), 'waiting')
-                    RETURNING seq, issued_at
-                    """,
-                    logger: logger
-                )
-                for (seq, issuedAt) in try (rows).map({ try $0.decode((Int64, Date).self) }) {
-                    return (Token(concertID: concert, seq: seq, userID: user, state: .waiting, issuedAt: issuedAt, expiresAt: nil), true)
-                }
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                // The same user's concurrent request inserted first: return that token.
-                continue
-            }
+        guard case .issued(let token, let created)? = try await issue([(concert, user)]).first else {
+            throw StorageError(message: "concert \(concert) has no waiting room")
         }
-        throw StorageError(message: "token issue did not settle")
+        return (token, created)
+    }
+
+    /// What issuing one token came to.
+    public enum Issue: Sendable, Hashable {
+        /// The token, and whether it is new (false: the user's live token, issued before).
+        case issued(Token, created: Bool)
+        /// The concert has no waiting room (it does not exist).
+        case unknownConcert
+    }
+
+    /// Issues tokens to many (concert, user) pairs with one statement per round: each gets the
+    /// user's live token for the concert, or a new one at the end of the queue. A pair that lost a
+    /// race with a concurrent insert (another API process) finds that token in the next round.
+    public func issue(_ requests: [(concert: ConcertID, user: UserID)]) async throws -> [Issue] {
+        struct Key: Hashable {
+            let concert: Int64
+            let user: String
+        }
+        var unresolved: [Key] = []
+        var seen = Set<Key>()
+        for request in requests {
+            let key = Key(concert: request.concert.rawValue, user: request.user.rawValue)
+            if seen.insert(key).inserted { unresolved.append(key) }
+        }
+        var resolved: [Key: Issue] = [:]
+        for _ in 1...3 where !unresolved.isEmpty {
+            let rows = try await client.run(IssueTokens(concerts: unresolved.map(\.concert), users: unresolved.map(\.user)), logger: logger)
+            for (concert, user, seq, state, issuedAt, expiresAt, created) in rows {
+                let key = Key(concert: concert, user: user)
+                if state == "unknown" {
+                    resolved[key] = .unknownConcert
+                } else if let concertID = ConcertID(concert), let userID = UserID(user), let state = Token.State(rawValue: state) {
+                    let token = Token(concertID: concertID, seq: seq, userID: userID, state: state, issuedAt: issuedAt, expiresAt: expiresAt)
+                    resolved[key] = .issued(token, created: created)
+                }
+            }
+            unresolved.removeAll { resolved[$0] != nil }
+        }
+        guard unresolved.isEmpty else { throw StorageError(message: "token issue did not settle") }
+        return requests.map { resolved[Key(concert: $0.concert.rawValue, user: $0.user.rawValue)]! }
     }
 
     /// The token with this sequence number, if it exists.
     public func token(concert: ConcertID, seq: Int64) async throws -> Token? {
-        let rows = try await client.fetch(
-            "SELECT user_id, state, issued_at, expires_at FROM queue_tokens WHERE concert_id = \(concert.rawValue) AND seq = \(seq)",
-            logger: logger
-        )
-        for (user, state, issuedAt, expiresAt) in try (rows).map({ try $0.decode((String, String, Date, Date?).self) }) {
+        for (user, state, issuedAt, expiresAt) in try await client.run(TokenRow(concert: concert.rawValue, seq: seq), logger: logger) {
             guard let user = UserID(user), let state = Token.State(rawValue: state) else { continue }
-            return Token(concertID: concert, seq: seq, userID: user, state: state, issuedAt: issuedAt, expiresAt: expiresAt)
-        }
-        return nil
-    }
-
-    private func liveToken(concert: ConcertID, user: UserID) async throws -> Token? {
-        let rows = try await client.fetch(
-            """
-            SELECT seq, state, issued_at, expires_at FROM queue_tokens
-            WHERE concert_id = \(concert.rawValue) AND user_id = \(user.rawValue) AND state IN ('waiting', 'active')
-            """,
-            logger: logger
-        )
-        for (seq, state, issuedAt, expiresAt) in try (rows).map({ try $0.decode((Int64, String, Date, Date?).self) }) {
-            guard let state = Token.State(rawValue: state) else { continue }
             return Token(concertID: concert, seq: seq, userID: user, state: state, issuedAt: issuedAt, expiresAt: expiresAt)
         }
         return nil

@@ -29,22 +29,15 @@ struct APIHarness: Sendable {
 
     /// The services over `client` and `broker`, with readiness checks that always pass.
     static func services(_ client: PostgresClient, broker: AMQPConnection, partitions: Int) async -> APIServices {
-        let logger = DatabaseEnvironment.logger
-        let waitingRoom = WaitingRoomStore(client: client, logger: logger)
-        return APIServices(
-            wallets: WalletStore(client: client, logger: logger),
-            catalogue: CatalogueStore(client: client, logger: logger),
-            waitingRoom: waitingRoom,
-            tokens: await QueueTokens(secret: secret),
-            view: WaitingRoomView(store: waitingRoom, logger: logger),
-            lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
-            commands: CommandStore(client: client, logger: logger),
-            reservations: ReservationStore(client: client, logger: logger),
-            publisher: CommandPublisher(connection: broker, partitions: partitions),
-            deadLetters: DeadLetterOperations(store: DeadLetterStore(client: client, logger: logger), connection: broker),
+        await APIServices.make(
+            database: client,
+            broker: broker,
+            tokenSecret: secret,
+            partitions: partitions,
             adminToken: adminToken,
             readiness: ReadinessChecks(database: { true }, broker: { true }),
-            metrics: metricsRegistry
+            metrics: metricsRegistry,
+            logger: DatabaseEnvironment.logger
         )
     }
 
@@ -59,7 +52,8 @@ struct APIHarness: Sendable {
                 var nowhere = AMQPConfiguration(port: 1)
                 nowhere.connectionName = "nowhere"
                 try await withRunning(AMQPConnection(configuration: nowhere, logger: DatabaseEnvironment.logger)) { broker in
-                    try await run(client, broker: broker, partitions: 2, databaseURL: databaseURL, amqp: nowhere, body)
+                    let services = await services(client, broker: broker, partitions: 2)
+                    try await run(client, services: services, broker: broker, databaseURL: databaseURL, amqp: nowhere, body)
                 }
                 return
             }
@@ -68,14 +62,17 @@ struct APIHarness: Sendable {
                 try await withRunning(broker) { broker in
                     try await broker.waitUntilConnected(timeout: .seconds(10))
                     try await PipelineTopology(partitions: pipeline.partitions, holdSeconds: pipeline.holdSeconds).apply(to: broker)
+                    let services = await services(client, broker: broker, partitions: pipeline.partitions)
                     let publisher = CommandPublisher(connection: broker, partitions: pipeline.partitions)
+                    let replies = ReplySender(connection: broker, local: services.inbox, logger: DatabaseEnvironment.logger)
                     let workers = (pipeline.inProcessWorkers ? 0..<pipeline.partitions : 0..<0).map { partition in
                         PartitionWorker(
                             partition: partition,
                             connection: broker,
                             database: client,
                             publisher: publisher,
-                            holdSeconds: TimeInterval(pipeline.holdSeconds),
+                            replies: replies,
+                            settings: .init(holdDuration: TimeInterval(pipeline.holdSeconds), maximumSeatsPerUser: pipeline.maximumSeatsPerUser),
                             logger: DatabaseEnvironment.logger
                         )
                     }
@@ -83,8 +80,9 @@ struct APIHarness: Sendable {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         for worker in workers { group.addTask { try await worker.run() } }
                         group.addTask { try await archiver.run() }
+                        group.addTask { try await services.inbox.run() }
                         defer { group.cancelAll() }
-                        try await run(client, broker: broker, partitions: pipeline.partitions, databaseURL: databaseURL, amqp: configuration, body)
+                        try await run(client, services: services, broker: broker, databaseURL: databaseURL, amqp: configuration, body)
                     }
                 }
             }
@@ -95,21 +93,23 @@ struct APIHarness: Sendable {
     struct PipelineSettings: Sendable {
         var partitions = 2
         var holdSeconds = 300
+        /// `CONCERT_MAX_SEATS_PER_USER` of the in-process workers (`nil`: no limit).
+        var maximumSeatsPerUser: Int? = nil
         /// False when the test starts `concert worker` processes itself.
         var inProcessWorkers = true
     }
 
     private static func run(
         _ client: PostgresClient,
+        services: APIServices,
         broker: AMQPConnection,
-        partitions: Int,
         databaseURL: String,
         amqp: AMQPConfiguration,
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
         let harness = APIHarness(
             client: client,
-            services: await services(client, broker: broker, partitions: partitions),
+            services: services,
             broker: broker,
             databaseURL: databaseURL,
             amqp: amqp
@@ -130,6 +130,24 @@ struct APIHarness: Sendable {
         environment["CONCERT_TOKEN_SECRET"] = Self.secret
         environment["CONCERT_LOG_LEVEL"] = "warning"
         return environment
+    }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Starts `concert worker` (the debug build `scripts/test` makes) against this test's database
+    /// schema and virtual host, logging to a temporary file.
+    func startWorker(partitions: Int, name: String) throws -> Process {
+        let process = Process()
+        process.executableURL = Self.root.appendingPathComponent(".build/debug/concert")
+        process.arguments = ["worker"]
+        process.environment = childEnvironment(partitions: partitions)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-\(name)-\(UUID().uuidString.prefix(6)).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
     }
 
     /// One admission pass (what the admitter does on each tick), then the view refreshes.

@@ -110,7 +110,7 @@ struct DeadLetterTests {
     /// Runs the `concert` executable against the test's schema and virtual host and returns its output.
     static func concert(_ harness: APIHarness, _ arguments: String...) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = DisruptivePipelineTests.root.appendingPathComponent(".build/debug/concert")
+        process.executableURL = APIHarness.root.appendingPathComponent(".build/debug/concert")
         process.arguments = arguments
         process.environment = harness.childEnvironment(partitions: 2)
         let output = Pipe()

@@ -16,21 +16,8 @@ import Testing
 /// other tests' connections.
 @Suite(.serialized, .enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct DisruptivePipelineTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// Starts `concert worker` against the test's database schema and virtual host.
     static func startWorker(_ harness: APIHarness, partitions: Int, name: String) throws -> Process {
-        let process = Process()
-        process.executableURL = root.appendingPathComponent(".build/debug/concert")
-        process.arguments = ["worker"]
-        process.environment = harness.childEnvironment(partitions: partitions)
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-\(name)-\(UUID().uuidString.prefix(6)).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
+        try harness.startWorker(partitions: partitions, name: name)
     }
 
     /// Submits `count` reservations from `buyers` concurrently (seats drawn so that many collide)
@@ -65,10 +52,10 @@ struct DisruptivePipelineTests {
         let logger = DatabaseEnvironment.logger
         try await eventually(timeout: .seconds(60), "every accepted command finishes") {
             let rows = try await harness.client.query(
-                "SELECT count(*) FROM commands WHERE id = ANY(\(accepted)) AND status = 'pending'",
+                "SELECT count(*) FROM commands WHERE id = ANY(\(accepted)) AND status IN ('succeeded', 'failed')",
                 logger: logger
             )
-            return try await rows.decode(Int.self).reduce(0, +) == 0
+            return try await rows.decode(Int.self).reduce(0, +) == accepted.count
         }
         let doubled = try await harness.client.query(
             """
@@ -82,13 +69,13 @@ struct DisruptivePipelineTests {
             """
             SELECT count(*) FROM commands c
             WHERE c.id = ANY(\(accepted)) AND c.status = 'succeeded'
-              AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.reservation_id = (c.result->>'reservationId')::uuid AND s.state = 'held')
+              AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.reservation_id = (c.result::jsonb->>'reservationId')::uuid AND s.state = 'held')
             """,
             logger: logger
         )
         #expect(try await disagreeing.decode(Int.self).reduce(0, +) == 0)
         let outcomes = try await harness.client.query(
-            "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE error->>'code' = 'SEAT_UNAVAILABLE') FROM commands WHERE id = ANY(\(accepted))",
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE error_code = 'SEAT_UNAVAILABLE') FROM commands WHERE id = ANY(\(accepted))",
             logger: logger
         )
         for try await (succeeded, unavailable) in outcomes.decode((Int, Int).self) {
@@ -165,7 +152,7 @@ struct DisruptivePipelineTests {
                 if restart {
                     // In the background, so the burst goes on against a database that is going away.
                     Thread {
-                        _ = runToCompletion(Self.root.appendingPathComponent("scripts/services").path, ["restart-postgres"])
+                        _ = runToCompletion(APIHarness.root.appendingPathComponent("scripts/services").path, ["restart-postgres"])
                     }.start()
                 }
             }

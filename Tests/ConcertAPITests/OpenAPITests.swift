@@ -16,22 +16,16 @@ import Testing
         let logger = Logger(label: "openapi-tests")
         let client = PostgresClient(configuration: .init(host: "127.0.0.1", username: "nobody", password: nil, database: nil, tls: .disable), backgroundLogger: logger)
         let broker = AMQPConnection(configuration: AMQPConfiguration(port: 1), logger: logger)
-        let waitingRoom = WaitingRoomStore(client: client, logger: logger)
         return buildAPIRouter(
-            APIServices(
-                wallets: WalletStore(client: client, logger: logger),
-                catalogue: CatalogueStore(client: client, logger: logger),
-                waitingRoom: waitingRoom,
-                tokens: await QueueTokens(secret: "openapi-tests-secret-0123456789abcdef"),
-                view: WaitingRoomView(store: waitingRoom, logger: logger),
-                lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
-                commands: CommandStore(client: client, logger: logger),
-                reservations: ReservationStore(client: client, logger: logger),
-                publisher: CommandPublisher(connection: broker, partitions: 1),
-                deadLetters: DeadLetterOperations(store: DeadLetterStore(client: client, logger: logger), connection: broker),
+            await APIServices.make(
+                database: client,
+                broker: broker,
+                tokenSecret: "openapi-tests-secret-0123456789abcdef",
+                partitions: 1,
                 adminToken: nil,
                 readiness: ReadinessChecks(database: { true }, broker: { true }),
-                metrics: PrometheusCollectorRegistry()
+                metrics: PrometheusCollectorRegistry(),
+                logger: logger
             )
         )
     }

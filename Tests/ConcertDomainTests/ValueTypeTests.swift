@@ -35,7 +35,8 @@ import Testing
         let key = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate("2026-12-24")!)
         #expect(key.partitionKey == "concert-1/2026-12-24")
         // Pinned: a change of hash would move schedules between partitions of a running system.
-        #expect(ScheduleKey.fnv1a("concert-1/2026-12-24") == ScheduleKey.fnv1a("concert-1/2026-12-24"))
+        #expect(ScheduleKey.fnv1a("concert-1/2026-12-24") == 0xde86_e6af_af99_786b)
+        #expect(key.partition(of: 16) == 11)
         #expect(ScheduleKey.fnv1a("") == 0xcbf2_9ce4_8422_2325)
         #expect(ScheduleKey.fnv1a("a") == 0xaf63_dc4c_8601_ec8c)
         var used = Set<Int>()

@@ -1,0 +1,153 @@
+public import Foundation
+
+/// Writes the JSON of the hot path by hand — command envelopes, results, acceptances — with
+/// keys in sorted order and RFC 3339 UTC times, exactly as `JSONEncoder.commands` would, without
+/// the encoder's allocations. Tests check that both agree.
+public struct JSONText: Sendable {
+    public private(set) var text: String
+    private var first = true
+
+    /// Starts an object.
+    public init(capacity: Int = 256) {
+        text = "{"
+        text.reserveCapacity(capacity)
+    }
+
+    /// A string member (escaped).
+    public mutating func add(_ key: StaticString, _ value: String) {
+        member(key)
+        Self.appendString(value, to: &text)
+    }
+
+    /// A UUID member, lower-case (RFC 9562).
+    public mutating func add(_ key: StaticString, _ value: UUID) {
+        member(key)
+        text += "\""
+        text += value.lowercasedString
+        text += "\""
+    }
+
+    /// An integer member.
+    public mutating func add(_ key: StaticString, _ value: Int64) {
+        member(key)
+        text += String(value)
+    }
+
+    /// A time member, RFC 3339 UTC to the second.
+    public mutating func add(_ key: StaticString, _ value: Date) {
+        member(key)
+        text += "\""
+        text += RFC3339.string(value)
+        text += "\""
+    }
+
+    /// A member whose value is JSON already.
+    public mutating func add(_ key: StaticString, json value: String) {
+        member(key)
+        text += value
+    }
+
+    /// Ends the object and returns it.
+    public mutating func finish() -> String {
+        text += "}"
+        return text
+    }
+
+    private mutating func member(_ key: StaticString) {
+        if !first { text += "," }
+        first = false
+        text += "\""
+        text += key.description
+        text += "\":"
+    }
+
+    /// Appends `value` as a JSON string.
+    public static func appendString(_ value: String, to text: inout String) {
+        text += "\""
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            text += value
+        } else {
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\"": text += "\\\""
+                case "\\": text += "\\\\"
+                case "\n": text += "\\n"
+                case "\r": text += "\\r"
+                case "\t": text += "\\t"
+                case _ where scalar.value < 0x20:
+                    let hex = String(scalar.value, radix: 16)
+                    text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: text.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        text += "\""
+    }
+}
+
+/// RFC 3339 UTC times to the second (`2026-11-25T16:10:06Z`), as `JSONEncoder`'s `.iso8601` writes them.
+public enum RFC3339 {
+    public static func string(_ date: Date) -> String {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let day = ScheduleDate(secondsSinceEpoch: seconds)
+        let secondOfDay = Int(seconds - Int64((seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)) * 86_400)
+        return "\(day)T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))Z"
+    }
+
+    private static func two(_ value: Int) -> String {
+        value < 10 ? "0\(value)" : String(value)
+    }
+}
+
+extension UUID {
+    /// The RFC 9562 text form, lower-case.
+    public var lowercasedString: String {
+        withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { buffer in
+                var position = 0
+                for (offset, byte) in bytes.enumerated() {
+                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
+                        buffer[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    buffer[position] = hexDigits[Int(byte >> 4)]
+                    buffer[position + 1] = hexDigits[Int(byte & 0x0F)]
+                    position += 2
+                }
+                return position
+            }
+        }
+    }
+}
+
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+extension ReservationResult {
+    /// `{"concertId","date","heldUntil","price","reservationId","seatNumber"}`.
+    public var json: String {
+        var json = JSONText(capacity: 160)
+        json.add("concertId", concertId.rawValue)
+        json.add("date", date.description)
+        json.add("heldUntil", heldUntil)
+        json.add("price", price.amount)
+        json.add("reservationId", reservationId)
+        json.add("seatNumber", Int64(seatNumber.rawValue))
+        return json.finish()
+    }
+}
+
+extension PaymentReceipt {
+    /// `{"amount","balanceAfter","concertId","date","paidAt","paymentId","reservationId","seatNumber"}`.
+    public var json: String {
+        var json = JSONText(capacity: 240)
+        json.add("amount", amount.amount)
+        json.add("balanceAfter", balanceAfter.amount)
+        json.add("concertId", concertId.rawValue)
+        json.add("date", date.description)
+        json.add("paidAt", paidAt)
+        json.add("paymentId", paymentId)
+        json.add("reservationId", reservationId)
+        json.add("seatNumber", Int64(seatNumber.rawValue))
+        return json.finish()
+    }
+}

@@ -1,0 +1,208 @@
+public import AMQPClient
+import ConcertDomain
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// An API process's own queue: partition workers send it the outcomes of the commands it
+/// submitted with `reply_to` (`Prefer: wait`), and every process's inbox also hears which queue
+/// tokens a payment ended (the `concert.events` fanout exchange).
+///
+/// The queue is exclusive and server-lived: it goes with the connection, and the inbox declares
+/// it again after a reconnect. While it is gone, outcomes sent to it are lost — a waiting
+/// request then answers `202` when its wait ends, which is true — and ended tokens are missed,
+/// which the API's token cache bounds by re-reading its rows (see `ActiveTokens`). A `concert
+/// serve` process hands its own workers' outcomes over in memory (`deliver`), without the broker.
+public final class ReplyInbox: Service, Sendable {
+    /// The queue's name: unique per process.
+    public let queueName: String
+    let connection: AMQPConnection
+    let logger: Logger
+    let tokensEnded: @Sendable ([EndedToken]) -> Void
+    private let waiters = Mutex<[UUID: Waiter]>([:])
+
+    private enum Waiter {
+        case expected
+        case waiting(CheckedContinuation<CommandOutcome?, Never>)
+        case arrived(CommandOutcome)
+        case timedOut
+    }
+
+    /// `tokensEnded` is told of every token a payment ended, in any process.
+    public init(connection: AMQPConnection, logger: Logger, tokensEnded: @escaping @Sendable ([EndedToken]) -> Void) {
+        let host = ProcessInfo.processInfo.hostName.prefix(40)
+        queueName = "concert.replies.\(host).\(ProcessInfo.processInfo.processIdentifier).\(UUID().lowercasedString.prefix(8))"
+        self.connection = connection
+        self.logger = logger
+        self.tokensEnded = tokensEnded
+    }
+
+    // MARK: - Waiting for outcomes
+
+    /// Registers interest in a command's outcome; call it before publishing the command.
+    public func expect(_ id: UUID) {
+        waiters.withLock { $0[id] = .expected }
+    }
+
+    /// Drops the interest (the command was not published).
+    public func forget(_ id: UUID) {
+        waiters.withLock { _ = $0.removeValue(forKey: id) }
+    }
+
+    /// The outcome of an expected command, or `nil` if it does not come within `timeout`.
+    public func outcome(of id: UUID, within timeout: Duration) async -> CommandOutcome? {
+        await withTaskGroup(of: CommandOutcome?.self) { group in
+            group.addTask { await self.arrival(of: id) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                self.settle(id, with: nil)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private func arrival(of id: UUID) async -> CommandOutcome? {
+        await withCheckedContinuation { continuation in
+            let ready: CommandOutcome?? = waiters.withLock { waiters in
+                switch waiters[id] {
+                case .arrived(let outcome):
+                    waiters[id] = nil
+                    return .some(outcome)
+                case .expected:
+                    waiters[id] = .waiting(continuation)
+                    return nil
+                case .timedOut, .none, .waiting:
+                    waiters[id] = nil
+                    return .some(nil)
+                }
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Resolves a waiter with an outcome, or with `nil` when its wait is over.
+    private func settle(_ id: UUID, with outcome: CommandOutcome?) {
+        let continuation: CheckedContinuation<CommandOutcome?, Never>? = waiters.withLock { waiters in
+            switch waiters[id] {
+            case .waiting(let continuation):
+                waiters[id] = nil
+                return continuation
+            case .expected:
+                waiters[id] = outcome.map { .arrived($0) } ?? .timedOut
+                return nil
+            case .arrived, .timedOut, .none:
+                return nil
+            }
+        }
+        continuation?.resume(returning: outcome)
+    }
+
+    /// Outcomes for this process (from its own workers in memory, or from its queue).
+    public func deliver(_ outcomes: [CommandOutcome]) {
+        for outcome in outcomes { settle(outcome.commandID, with: outcome) }
+    }
+
+    /// How many requests wait for an outcome.
+    public var waiting: Int { waiters.withLock(\.count) }
+
+    // MARK: - The queue
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var failures = 0
+            let backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(5))
+            while !Task.isCancelled {
+                do {
+                    try await self.listen()
+                    failures = 0
+                } catch is CancellationError {
+                    return
+                } catch {
+                    failures += 1
+                    self.logger.debug("reply inbox: listening again", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                try? await Task.sleep(for: backoff.delay(afterFailures: max(failures, 1)))
+            }
+        }
+    }
+
+    /// Declares the queue, binds it to the events exchange and reads it until it goes away.
+    private func listen() async throws {
+        try await connection.waitUntilConnected(timeout: .seconds(3600))
+        try await connection.declare(AMQPQueue(name: queueName, durable: false, exclusive: true, autoDelete: true))
+        try await connection.declare(AMQPBinding(queue: queueName, exchange: PipelineTopology.eventsExchange, routingKey: ""))
+        let consumer = try await connection.consume(queue: queueName, prefetch: 1000)
+        for try await batch in consumer.batches {
+            for delivery in batch {
+                switch delivery.properties.type {
+                case CommandOutcome.messageType: deliver(CommandOutcome.decode(delivery.body))
+                case EndedToken.messageType: tokensEnded(EndedToken.decode(delivery.body))
+                default: logger.debug("reply inbox: unknown message dropped", metadata: ["type": "\(delivery.properties.type ?? "-")"])
+                }
+            }
+            if let last = batch.last { try consumer.ack(last, multiple: true) }
+        }
+    }
+}
+
+/// What a partition worker sends back after a batch committed: outcomes to the processes that
+/// wait for them, ended tokens to every API process. Best effort: a lost message costs a waiting
+/// client its early answer (it gets `202` and polls), never a wrong one.
+public struct ReplySender: Sendable {
+    let connection: AMQPConnection
+    /// This process's inbox (`concert serve`): its outcomes are handed over in memory.
+    let local: ReplyInbox?
+    let logger: Logger
+
+    public init(connection: AMQPConnection, local: ReplyInbox?, logger: Logger) {
+        self.connection = connection
+        self.local = local
+        self.logger = logger
+    }
+
+    /// Sends each outcome to its `reply_to`: one message per queue, or in memory for this process.
+    public func send(_ outcomes: [(replyTo: String, outcome: CommandOutcome)]) async {
+        guard !outcomes.isEmpty else { return }
+        var byQueue: [String: [CommandOutcome]] = [:]
+        for (queue, outcome) in outcomes { byQueue[queue, default: []].append(outcome) }
+        await withTaskGroup(of: Void.self) { group in
+            for (queue, outcomes) in byQueue {
+                if let local, queue == local.queueName {
+                    local.deliver(outcomes)
+                    continue
+                }
+                group.addTask {
+                    do {
+                        try await connection.publish(
+                            routingKey: queue,
+                            body: CommandOutcome.encode(outcomes),
+                            properties: AMQPMessageProperties(contentType: "text/plain", persistent: false, type: CommandOutcome.messageType)
+                        )
+                    } catch {
+                        logger.debug("outcomes not sent", metadata: ["queue": "\(queue)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells every API process which tokens ended.
+    public func announce(_ tokens: [EndedToken]) async {
+        guard !tokens.isEmpty else { return }
+        local?.tokensEnded(tokens)
+        do {
+            try await connection.publish(
+                exchange: PipelineTopology.eventsExchange,
+                routingKey: "",
+                body: EndedToken.encode(tokens),
+                properties: AMQPMessageProperties(contentType: "text/plain", persistent: false, type: EndedToken.messageType)
+            )
+        } catch {
+            logger.warning("ended tokens not announced; API processes notice within their token refresh", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import ConcertDomain
+import Foundation
+import PostgresNIO
+
+// The partition worker's statements, prepared once per connection: a batch binds and executes
+// them, the server parses and plans them once.
+
+extension PartitionStore {
+    /// Which of the ids already have an outcome.
+    struct Completed: PostgresPreparedStatement {
+        static let sql = "SELECT id FROM commands WHERE id = ANY($1) AND status <> 'pending'"
+        typealias Row = UUID
+        let ids: [UUID]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(ids)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
+    }
+
+    /// Owner and status of reservations.
+    struct Facts: PostgresPreparedStatement {
+        static let sql = "SELECT id, user_id, status FROM reservations WHERE id = ANY($1)"
+        typealias Row = (UUID, String, String)
+        let ids: [UUID]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(ids)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// Conditional wallet debits with their ledger entries; answers the debited ones with the balance after.
+    struct Debits: PostgresPreparedStatement {
+        static let sql = """
+            WITH input AS (
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS i(command_id, user_id, amount)
+            ), debited AS (
+                UPDATE wallets w SET balance = w.balance - i.amount, updated_at = now()
+                FROM input i WHERE w.user_id = i.user_id AND w.balance >= i.amount
+                RETURNING i.command_id, w.user_id, i.amount, w.balance
+            ), ledger AS (
+                INSERT INTO wallet_ledger (user_id, amount, balance_after, kind, command_id)
+                SELECT user_id, -amount, balance, 'payment', command_id FROM debited WHERE amount > 0
+            )
+            SELECT command_id, balance FROM debited
+            """
+        typealias Row = (UUID, Int64)
+        let debits: [PartitionState.Debit]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(debits.map(\.commandID))
+            bindings.append(debits.map(\.user.rawValue))
+            bindings.append(debits.map(\.amount.amount))
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// New statuses of reservations made before the batch.
+    struct StatusChanges: PostgresPreparedStatement {
+        static let sql = """
+            UPDATE reservations r SET status = v.status, updated_at = now()
+            FROM unnest($1::uuid[], $2::text[]) AS v(id, status)
+            WHERE r.id = v.id
+            """
+        typealias Row = ()
+        let changes: [(key: UUID, value: Reservation.Status)]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(changes.map(\.key))
+            bindings.append(changes.map(\.value.rawValue))
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
+    }
+
+    /// Everything else a batch writes, in one statement: new reservations, seats, payments, ended
+    /// tokens and every outcome (`completed_at` = when it was written).
+    struct Write: PostgresPreparedStatement {
+        static let sql = """
+            WITH new_reservations AS (
+                INSERT INTO reservations (id, schedule_id, seat_number, user_id, price, status, held_until)
+                SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
+                RETURNING 1
+            ), seat_rows AS (
+                UPDATE seats s SET state = v.state, holder = NULLIF(v.holder, ''), reservation_id = NULLIF(v.reservation, '')::uuid,
+                    hold_deadline = NULLIF(v.deadline, 'epoch'::timestamptz)
+                FROM unnest($8::bigint[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
+                    AS v(schedule_id, number, state, holder, reservation, deadline)
+                WHERE s.schedule_id = v.schedule_id AND s.number = v.number
+                RETURNING 1
+            ), new_payments AS (
+                INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at)
+                SELECT * FROM unnest($14::uuid[], $15::uuid[], $16::text[], $17::bigint[], $18::bigint[], $19::timestamptz[])
+                RETURNING 1
+            ), ended_tokens AS (
+                UPDATE queue_tokens t SET state = 'expired'
+                FROM unnest($20::bigint[], $21::text[]) AS v(concert_id, user_id)
+                WHERE t.concert_id = v.concert_id AND t.user_id = v.user_id AND t.state IN ('waiting', 'active')
+                RETURNING 1
+            ), outcomes AS (
+                INSERT INTO commands (id, type, user_id, partition_key, status, result, error_code, submitted_at, completed_at)
+                SELECT id, type, user_id, partition_key, status, NULLIF(result, ''), NULLIF(error_code, ''), submitted_at, clock_timestamp()
+                FROM unnest($22::uuid[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::timestamptz[])
+                    AS v(id, type, user_id, partition_key, status, result, error_code, submitted_at)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result, error_code = excluded.error_code,
+                    completed_at = excluded.completed_at
+                WHERE commands.status = 'pending'
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM new_reservations) + (SELECT count(*) FROM seat_rows) + (SELECT count(*) FROM new_payments)
+                + (SELECT count(*) FROM ended_tokens) + (SELECT count(*) FROM outcomes)
+            """
+        typealias Row = Int64
+        let writes: PartitionWrites
+        let seats: [SeatRow]
+        let scheduleIDs: [ScheduleKey: Int64]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 29)
+            let reservations = writes.newReservations
+            bindings.append(reservations.map(\.id))
+            bindings.append(reservations.map { scheduleIDs[$0.schedule] ?? 0 })
+            bindings.append(reservations.map { Int64($0.seat.rawValue) })
+            bindings.append(reservations.map(\.userID.rawValue))
+            bindings.append(reservations.map(\.price.amount))
+            bindings.append(reservations.map(\.status.rawValue))
+            bindings.append(reservations.map(\.heldUntil))
+
+            let never = Date(timeIntervalSince1970: 0)
+            bindings.append(seats.map(\.scheduleID))
+            bindings.append(seats.map { Int64($0.number.rawValue) })
+            bindings.append(seats.map { PartitionStore.state(of: $0.reservation) })
+            bindings.append(seats.map { $0.reservation?.userID.rawValue ?? "" })
+            bindings.append(seats.map { $0.reservation?.id.lowercasedString ?? "" })
+            bindings.append(seats.map { $0.reservation?.status == .held ? $0.reservation!.heldUntil : never })
+
+            let payments = writes.payments
+            bindings.append(payments.map(\.receipt.paymentId))
+            bindings.append(payments.map(\.receipt.reservationId))
+            bindings.append(payments.map(\.user.rawValue))
+            bindings.append(payments.map(\.receipt.amount.amount))
+            bindings.append(payments.map(\.receipt.balanceAfter.amount))
+            bindings.append(payments.map(\.receipt.paidAt))
+
+            let tokens = writes.endedTokens
+            bindings.append(tokens.map(\.concert.rawValue))
+            bindings.append(tokens.map(\.user.rawValue))
+
+            let outcomes = writes.outcomes
+            bindings.append(outcomes.map(\.envelope.id))
+            bindings.append(outcomes.map(\.envelope.command.type.rawValue))
+            bindings.append(outcomes.map(\.envelope.userId.rawValue))
+            bindings.append(outcomes.map(\.envelope.partitionKey))
+            bindings.append(outcomes.map { $0.failure == nil ? "succeeded" : "failed" })
+            bindings.append(outcomes.map { $0.resultJSON ?? "" })
+            bindings.append(outcomes.map { $0.failure?.rawValue ?? "" })
+            bindings.append(outcomes.map(\.envelope.submittedAt))
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+}

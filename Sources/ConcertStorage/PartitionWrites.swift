@@ -1,0 +1,68 @@
+public import ConcertDomain
+public import Foundation
+
+/// What one batch of a partition changes, gathered from its outcomes and written with one
+/// statement (`PartitionStore.write`), whatever the batch's size.
+///
+/// A reservation made in the batch is inserted once with its final status (held, paid or
+/// expired); an older one gets one status update; every seat touched is written once, with
+/// the state memory has at the end of the batch.
+public struct PartitionWrites: Sendable {
+    /// Reservations made in this batch, in order, with their latest status.
+    public private(set) var newReservations: [Reservation] = []
+    private var newIndex: [UUID: Int] = [:]
+    /// Status changes of reservations made before this batch.
+    public private(set) var statusChanges: [UUID: Reservation.Status] = [:]
+    /// Seats whose row must be written.
+    public private(set) var touchedSeats: [ScheduleKey: Set<SeatNumber>] = [:]
+    /// Payments: the receipt and who paid.
+    public private(set) var payments: [(receipt: PaymentReceipt, user: UserID)] = []
+    /// Queue tokens a payment ended: (concert, user).
+    public private(set) var endedTokens: [(concert: ConcertID, user: UserID)] = []
+    /// Every command's outcome.
+    public private(set) var outcomes: [Outcome] = []
+
+    public init() {}
+
+    /// Takes one decided command.
+    public mutating func add(_ outcome: Outcome) {
+        for effect in outcome.effects {
+            switch effect {
+            case .hold(let reservation):
+                newIndex[reservation.id] = newReservations.count
+                newReservations.append(reservation)
+                touch(reservation)
+            case .expire(let reservation):
+                setStatus(reservation, .expired)
+                touch(reservation)
+            case .sell(let reservation, let receipt):
+                setStatus(reservation, .paid)
+                touch(reservation)
+                payments.append((receipt, reservation.userID))
+                endedTokens.append((reservation.schedule.concertID, reservation.userID))
+            }
+        }
+        outcomes.append(outcome)
+    }
+
+    /// Holds made in this batch that are still held at its end (their expiry must be scheduled), by schedule.
+    public var holdsToExpire: [ScheduleKey: [UUID]] {
+        var holds: [ScheduleKey: [UUID]] = [:]
+        for reservation in newReservations where reservation.status == .held {
+            holds[reservation.schedule, default: []].append(reservation.id)
+        }
+        return holds
+    }
+
+    private mutating func setStatus(_ reservation: Reservation, _ status: Reservation.Status) {
+        if let position = newIndex[reservation.id] {
+            newReservations[position].status = status
+        } else {
+            statusChanges[reservation.id] = status
+        }
+    }
+
+    private mutating func touch(_ reservation: Reservation) {
+        touchedSeats[reservation.schedule, default: []].insert(reservation.seat)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import PostgresNIO
+
+// The waiting room's statements that run for every request under load, prepared once per connection.
+
+extension WaitingRoomStore {
+    /// Issues tokens to (concert, user) pairs: the live token of each, or a new one; pairs of
+    /// concerts without a waiting room come back as `unknown`.
+    struct IssueTokens: PostgresPreparedStatement {
+        static let sql = """
+            WITH input AS (
+                SELECT i.concert_id, i.user_id, i.n
+                FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS i(concert_id, user_id, n)
+                JOIN waiting_rooms w ON w.concert_id = i.concert_id
+            ), existing AS (
+                SELECT t.concert_id, t.user_id, t.seq, t.state, t.issued_at, t.expires_at FROM queue_tokens t
+                JOIN input i ON t.concert_id = i.concert_id AND t.user_id = i.user_id
+                WHERE t.state IN ('waiting', 'active')
+            ), inserted AS (
+                INSERT INTO queue_tokens (concert_id, seq, user_id, state)
+                SELECT i.concert_id, nextval(format('queue_seq_%s', i.concert_id)::regclass), i.user_id, 'waiting'
+                FROM input i
+                WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.concert_id = i.concert_id AND e.user_id = i.user_id)
+                ORDER BY i.n
+                ON CONFLICT DO NOTHING
+                RETURNING concert_id, user_id, seq, state, issued_at, expires_at
+            )
+            SELECT concert_id, user_id, seq, state, issued_at, expires_at, false FROM existing
+            UNION ALL
+            SELECT concert_id, user_id, seq, state, issued_at, expires_at, true FROM inserted
+            UNION ALL
+            SELECT i.concert_id, i.user_id, 0, 'unknown', now(), NULL, false
+            FROM unnest($1::bigint[], $2::text[]) AS i(concert_id, user_id)
+            WHERE NOT EXISTS (SELECT 1 FROM waiting_rooms w WHERE w.concert_id = i.concert_id)
+            """
+        typealias Row = (Int64, String, Int64, String, Date, Date?, Bool)
+        let concerts: [Int64]
+        let users: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(concerts)
+            bindings.append(users)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// One token's row.
+    struct TokenRow: PostgresPreparedStatement {
+        static let sql = "SELECT user_id, state, issued_at, expires_at FROM queue_tokens WHERE concert_id = $1 AND seq = $2"
+        typealias Row = (String, String, Date, Date?)
+        let concert: Int64
+        let seq: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(concert)
+            bindings.append(seq)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+}

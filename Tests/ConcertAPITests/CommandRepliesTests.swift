@@ -1,0 +1,117 @@
+import AMQPClient
+import ConcertAPI
+import ConcertDomain
+import ConcertPipeline
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import TestSupport
+import Testing
+
+/// Outcomes pushed back to the submitting API process, and command ids that need no row.
+@Suite(.enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
+struct CommandRepliesTests {
+    /// A worker in another process sends the outcome to this API's own queue: the waiting request
+    /// answers with it, and the payment's ended token reaches this API's memory through the broker.
+    @Test func outcomesAndEndedTokensComeBackFromAWorkerInAnotherProcess() async throws {
+        try await APIHarness.withAPI(pipeline: .init(partitions: 2, inProcessWorkers: false)) { client, harness in
+            let worker = try harness.startWorker(partitions: 2, name: "replies")
+            defer { if worker.isRunning { worker.terminate() } }
+            try await eventually("the worker and the inbox listen") {
+                for partition in 0..<2 where try await harness.broker.inspectQueue(PipelineTopology.partitionQueue(partition)).consumerCount < 1 {
+                    return false
+                }
+                return try await harness.broker.inspectQueue(harness.services.inbox.queueName).consumerCount == 1
+            }
+            var alice = Buyer(client, "alice")
+            try await alice.charge(500_000)
+            try await alice.queue()
+            try await harness.admit()
+            let date = try await PurchaseFlowTests.firstDate(alice)
+
+            let started = ContinuousClock.now
+            let held = try await alice.reserve(seat: 4, date: date)
+            #expect(held.status == .created)
+            #expect(held.headers[HTTPField.Name("Preference-Applied")!] == "wait=10")
+            #expect(ContinuousClock.now - started < .seconds(5))
+            let body = try held.json()
+            #expect(body["status"] == "succeeded")
+            guard case .string(let reservation)? = body["result"]?["reservationId"] else { throw TestFailure("no reservation id: \(body)") }
+            #expect(reservation == reservation.lowercased())
+            #expect(try await alice.reserve(seat: 4, date: date).status == .conflict)
+
+            // Reads with the token work, the payment ends it — and this API learns so from the worker's announcement.
+            #expect(try await alice.send(.get, "/v1/concerts/1/dates").status == .ok)
+            #expect(try await alice.pay(reservation).status == .created)
+            try await eventually(timeout: .seconds(5), "the ended token is refused") {
+                try await alice.send(.get, "/v1/concerts/1/dates").status == .unauthorized
+            }
+        }
+    }
+
+    @Test func aCommandIsPendingUntilDecidedAndIdsNeverHandedOutAreNotFound() async throws {
+        // No worker runs: accepted commands stay undecided.
+        try await APIHarness.withAPI(pipeline: .init(partitions: 2, inProcessWorkers: false)) { client, harness in
+            var alice = Buyer(client, "alice")
+            try await alice.queue()
+            try await harness.admit()
+            let date = try await PurchaseFlowTests.firstDate(alice)
+            let accepted = try await alice.send(.post, "/v1/reservations", #"{"concertId":1,"date":"\#(date)","seatNumber":2}"#)
+            #expect(accepted.status == .accepted)
+            let location = try #require(accepted.headers[.location])
+            guard case .string(let id)? = try accepted.json()["commandId"] else { throw TestFailure("no id") }
+            #expect(id == id.lowercased())
+            #expect(location == "/v1/commands/\(id)")
+
+            let pending = try await client.execute(uri: location, method: .get)
+            #expect(pending.status == .ok)
+            #expect(try pending.json()["status"] == "pending")
+            #expect(try pending.json()["type"] == "ReserveSeat")
+            // Either case is accepted on input.
+            #expect(try await client.execute(uri: "/v1/commands/\(id.uppercased())", method: .get).status == .ok)
+
+            // An id that looks like ours but was not minted with the secret, and a random one: never accepted.
+            var forged = Array(id)
+            let last = forged.count - 1
+            forged[last] = forged[last] == "0" ? "1" : "0"
+            for unknown in [String(forged), UUID().uuidString] {
+                let response = try await client.execute(uri: "/v1/commands/\(unknown)", method: .get)
+                #expect(response.status == .notFound)
+                #expect(try response.json()["code"] == "COMMAND_NOT_FOUND")
+            }
+            let rows = try await harness.client.query("SELECT count(*) FROM commands", logger: DatabaseEnvironment.logger)
+            for try await count in rows.decode(Int.self) { #expect(count == 0, "accepting wrote a row") }
+        }
+    }
+}
+
+@Suite struct CommandIDTests {
+    let ids = CommandIDs(secret: "command-id-tests-secret-0123456789abcdef")
+
+    @Test func mintedIdsAreGenuineCarryTheirTypeAndSortByTime() {
+        let earlier = ids.mint(.reserveSeat, at: Date(timeIntervalSince1970: 1_795_600_000))
+        let later = ids.mint(.pay, at: Date(timeIntervalSince1970: 1_795_600_001))
+        #expect(ids.isGenuine(earlier) && ids.isGenuine(later))
+        #expect(ids.type(of: earlier) == .reserveSeat && ids.type(of: later) == .pay)
+        #expect(earlier.lowercasedString < later.lowercasedString)
+        #expect(earlier.uuidString.dropFirst(14).first == "8", "RFC 9562 version 8")
+        #expect(Set((0..<1000).map { _ in ids.mint(.reserveSeat) }).count == 1000)
+    }
+
+    @Test func anyChangeOrAnotherSecretIsFoundOut() {
+        let id = ids.mint(.reserveSeat)
+        let bytes = withUnsafeBytes(of: id.uuid) { Array($0) }
+        for index in 0..<16 {
+            var changed = bytes
+            changed[index] ^= 0x01
+            let tampered = changed.withUnsafeBytes { $0.load(as: uuid_t.self) }
+            #expect(!ids.isGenuine(UUID(uuid: tampered)), "byte \(index)")
+        }
+        #expect(!CommandIDs(secret: "another-secret-entirely-0123456789abcdef").isGenuine(id))
+        #expect(!ids.isGenuine(UUID()))
+        #expect(ids.type(of: UUID()) == nil)
+    }
+}
