@@ -68,9 +68,11 @@ public struct BenchEnvironment: Sendable {
         _ scenario: String,
         _ body: (Sandbox, PostgresClient) async throws -> Result
     ) async throws -> Result {
-        let suffix = UUID().uuidString.prefix(8).lowercased()
+        try await removeLeftovers()
+        // The benchmark's pid is in the names, so that what an interrupted run left is recognised.
+        let suffix = "\(getpid())_\(UUID().uuidString.prefix(6).lowercased())"
         let name = "bench_\(scenario.replacingOccurrences(of: "-", with: "_"))_\(suffix)"
-        let vhost = "bench-\(scenario)-\(suffix)"
+        let vhost = "bench-\(scenario)-\(suffix.replacingOccurrences(of: "_", with: "-"))"
         try await administer("CREATE DATABASE \(name)")
         do {
             try await management("PUT", "/api/vhosts/\(vhost)")
@@ -88,6 +90,29 @@ public struct BenchEnvironment: Sendable {
     }
 
     var amqpUser: String { URLComponents(string: amqpURL)?.user ?? "guest" }
+
+    /// Drops the databases and virtual hosts of benchmark runs whose process is gone (interrupted runs).
+    func removeLeftovers() async throws {
+        func orphaned(_ name: String, separator: Character) -> Bool {
+            let parts = name.split(separator: separator)
+            guard parts.count >= 4, let pid = Int32(parts[parts.count - 2]) else { return false }
+            return kill(pid, 0) != 0
+        }
+        let client = PostgresClient(configuration: try PostgresClient.Configuration(url: databaseURL), backgroundLogger: logger)
+        let databases: [String] = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await client.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'", logger: logger).map { try $0.decode(String.self) }
+        }
+        for database in databases where orphaned(database, separator: "_") {
+            try? await administer("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        }
+        let data = try await management("GET", "/api/vhosts")
+        let vhosts = ((try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        for vhost in vhosts where vhost.hasPrefix("bench-") && orphaned(vhost, separator: "-") {
+            _ = try? await management("DELETE", "/api/vhosts/\(vhost)")
+        }
+    }
 
     /// Runs one statement on the server's own database (CREATE/DROP DATABASE cannot run in a transaction).
     func administer(_ sql: String) async throws {
