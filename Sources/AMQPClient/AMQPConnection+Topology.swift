@@ -1,3 +1,5 @@
+import Foundation
+public import Logging
 extension AMQPConnection {
     /// Declares an exchange (idempotent when it exists with the same settings; `channelClosed` 406 otherwise).
     public func declare(_ exchange: AMQPExchange) async throws {
@@ -35,5 +37,27 @@ extension AMQPConnection {
     @discardableResult
     public func purgeQueue(_ name: String) async throws -> Int {
         try await perform { session throws(AMQPError) in try session.purgeQueue(name) }
+    }
+}
+
+extension AMQPConnection {
+    /// Connects once to `configuration` (on a thread of its own) and closes again: `connectionFailed`
+    /// with the broker's reason (a refused login, an unknown virtual host, nobody listening) when it
+    /// cannot. For start-up checks that must say what is wrong instead of retrying.
+    public static func probe(_ configuration: AMQPConfiguration, logger: Logger) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let thread = Thread {
+                let session = AMQPSession(configuration: configuration, logger: logger, status: ConnectionStatus())
+                do throws(AMQPError) {
+                    try session.connect()
+                    session.close()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "amqp probe"
+            thread.start()
+        }
     }
 }

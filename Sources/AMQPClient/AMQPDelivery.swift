@@ -15,9 +15,14 @@ public struct AMQPDelivery: Sendable {
     /// Which connection and channel the delivery came through: acks go back the same way or not at all.
     let origin: DeliveryOrigin
 
-    /// Which incarnation of its connection the delivery came through; it changes after every reconnect,
-    /// which is when state derived from earlier deliveries (a consumer's cache) may be stale.
+    /// Which incarnation of its connection the delivery came through; it changes after every reconnect.
     public var connectionGeneration: UInt64 { origin.generation }
+
+    /// Which subscription of its consumer the delivery came through: it changes whenever the
+    /// consumer was subscribed anew — after a reconnect, or after the broker closed its channel —
+    /// which is when another consumer may have had the queue meanwhile, and state derived from
+    /// earlier deliveries (a consumer's cache) may be stale.
+    public var subscription: UInt64 { origin.incarnation }
 
     /// How many times quorum queues have delivered this message before (`x-delivery-count`), if known.
     public var deliveryCount: Int64? { properties.headers["x-delivery-count"]?.intValue }
@@ -56,4 +61,6 @@ struct DeliveryOrigin: Sendable, Hashable {
     let generation: UInt64
     /// The channel number.
     let channel: UInt16
+    /// Which opening of that channel number (see `AMQPSession.channelIncarnations`).
+    let incarnation: UInt64
 }

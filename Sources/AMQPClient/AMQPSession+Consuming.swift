@@ -113,7 +113,9 @@ extension AMQPSession {
 
     /// Acks, nacks or rejects a delivery, unless it came through a connection or channel that no longer exists.
     func settle(_ settlement: Settlement, origin: DeliveryOrigin, deliveryTag: UInt64, multiple: Bool) {
-        guard let state = connection, origin.generation == generation, openChannels.contains(origin.channel) else {
+        guard let state = connection, origin.generation == generation, openChannels.contains(origin.channel),
+            channelIncarnations[origin.channel] == origin.incarnation
+        else {
             logger.debug("AMQP stale delivery not settled; the broker redelivers it", metadata: ["amqp.deliveryTag": "\(deliveryTag)"])
             return
         }
@@ -149,7 +151,7 @@ extension AMQPSession {
             routingKey: routingKey,
             properties: properties,
             body: body,
-            origin: DeliveryOrigin(generation: generation, channel: channel)
+            origin: DeliveryOrigin(generation: generation, channel: channel, incarnation: channelIncarnations[channel] ?? 0)
         )
     }
 

@@ -55,7 +55,7 @@ extension AMQPSession {
                 routingKey: routingKey,
                 properties: properties,
                 body: body,
-                origin: DeliveryOrigin(generation: generation, channel: channel)
+                origin: DeliveryOrigin(generation: generation, channel: channel, incarnation: channelIncarnations[channel] ?? 0)
             )
             enqueue(delivery, channel: channel)
         case CRABBITMQ_BASIC_ACK where channel == Self.publishChannel:

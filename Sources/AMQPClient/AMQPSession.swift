@@ -23,7 +23,15 @@ final class AMQPSession {
     private(set) var connection: amqp_connection_state_t?
     /// Counts successful connects; deliveries remember it so stale acks are never sent.
     private(set) var generation: UInt64 = 0
-    var openChannels: Set<UInt16> = []
+    var openChannels: Set<UInt16> = [] {
+        // A channel that is no longer open has no incarnation: deliveries from it are never settled.
+        didSet { channelIncarnations = channelIncarnations.filter { openChannels.contains($0.key) } }
+    }
+    /// Which opening of each open channel this is: a channel number is reused after it closed,
+    /// and an ack meant for its former consumer must never reach its new one.
+    var channelIncarnations: [UInt16: UInt64] = [:]
+    /// Counts channel openings over the session's life (never reset, across reconnects too).
+    var nextIncarnation: UInt64 = 0
     var publishChannelInConfirmMode = false
     var confirms = ConfirmTracker<CheckedContinuation<Void, any Error>>()
     /// Consumers by channel; kept across reconnects and re-subscribed.
@@ -139,6 +147,8 @@ final class AMQPSession {
             try check(amqp_get_rpc_reply(state), channel: channel, doing: "channel.open")
         }
         openChannels.insert(channel)
+        nextIncarnation += 1
+        channelIncarnations[channel] = nextIncarnation
     }
 
     /// Turns a non-normal RPC reply into an error, answering the broker's close and noting what died.
