@@ -1,3 +1,4 @@
+import AMQPClient
 import ConcertPipeline
 import ConcertStorage
 import Crypto
@@ -87,7 +88,14 @@ extension Router<APIRequestContext> {
             return try DeadLetterDetail(record)
         }
         admin.post("/dead-letters/:id/replay") { request, context -> Response in
-            guard let record = try await services.deadLetters.replay(try Self.deadLetterID(context)) else {
+            let replayed: DeadLetterStore.Record?
+            do {
+                replayed = try await services.deadLetters.replay(try Self.deadLetterID(context))
+            } catch let error as AMQPError {
+                // The broker refused the destination (the exchange is gone, or no queue takes the key).
+                throw Problem(status: .conflict, code: "DEAD_LETTER_UNROUTABLE", title: "Conflict", detail: "The broker refused the letter's destination: \(error.message)")
+            }
+            guard let record = replayed else {
                 throw Problem.notFound("DEAD_LETTER_NOT_FOUND", "No such dead letter.")
             }
             var response = try DeadLetterDetail(record).response(from: request, context: context)

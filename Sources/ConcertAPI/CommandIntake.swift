@@ -12,9 +12,10 @@ import Logging
 /// to the database: the id itself proves it was handed out (`CommandIDs`), and the worker
 /// records the outcome.
 ///
-/// Failure paths: the broker down, refusing or not routing the message → 503, nothing was sent.
-/// The connection lost before the broker confirmed → 503: the message may or may not have been
-/// enqueued, and if it was, the worker applies it.
+/// Failure paths: the broker down, refusing or not routing the message → 503, nothing was done.
+/// The connection lost before the broker confirmed → 503 that says the outcome is unknown and
+/// carries the command's id and `Location`: the message may have been enqueued, and then the
+/// worker applies it and `GET /v1/commands/{id}` shows it.
 struct CommandIntake: Sendable {
     let services: APIServices
 
@@ -27,10 +28,11 @@ struct CommandIntake: Sendable {
         inbox?.expect(id)
         do {
             try await services.publisher.publish(envelope, schedule: schedule, replyTo: inbox?.queueName)
-        } catch let error as AMQPError {
+        } catch let error as DependencyUnavailable {
             inbox?.forget(id)
             context.logger.warning("command not published", metadata: ["command.id": "\(id)", "error": "\(error)"])
-            throw ServiceUnavailable("the message broker is not reachable; nothing was done")
+            guard error.outcomeUnknown else { throw Problem.unavailable("the message broker is not reachable; nothing was done") }
+            throw Problem.outcomeUnknown(id)
         }
         if let wait, let inbox, let outcome = await inbox.outcome(of: id, within: .seconds(wait)) {
             var response =

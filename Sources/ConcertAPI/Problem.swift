@@ -1,4 +1,5 @@
-import Foundation
+import ConcertDomain
+public import Foundation
 public import Hummingbird
 
 /// An RFC 9457 `application/problem+json` error with the stable `code` clients switch on.
@@ -12,13 +13,16 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     public let detail: String
     /// Extra response headers, e.g. `Retry-After` on 503.
     public let headers: HTTPFields
+    /// The command a `503` with an unknown outcome is about (an RFC 9457 extension member).
+    public let commandId: String?
 
-    public init(status: HTTPResponse.Status, code: String, title: String, detail: String, headers: HTTPFields = [:]) {
+    public init(status: HTTPResponse.Status, code: String, title: String, detail: String, headers: HTTPFields = [:], commandId: String? = nil) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.headers = headers
+        self.commandId = commandId
     }
 
     struct Body: Encodable {
@@ -27,12 +31,13 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
         let status: Int
         let detail: String
         let code: String
+        let commandId: String?
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = try encoder.encode(Body(title: title, status: status.code, detail: detail, code: code))
+        let body = try encoder.encode(Body(title: title, status: status.code, detail: detail, code: code, commandId: commandId))
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -53,6 +58,19 @@ extension Problem {
             title: "Service unavailable",
             detail: detail,
             headers: [.retryAfter: String(retryAfterSeconds)]
+        )
+    }
+
+    /// 503: the broker connection went away before it confirmed the command, which may or may not
+    /// have been enqueued. The id lets the client find out (`Location`).
+    public static func outcomeUnknown(_ id: UUID) -> Problem {
+        Problem(
+            status: .serviceUnavailable,
+            code: "OUTCOME_UNKNOWN",
+            title: "Service unavailable",
+            detail: "The connection to the message broker was lost before it confirmed the command: it may or may not be applied. Poll its Location.",
+            headers: [.retryAfter: "5", .location: "/v1/commands/\(id.lowercasedString)"],
+            commandId: id.lowercasedString
         )
     }
 

@@ -3,7 +3,6 @@ import ConcertStorage
 public import Hummingbird
 import Logging
 import NIOCore
-import PostgresNIO
 
 /// The one place where errors become HTTP problems.
 ///
@@ -39,25 +38,16 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Problem(httpError)
         case is NIOTooManyBytesError:
             return Problem(HTTPError(.contentTooLarge))
-        case let unavailable as ServiceUnavailable:
-            return .unavailable(unavailable.detail)
-        case let postgres as PSQLError where postgres.isUnavailability:
-            return .unavailable("the database is not reachable")
-        case is ConnectionLost:
-            return .unavailable("the database connection was lost; nothing was done")
-        case let transaction as PostgresTransactionError:
-            if let inner = transaction.closureError { return problem(for: inner) }
-            return .unavailable("the database is not reachable")
+        case let unavailable as DependencyUnavailable:
+            return .unavailable(
+                unavailable.outcomeUnknown
+                    ? "the \(unavailable.dependency.rawValue) went away in the middle of the request; try again"
+                    : "the \(unavailable.dependency.rawValue) is not reachable; nothing was done"
+            )
         default:
             return Problem(status: .internalServerError, code: "INTERNAL_ERROR", title: "Internal error", detail: "An unexpected error occurred.")
         }
     }
-}
-
-/// Thrown by handlers when a dependency is down; becomes 503 with `Retry-After`.
-public struct ServiceUnavailable: Error, Sendable {
-    public let detail: String
-    public init(_ detail: String) { self.detail = detail }
 }
 
 extension Problem {

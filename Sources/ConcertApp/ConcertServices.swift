@@ -14,7 +14,7 @@ import UnixSignals
 public enum ConcertServices {
     /// The PostgreSQL client (a `Service`: it must be run).
     public static func makeDatabase(_ configuration: ConcertConfiguration, logger: Logger) throws -> PostgresClient {
-        var database = try PostgresClient.Configuration(url: configuration.databaseURL)
+        var database = try DatabaseAddress(url: configuration.databaseURL).clientConfiguration
         database.options.maximumConnections = 40
         // Statements on the hot paths are prepared once per connection. Left to itself, PostgreSQL
         // plans the set-based ones (unnest of arrays) again at every execution, because it cannot
@@ -23,7 +23,33 @@ public enum ConcertServices {
         // system is an index lookup by design, so: generic plans, and never a sequential scan where
         // an index serves.
         database.options.additionalStartupParameters += [("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]
-        return PostgresClient(configuration: database, backgroundLogger: logger)
+        // The pool logs each failed connection attempt; the process says what is wrong itself
+        // (`waitForDatabase`, readiness), once, instead of a flood.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        return PostgresClient(configuration: database, backgroundLogger: background)
+    }
+
+    /// Waits until the database accepts a connection, saying what is wrong the first time and then
+    /// at most once a minute (a long-running process keeps trying: the operator may be fixing it).
+    public static func waitForDatabase(_ configuration: ConcertConfiguration, logger: Logger) async throws {
+        let address = try DatabaseAddress(url: configuration.databaseURL)
+        var lastSaid: ContinuousClock.Instant?
+        var pause = Duration.milliseconds(250)
+        while true {
+            do {
+                try await DatabaseCheck.check(address, logger: logger)
+                if lastSaid != nil { logger.info("database reachable again", metadata: ["database": "\(address)"]) }
+                return
+            } catch let problem as DatabaseCheck.Problem {
+                if lastSaid.map({ ContinuousClock.now - $0 >= .seconds(60) }) ?? true {
+                    logger.error("\(problem.description); retrying")
+                    lastSaid = .now
+                }
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(5))
+        }
     }
 
     /// An AMQP connection named after its role, so operators can tell connections apart in the broker.
@@ -70,20 +96,17 @@ public enum ConcertServices {
                     logger: logger
                 )
         }
-        return ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: database),
-                    .init(service: broker),
-                    .init(service: api.view),
-                    .init(service: api.lastSeen),
-                    .init(service: api.inbox),
-                ] + background.map { .init(service: $0) } + [
-                    .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup)
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        return group(
+            [
+                .init(service: database),
+                .init(service: broker),
+                .init(service: api.view),
+                .init(service: api.lastSeen),
+                .init(service: api.inbox),
+            ] + background.map { .init(service: $0) } + [
+                .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup)
+            ],
+            logger: logger
         )
     }
 
@@ -98,13 +121,21 @@ public enum ConcertServices {
         let services: [any Service] =
             [database, broker]
             + pipelineServices(configuration, preferred: preferred, database: database, broker: broker, localInbox: nil, logger: logger)
-        return ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services.map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
+        return group(services.map { .init(service: $0) }, logger: logger)
+    }
+
+    /// How long a graceful shutdown may take before what still runs is cancelled: long enough for a
+    /// batch in hand to commit, short enough that SIGTERM during an outage (a worker retrying its
+    /// batch, a final flush to a database that is down) still stops the process within seconds.
+    /// Nothing is acknowledged that did not commit: what is left unacknowledged the broker requeues.
+    public static let gracefulShutdownLimit: Duration = .seconds(10)
+
+    /// The process's one service group: SIGTERM and SIGINT shut it down gracefully.
+    static func group(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) -> ServiceGroup {
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = gracefulShutdownLimit
+        configuration.maximumCancellationDuration = .seconds(5)
+        return ServiceGroup(configuration: configuration)
     }
 
     /// A worker for every partition (the `preferred` ones subscribe first), the admitter, the tick
@@ -142,8 +173,33 @@ public enum ConcertServices {
         ]
     }
 
-    /// Migrates the schema and declares the topology (each process does it at start-up; both are idempotent).
+    /// Waits until the broker accepts the login, saying what is wrong the first time and then at
+    /// most once a minute.
+    public static func waitForBroker(_ configuration: ConcertConfiguration, logger: Logger) async throws {
+        let broker = try AMQPConfiguration(url: configuration.amqpURL)
+        var lastSaid: ContinuousClock.Instant?
+        var pause = Duration.milliseconds(250)
+        while true {
+            do {
+                try await BrokerCheck.check(broker, logger: logger)
+                if lastSaid != nil { logger.info("broker reachable again", metadata: ["broker": "\(broker)"]) }
+                return
+            } catch let problem as BrokerCheck.Problem {
+                if lastSaid.map({ ContinuousClock.now - $0 >= .seconds(60) }) ?? true {
+                    logger.error("\(problem.description); retrying")
+                    lastSaid = .now
+                }
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(5))
+        }
+    }
+
+    /// Migrates the schema and declares the topology (each process does it at start-up; both are
+    /// idempotent). Waits for a database or broker that is not there yet.
     public static func prepare(_ configuration: ConcertConfiguration, logger: Logger) async throws {
+        try await waitForDatabase(configuration, logger: logger)
+        try await waitForBroker(configuration, logger: logger)
         _ = try await withDatabase(configuration, logger: logger) { database in
             try await Migrator().migrate(database, logger: logger)
         }
@@ -179,12 +235,14 @@ public enum ConcertServices {
         )
     }
 
-    /// Runs `body` with a running AMQP connection (for one-shot commands such as `topology apply`).
+    /// Runs `body` with a running AMQP connection (for one-shot commands such as `topology apply`):
+    /// a broker that cannot be used fails it at once, with one line that says why.
     public static func withBroker<Result: Sendable>(
         _ configuration: ConcertConfiguration,
         logger: Logger,
         _ body: @Sendable (AMQPConnection) async throws -> Result
     ) async throws -> Result {
+        try await BrokerCheck.check(try AMQPConfiguration(url: configuration.amqpURL), logger: logger)
         let broker = try makeBroker(configuration, role: "cli", logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await broker.run() }
@@ -194,12 +252,14 @@ public enum ConcertServices {
         }
     }
 
-    /// Runs `body` with a running PostgreSQL client (for one-shot commands such as `migrate`).
+    /// Runs `body` with a running PostgreSQL client (for one-shot commands such as `migrate`): a
+    /// database that cannot be used fails it at once, with one line that says why.
     public static func withDatabase<Result: Sendable>(
         _ configuration: ConcertConfiguration,
         logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
+        try await DatabaseCheck.check(try DatabaseAddress(url: configuration.databaseURL), logger: logger)
         let database = try makeDatabase(configuration, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }

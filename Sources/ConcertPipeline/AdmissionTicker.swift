@@ -43,43 +43,25 @@ public struct AdmissionTicker: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await consumeTicks()
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("admission: consumer ended; retrying", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
-    }
-
-    private func consumeTicks() async throws {
-        try await connection.waitUntilConnected(timeout: .seconds(3600))
-        let consumer = try await connection.consume(queue: PipelineTopology.admissionQueue, prefetch: 1)
+        let loop = ConsumeLoop(connection: connection, queue: PipelineTopology.admissionQueue, prefetch: 1, logger: logger)
         var expected: (id: UUID, since: ContinuousClock.Instant)?
-        for try await delivery in consumer {
-            let tick = try? JSONDecoder.commands.decode(Tick.self, from: Data(delivery.body))
-            // Only the tick this admitter published last is followed, unless that one is overdue (lost).
-            if let expected, let tick, tick.id != expected.id, ContinuousClock.now - expected.since < .seconds(5) {
-                logger.debug("admission: duplicate tick dropped", metadata: ["tick": "\(tick.id)"])
-                try consumer.ack(delivery)
-                continue
-            }
-            await admitOnce()
-            let next = Tick(id: UUID(), sentAt: Date())
-            do {
+        await loop.run { context, batch in
+            for delivery in batch {
+                let tick = try? JSONDecoder.commands.decode(Tick.self, from: Data(delivery.body))
+                // Only the tick this admitter published last is followed, unless that one is overdue (lost).
+                if let expected, let tick, tick.id != expected.id, ContinuousClock.now - expected.since < .seconds(5) {
+                    logger.debug("admission: duplicate tick dropped", metadata: ["tick": "\(tick.id)"])
+                    try context.consumer.ack(delivery)
+                    continue
+                }
+                await admitOnce()
+                let next = Tick(id: UUID(), sentAt: Date())
+                // Not published (the broker is away): the tick is not acknowledged either — the loop gives the
+                // consumer up, the broker requeues the tick, and the next subscription takes it again.
                 try await Self.publish(next, on: connection)
-            } catch {
-                // Not acknowledged: after the reconnect the broker redelivers this tick.
-                logger.warning("admission: could not publish the next tick", metadata: ["error": "\(String(reflecting: error))"])
-                continue
+                expected = (next.id, ContinuousClock.now)
+                try context.consumer.ack(delivery)
             }
-            expected = (next.id, ContinuousClock.now)
-            try consumer.ack(delivery)
         }
     }
 

@@ -1,5 +1,6 @@
 public import AMQPClient
 public import ConcertDomain
+import ConcertStorage
 import Foundation
 import Metrics
 
@@ -24,16 +25,25 @@ public struct CommandPublisher: Sendable {
 
     /// Publishes `envelope` to the partition of `schedule` and returns once the broker confirmed it.
     /// With `replyTo`, the worker sends the outcome to that queue when it committed.
+    ///
+    /// Throws `DependencyUnavailable`: with `outcomeUnknown` when the connection or channel went
+    /// away after the message was written (it may have been enqueued), without when nothing was
+    /// sent or the broker refused it.
     public func publish(_ envelope: CommandEnvelope, schedule: ScheduleKey, replyTo: String? = nil) async throws {
         var properties = envelope.messageProperties
         properties.replyTo = replyTo
-        try await connection.publish(
-            exchange: PipelineTopology.commandsExchange,
-            routingKey: PipelineTopology.partitionRoutingKey(partition(of: schedule)),
-            body: envelope.encoded(),
-            properties: properties,
-            mandatory: true
-        )
+        do {
+            try await connection.publish(
+                exchange: PipelineTopology.commandsExchange,
+                routingKey: PipelineTopology.partitionRoutingKey(partition(of: schedule)),
+                body: envelope.encoded(),
+                properties: properties,
+                mandatory: true
+            )
+        } catch let error as AMQPError {
+            let unknown = error.kind == .connectionLost || error.kind == .channelClosed
+            throw DependencyUnavailable(.broker, outcomeUnknown: unknown, underlying: error.description)
+        }
         published[envelope.command.type]?.increment()
     }
 

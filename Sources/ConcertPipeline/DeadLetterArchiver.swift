@@ -21,40 +21,34 @@ public struct DeadLetterArchiver: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await connection.waitUntilConnected(timeout: .seconds(3600))
-                    let consumer = try await connection.consume(queue: PipelineTopology.deadLetterQueue, prefetch: 50)
-                    for try await delivery in consumer {
-                        try await archive(delivery)
-                        try consumer.ack(delivery)
-                    }
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("dead-letter archiver: resubscribing", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                try? await Task.sleep(for: .seconds(1))
+        let loop = ConsumeLoop(connection: connection, queue: PipelineTopology.deadLetterQueue, prefetch: 50, logger: logger)
+        await loop.run { context, batch in
+            for delivery in batch {
+                guard await archive(delivery, isStopping: context.isStopping) else { return }
+                try context.consumer.ack(delivery)
             }
         }
     }
 
-    /// Stores one dead letter, retrying while the database is unreachable.
-    func archive(_ delivery: AMQPDelivery) async throws {
+    /// Stores one dead letter, retrying with back-off while the database fails (unreachable,
+    /// restarted, short of resources — whatever the error: a letter is never dropped). False when
+    /// shutdown began first; the letter stays in the queue.
+    func archive(_ delivery: AMQPDelivery, isStopping: @Sendable () -> Bool) async -> Bool {
         let arrival = Self.arrival(delivery, at: Date())
         var pause = Duration.milliseconds(100)
-        while true {
+        while !isStopping() {
             do {
                 try await store.archive(arrival)
                 logger.info("dead letter archived", metadata: ["message.id": "\(arrival.messageId)", "reason": "\(arrival.reason)"])
-                return
-            } catch let error as PSQLError where error.isUnavailability {
-                logger.warning("dead-letter archiver: database unavailable, retrying")
-                try await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(5))
+                return true
+            } catch {
+                logger.warning("dead-letter archiver: not stored, retrying", metadata: ["retry.in": "\(pause)", "error": "\(String(reflecting: error))"])
             }
+            let resume = ContinuousClock.now + pause
+            while ContinuousClock.now < resume, !isStopping() { try? await Task.sleep(for: .milliseconds(100)) }
+            pause = min(pause * 2, .seconds(5))
         }
+        return false
     }
 
     /// Where the letter came from and why, from our headers or, for the broker's own dead-lettering, `x-death`.
@@ -67,11 +61,11 @@ public struct DeadLetterArchiver: Service {
         // Without a message id, the body identifies the letter (the same bytes count as the same letter).
         let messageId = delivery.properties.messageId ?? "body-\(Self.fingerprint(delivery.body))"
         return DeadLetterStore.Arrival(
-            messageId: messageId,
-            type: delivery.properties.type,
-            reason: reason,
-            exchange: exchange,
-            routingKey: routingKey,
+            messageId: AMQPFieldValue.storable(messageId),
+            type: delivery.properties.type.map(AMQPFieldValue.storable),
+            reason: AMQPFieldValue.storable(reason),
+            exchange: AMQPFieldValue.storable(exchange),
+            routingKey: AMQPFieldValue.storable(routingKey),
             body: delivery.body,
             headersJSON: headers.jsonText,
             at: time

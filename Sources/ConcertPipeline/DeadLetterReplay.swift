@@ -17,20 +17,25 @@ public struct DeadLetterOperations: Sendable {
     /// `nil` when there is no such letter.
     public func replay(_ id: Int64) async throws -> DeadLetterStore.Record? {
         guard let record = try await store.find(id) else { return nil }
-        try await connection.publish(
-            exchange: record.exchange,
-            routingKey: record.routingKey,
-            body: record.body,
-            properties: AMQPMessageProperties(
-                contentType: "application/json",
-                persistent: true,
-                messageId: record.messageId.hasPrefix("body-") ? nil : record.messageId,
-                type: record.type,
-                timestamp: UInt64(Date().timeIntervalSince1970),
-                headers: ["x-concert-replayed-from": .int(id)]
-            ),
-            mandatory: true
-        )
+        do {
+            try await connection.publish(
+                exchange: record.exchange,
+                routingKey: record.routingKey,
+                body: record.body,
+                properties: AMQPMessageProperties(
+                    contentType: "application/json",
+                    persistent: true,
+                    messageId: record.messageId.hasPrefix("body-") ? nil : record.messageId,
+                    type: record.type,
+                    timestamp: UInt64(Date().timeIntervalSince1970),
+                    headers: ["x-concert-replayed-from": .int(id)]
+                ),
+                mandatory: true
+            )
+        } catch let error as AMQPError where error.kind != .unroutable && error.kind != .channelClosed {
+            let unknown = error.kind == .connectionLost
+            throw DependencyUnavailable(.broker, outcomeUnknown: unknown, underlying: error.description)
+        }
         try await store.markReplayed(id, at: Date())
         return try await store.find(id)
     }

@@ -63,37 +63,24 @@ public struct PartitionWorker: Service {
     }
 
     public func run() async throws {
-        let lifecycle = Lifecycle()
-        await withGracefulShutdownHandler {
-            if subscribeAfter > .zero { try? await Task.sleep(for: subscribeAfter) }
-            while !lifecycle.isStopping, !Task.isCancelled {
-                do {
-                    try await connection.waitUntilConnected(timeout: .seconds(3600))
-                    let consumer = try await connection.consume(queue: PipelineTopology.partitionQueue(partition), prefetch: prefetch)
-                    guard lifecycle.started(consumer) else {
-                        consumer.requestCancel()
-                        return
-                    }
-                    // Another worker may have been active for the partition meanwhile: start from storage.
-                    var memory = Memory(state: PartitionState(settings: settings))
-                    for try await batch in consumer.batches {
-                        guard lifecycle.beginBatch() else { break }
-                        await process(batch, consumer: consumer, memory: &memory)
-                        guard lifecycle.endBatch() else { break }
-                    }
-                } catch {
-                    logger.warning("partition consumer ended; resubscribing", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                if !lifecycle.isStopping { try? await Task.sleep(for: .seconds(1)) }
+        if subscribeAfter > .zero { try? await cancelWhenGracefulShutdown { try await Task.sleep(for: subscribeAfter) } }
+        // Poison isolation: after a crash, the returned messages are taken one at a time until a fresh one comes.
+        let loop = ConsumeLoop(connection: connection, queue: PipelineTopology.partitionQueue(partition), prefetch: prefetch, isolateAfter: 1, logger: logger)
+        var memory = Memory(state: PartitionState(settings: settings), subscription: 0)
+        await loop.run { context, batch in
+            // A new subscription (another worker may have had the partition meanwhile): start from storage.
+            if let subscription = batch.first?.subscription, subscription != memory.subscription {
+                memory = Memory(state: PartitionState(settings: settings), subscription: subscription)
             }
-        } onGracefulShutdown: {
-            lifecycle.stop()
+            await process(batch, context: context, memory: &memory)
         }
     }
 
     /// What the worker remembers between batches of one subscription.
     struct Memory {
         var state: PartitionState
+        /// The consumer subscription the memory was built under.
+        var subscription: UInt64
         /// Row ids of the schedules in memory.
         var scheduleIDs: [ScheduleKey: Int64] = [:]
     }
@@ -104,18 +91,21 @@ public struct PartitionWorker: Service {
         let envelope: CommandEnvelope
     }
 
-    private func process(_ batch: [AMQPDelivery], consumer: AMQPConsumer, memory: inout Memory) async {
+    private func process(_ batch: [AMQPDelivery], context: ConsumeLoop.Context, memory: inout Memory) async {
         guard let last = batch.last else { return }
+        let consumer = context.consumer
         var commands: [Received] = []
         commands.reserveCapacity(batch.count)
         for delivery in batch {
             do {
                 commands.append(Received(delivery: delivery, envelope: try CommandEnvelope.decode(delivery.body)))
             } catch {
-                guard await deadLetter(delivery, reason: error.description) else { return giveUp(last, consumer: consumer) }
+                guard await deadLetter(delivery, reason: error.description) else { return giveUp(last, context: context) }
             }
         }
-        guard let applied = await applyWithRetries(commands, memory: &memory) else { return giveUp(last, consumer: consumer) }
+        guard let applied = await applyWithRetries(commands, memory: &memory, isStopping: context.isStopping) else {
+            return giveUp(last, context: context)
+        }
         await afterCommit(applied, commands: commands)
         do {
             try consumer.ack(last, multiple: true)
@@ -126,10 +116,12 @@ public struct PartitionWorker: Service {
     }
 
     /// A batch that could not be applied nor dead-lettered goes back to the queue (never left
-    /// unsettled for a later `multiple` ack to sweep up).
-    private func giveUp(_ last: AMQPDelivery, consumer: AMQPConsumer) {
+    /// unsettled for a later `multiple` ack to sweep up); on shutdown it is left to the consumer's
+    /// cancellation, which returns it too.
+    private func giveUp(_ last: AMQPDelivery, context: ConsumeLoop.Context) {
+        guard !context.isStopping() else { return }
         do {
-            try consumer.nack(last, multiple: true, requeue: true)
+            try context.consumer.nack(last, multiple: true, requeue: true)
         } catch {
             logger.info("batch not requeued; the broker redelivers it with the connection", metadata: ["error": "\(error)"])
         }
@@ -213,10 +205,10 @@ public struct PartitionWorker: Service {
     /// Applies the batch in one transaction, retried while the database is away; if it keeps
     /// failing for another reason, applies its commands one by one, so that only the failing
     /// one is dead-lettered. `nil` when the batch must not be acknowledged.
-    private func applyWithRetries(_ commands: [Received], memory: inout Memory) async -> Applied? {
+    private func applyWithRetries(_ commands: [Received], memory: inout Memory, isStopping: @Sendable () -> Bool) async -> Applied? {
         guard !commands.isEmpty else { return Applied() }
         var applied = Applied()
-        switch await applyUntilDatabaseAnswers(commands, memory: &memory, attempts: 2) {
+        switch await applyUntilDatabaseAnswers(commands, memory: &memory, attempts: 2, isStopping: isStopping) {
         case .applied(let writes, let redelivered):
             applied.writes.append(writes)
             applied.redeliveredReservations = redelivered
@@ -227,7 +219,7 @@ public struct PartitionWorker: Service {
             logger.warning("batch failed; applying its commands one by one", metadata: ["error": "\(String(reflecting: error))"])
         }
         for command in commands {
-            switch await applyUntilDatabaseAnswers([command], memory: &memory, attempts: 3) {
+            switch await applyUntilDatabaseAnswers([command], memory: &memory, attempts: 3, isStopping: isStopping) {
             case .applied(let writes, let redelivered):
                 applied.writes.append(writes)
                 applied.redeliveredReservations += redelivered
@@ -247,16 +239,22 @@ public struct PartitionWorker: Service {
     }
 
     /// One transaction for `envelopes`, retried with back-off for as long as the database is
-    /// unreachable, and up to `attempts` times for other errors.
-    private func applyUntilDatabaseAnswers(_ commands: [Received], memory: inout Memory, attempts: Int) async -> Attempt {
+    /// unreachable (or answers with a transient error), and up to `attempts` times for other
+    /// errors; given up without a verdict when shutdown begins.
+    private func applyUntilDatabaseAnswers(
+        _ commands: [Received],
+        memory: inout Memory,
+        attempts: Int,
+        isStopping: @Sendable () -> Bool
+    ) async -> Attempt {
         var pause = Duration.milliseconds(100)
         var failures = 0
         while true {
             do {
                 let (writes, redelivered) = try await apply(commands, memory: &memory)
                 return .applied(writes, redelivered: redelivered)
-            } catch let error as PSQLError where error.isUnavailability {
-                logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)"])
+            } catch let error as PSQLError where error.isTransient {
+                logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)", "error": "\(error.sqlState ?? "connection")"])
             } catch is ConnectionLost {
                 logger.warning("database connection lost; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)"])
             } catch {
@@ -264,8 +262,11 @@ public struct PartitionWorker: Service {
                 if failures >= attempts { return .failed(error) }
                 continue
             }
-            if Task.isCancelled { return .stopped }
-            try? await Task.sleep(for: pause)
+            let resume = ContinuousClock.now + pause
+            while ContinuousClock.now < resume {
+                if Task.isCancelled || isStopping() { return .stopped }
+                try? await Task.sleep(for: min(.milliseconds(100), resume - ContinuousClock.now))
+            }
             pause = min(pause * 2, .seconds(5))
         }
     }
@@ -290,7 +291,7 @@ public struct PartitionWorker: Service {
             memory.state.commit()
             metrics.committed(result.0.outcomes, elapsed: ContinuousClock.now - started)
             return result
-        } catch let error as PSQLError where error.isConstraintViolation || error.isUnavailability {
+        } catch let error as PSQLError where error.isConstraintViolation || error.isTransient {
             // Storage disagreed with memory, or the outcome is unknown: start again from storage.
             forget(&memory)
             throw error
@@ -437,51 +438,6 @@ public struct PartitionWorker: Service {
         } catch {
             logger.error("could not dead-letter a command; requeueing the batch", metadata: ["error": "\(error)"])
             return false
-        }
-    }
-}
-
-/// Shutdown coordination between the consume loop and the graceful-shutdown handler.
-private final class Lifecycle: Sendable {
-    private struct State {
-        var stopping = false
-        var busy = false
-        var consumer: AMQPConsumer?
-    }
-
-    private let state = Mutex(State())
-
-    var isStopping: Bool { state.withLock(\.stopping) }
-
-    /// Registers the live consumer; false if shutdown already began.
-    func started(_ consumer: AMQPConsumer) -> Bool {
-        state.withLock { state in
-            state.consumer = consumer
-            return !state.stopping
-        }
-    }
-
-    func beginBatch() -> Bool {
-        state.withLock { state in
-            state.busy = true
-            return !state.stopping
-        }
-    }
-
-    /// False when the loop should end: shutdown came during the batch, the consumer is cancelled now.
-    func endBatch() -> Bool {
-        state.withLock { state in
-            state.busy = false
-            if state.stopping { state.consumer?.requestCancel() }
-            return !state.stopping
-        }
-    }
-
-    /// Graceful shutdown: an idle consumer is cancelled at once, a busy one after its batch.
-    func stop() {
-        state.withLock { state in
-            state.stopping = true
-            if !state.busy { state.consumer?.requestCancel() }
         }
     }
 }

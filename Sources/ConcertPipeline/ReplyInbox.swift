@@ -112,31 +112,12 @@ public final class ReplyInbox: Service, Sendable {
     // MARK: - The queue
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            var failures = 0
-            let backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(5))
-            while !Task.isCancelled {
-                do {
-                    try await self.listen()
-                    failures = 0
-                } catch is CancellationError {
-                    return
-                } catch {
-                    failures += 1
-                    self.logger.debug("reply inbox: listening again", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                try? await Task.sleep(for: backoff.delay(afterFailures: max(failures, 1)))
-            }
-        }
-    }
-
-    /// Declares the queue, binds it to the events exchange and reads it until it goes away.
-    private func listen() async throws {
-        try await connection.waitUntilConnected(timeout: .seconds(3600))
-        try await connection.declare(AMQPQueue(name: queueName, durable: false, exclusive: true, autoDelete: true))
-        try await connection.declare(AMQPBinding(queue: queueName, exchange: PipelineTopology.eventsExchange, routingKey: ""))
-        let consumer = try await connection.consume(queue: queueName, prefetch: 1000)
-        for try await batch in consumer.batches {
+        let loop = ConsumeLoop(connection: connection, queue: queueName, prefetch: 1000, logger: logger)
+        // The queue goes with the connection: declared (and bound) again before every subscription.
+        await loop.run(prepare: {
+            try await connection.declare(AMQPQueue(name: queueName, durable: false, exclusive: true, autoDelete: true))
+            try await connection.declare(AMQPBinding(queue: queueName, exchange: PipelineTopology.eventsExchange, routingKey: ""))
+        }) { context, batch in
             for delivery in batch {
                 switch delivery.properties.type {
                 case CommandOutcome.messageType: deliver(CommandOutcome.decode(delivery.body))
@@ -144,7 +125,7 @@ public final class ReplyInbox: Service, Sendable {
                 default: logger.debug("reply inbox: unknown message dropped", metadata: ["type": "\(delivery.properties.type ?? "-")"])
                 }
             }
-            if let last = batch.last { try consumer.ack(last, multiple: true) }
+            if let last = batch.last { try context.consumer.ack(last, multiple: true) }
         }
     }
 }

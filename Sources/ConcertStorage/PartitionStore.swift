@@ -128,11 +128,23 @@ public struct PartitionStore: Sendable {
 }
 
 extension PSQLError {
+    /// The SQLSTATE the server answered with, if it answered.
+    public var sqlState: String? { serverInfo?[.sqlState] }
+
     /// True when the database could not be reached or went away (retry later), as opposed to a
     /// statement the database refused.
     public var isUnavailability: Bool {
-        guard let state = serverInfo?[.sqlState] else { return true }
+        guard let state = sqlState else { return true }
         return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+    }
+
+    /// True for every failure that says nothing about the statement and may pass: the database
+    /// unreachable, short of resources (class 53: out of memory, disk full, too many connections),
+    /// read-only after a failover (25006), a cancelled statement (57014), a serialization failure
+    /// or deadlock (40001, 40P01). Retry these with back-off, like an outage.
+    public var isTransient: Bool {
+        guard let state = sqlState else { return true }
+        return isUnavailability || state.hasPrefix("53") || ["25006", "57014", "40001", "40P01"].contains(state)
     }
 
     /// True for a violated constraint (SQLSTATE class 23): storage disagrees with what memory thought.

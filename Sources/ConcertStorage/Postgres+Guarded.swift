@@ -25,9 +25,24 @@ extension PostgresConnection {
 
 extension PostgresClient {
     /// Runs a statement on a leased connection and collects its rows (see `PostgresConnection.fetch`).
+    /// A transient failure becomes `DependencyUnavailable`.
     @discardableResult
     public func fetch(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await withConnection { connection in try await connection.fetch(query, logger: logger) }
+        try await Self.unavailableOnTransientFailure { try await withConnection { connection in try await connection.fetch(query, logger: logger) } }
+    }
+
+    /// Maps the failures that say nothing about the statement — the database unreachable,
+    /// restarting, short of resources — to `DependencyUnavailable`. A lost connection leaves the
+    /// outcome unknown; a refused connection or statement does not.
+    static func unavailableOnTransientFailure<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch is ConnectionLost {
+            throw DependencyUnavailable(.database, outcomeUnknown: true, underlying: "connection lost")
+        } catch let error as PSQLError where error.isTransient {
+            let lost = error.code == .serverClosedConnection || error.code == .uncleanShutdown
+            throw DependencyUnavailable(.database, outcomeUnknown: lost, underlying: error.sqlState ?? "\(error.code)")
+        }
     }
 
     /// Runs a statement whose rows do not matter.
@@ -53,6 +68,6 @@ extension PostgresClient {
     /// Runs a prepared statement on a leased connection (see `PostgresConnection.run`).
     @discardableResult
     public func run<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row] {
-        try await withConnection { connection in try await connection.run(statement, logger: logger) }
+        try await Self.unavailableOnTransientFailure { try await withConnection { connection in try await connection.run(statement, logger: logger) } }
     }
 }

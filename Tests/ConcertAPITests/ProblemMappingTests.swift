@@ -1,6 +1,7 @@
 import ConcertAPI
 import ConcertDomain
 import ConcertStorage
+import Foundation
 import Hummingbird
 import Testing
 
@@ -18,11 +19,26 @@ import Testing
         #expect(problem.code == failure.rawValue)
     }
 
-    @Test func aLostDatabaseConnectionIs503WithRetryAfter() {
-        let problem = Mapping.problem(for: ConnectionLost())
-        #expect(problem.status == .serviceUnavailable)
-        #expect(problem.code == "SERVICE_UNAVAILABLE")
-        #expect(problem.headers[.retryAfter] == "5")
+    @Test func anUnavailableDependencyIs503WithRetryAfter() {
+        for error in [
+            DependencyUnavailable(.database, outcomeUnknown: true, underlying: "connection lost"),
+            DependencyUnavailable(.broker, outcomeUnknown: false, underlying: "not connected"),
+        ] {
+            let problem = Mapping.problem(for: error)
+            #expect(problem.status == .serviceUnavailable)
+            #expect(problem.code == "SERVICE_UNAVAILABLE")
+            #expect(problem.headers[.retryAfter] == "5")
+            #expect(problem.detail.contains(error.dependency.rawValue))
+            #expect(!problem.detail.contains(error.underlying))
+        }
+    }
+
+    @Test func anUnknownOutcomeKeepsTheCommandsId() throws {
+        let id = UUID()
+        let problem = Problem.outcomeUnknown(id)
+        #expect(problem.status == .serviceUnavailable && problem.code == "OUTCOME_UNKNOWN")
+        #expect(problem.commandId == id.uuidString.lowercased())
+        #expect(problem.headers[.location] == "/v1/commands/\(id.uuidString.lowercased())")
     }
 
     @Test func validationNamesTheFieldAndUnknownErrorsSayNothing() {

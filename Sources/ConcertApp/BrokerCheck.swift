@@ -1,0 +1,33 @@
+public import AMQPClient
+public import Logging
+
+/// Says in one line what is wrong with the broker settings, before a connection would retry them
+/// for ever (the RabbitMQ counterpart of `DatabaseCheck`).
+public enum BrokerCheck {
+    /// Why the broker cannot be used, said for the person who configured it.
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Connects once and closes; throws `Problem` when that fails.
+    public static func check(_ configuration: AMQPConfiguration, logger: Logger) async throws {
+        var quiet = logger
+        quiet.logLevel = .error
+        do {
+            try await AMQPConnection.probe(configuration, logger: quiet)
+        } catch let error as AMQPError {
+            throw problem(error, configuration: configuration)
+        }
+    }
+
+    static func problem(_ error: AMQPError, configuration: AMQPConfiguration) -> Problem {
+        let text = error.message
+        if error.replyCode == 403 || text.contains("ACCESS_REFUSED") {
+            return Problem(description: "RabbitMQ refused the login of user \"\(configuration.username)\" — check CONCERT_AMQP_URL")
+        }
+        if error.replyCode == 530 || text.contains("NOT_ALLOWED") {
+            return Problem(description: "virtual host \"\(configuration.virtualHost)\" does not exist on \(configuration.host):\(configuration.port), or user \"\(configuration.username)\" may not use it — check CONCERT_AMQP_URL")
+        }
+        return Problem(description: "cannot reach RabbitMQ at \(configuration.host):\(configuration.port) — is it running? (scripts/services up starts it) — check CONCERT_AMQP_URL")
+    }
+}
