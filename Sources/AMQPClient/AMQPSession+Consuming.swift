@@ -62,7 +62,10 @@ extension AMQPSession {
         for channel in consumers.keys.sorted() {
             guard let registration = consumers[channel], isConnected else { return }
             do {
-                consumers[channel]?.consumerTag = try subscribe(registration, on: channel)
+                // Subscribed first, stored after: a failing subscribe ends the consumer (`channelClosed`
+                // removes it from `consumers`), which must not happen inside an access to `consumers`.
+                let tag = try subscribe(registration, on: channel)
+                consumers[channel]?.consumerTag = tag
                 logger.info("AMQP consumer re-subscribed", metadata: ["amqp.queue": "\(registration.queue)", "amqp.channel": "\(channel)"])
             } catch {
                 // A closed channel already ended the consumer with the broker's reason (e.g. 404 queue gone);

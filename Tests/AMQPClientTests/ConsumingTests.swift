@@ -18,6 +18,28 @@ struct ConsumingTests {
         }
     }
 
+    /// The connection drops and the consumer's queue is gone when it comes back (an exclusive
+    /// queue dies with its connection): re-subscribing fails with 404, which ends that consumer
+    /// with the broker's reason — and used to crash the process (an exclusivity violation in the
+    /// session while the failure removed the consumer it was updating).
+    @Test func aConsumerWhoseQueueIsGoneAfterAReconnectEndsWithTheReason() async throws {
+        try await BrokerVirtualHost.withVirtualHost { configuration in
+            try await withConnection(configuration) { connection in
+                let queue = try await connection.declare(AMQPQueue(name: BrokerEnvironment.uniqueName("gone"), durable: false, exclusive: true)).name
+                let consumer = try await connection.consume(queue: queue, prefetch: 1)
+                let collector = DeliveryCollector(consumer)
+                try await BrokerVirtualHost.closeConnections(in: configuration.virtualHost)
+                try await eventually(timeout: .seconds(20), "the consumer ends") { collector.finished }
+                let error = try #require(collector.error as? AMQPError)
+                #expect(error.replyCode == 404, "\(error)")
+                // The connection itself carries on.
+                try await connection.waitUntilConnected(timeout: .seconds(20))
+                let other = try await connection.declare(AMQPQueue(name: "", durable: false, exclusive: true, autoDelete: true)).name
+                try await connection.publish(routingKey: other, body: [1])
+            }
+        }
+    }
+
     @Test func nackWithRequeueRedeliversWithTheRedeliveredFlag() async throws {
         try await BrokerEnvironment.withConnection { connection in
             let queue = try await connection.declare(AMQPQueue(name: "", durable: false, exclusive: true, autoDelete: true)).name

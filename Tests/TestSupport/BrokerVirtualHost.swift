@@ -54,6 +54,25 @@ public enum BrokerVirtualHost {
         return object?["consumers"] as? Int ?? 0
     }
 
+    /// Closes every client connection to the virtual host, as an operator would from the management
+    /// UI. The management API lists a new connection only after its statistics interval (a few
+    /// seconds), so this waits until it has closed at least one.
+    public static func closeConnections(in vhost: String, timeout: Duration = .seconds(15)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let data = try await request("GET", "/api/vhosts/\(vhost)/connections")
+            let connections = (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
+            let names = connections.compactMap { $0["name"] as? String }
+            for name in names {
+                let path = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
+                try await request("DELETE", "/api/connections/\(path)")
+            }
+            if !names.isEmpty { return }
+            guard ContinuousClock.now < deadline else { throw ManagementError(description: "no connection to \(vhost) listed within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
     @discardableResult
     static func request(_ method: String, _ path: String, body: String? = nil) async throws -> Data {
         var components = URLComponents(url: management, resolvingAgainstBaseURL: false)!
