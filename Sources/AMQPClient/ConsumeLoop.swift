@@ -57,7 +57,8 @@ public struct ConsumeLoop: Sendable {
 
     /// Runs until graceful shutdown or cancellation. `prepare` runs before each subscription (to
     /// declare a queue of the process's own, say); `handle` gets each batch in order; throwing
-    /// from either abandons the consumer (cancelled, then a new subscription after the back-off).
+    /// from either abandons the consumer (cancelled — the broker requeues what it had not
+    /// acknowledged — then a new subscription after the back-off, which grows while handling keeps failing).
     public func run(
         prepare: () async throws -> Void = {},
         _ handle: (Context, [AMQPDelivery]) async throws -> Void
@@ -79,9 +80,9 @@ public struct ConsumeLoop: Sendable {
                     }
                     let context = Context(consumer: consumer, isStopping: { lifecycle.isStopping })
                     for try await batch in consumer.batches {
-                        failures = 0
                         guard lifecycle.beginBatch() else { break }
                         try await handle(context, batch)
+                        failures = 0
                         guard lifecycle.endBatch() else { break }
                         if careful, let threshold = isolateAfter, batch.allSatisfy({ ($0.deliveryCount ?? 0) < threshold }) {
                             // Past the suspects: take the full prefetch from here on (nothing is unacknowledged now).

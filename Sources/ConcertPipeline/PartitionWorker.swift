@@ -72,7 +72,7 @@ public struct PartitionWorker: Service {
             if let subscription = batch.first?.subscription, subscription != memory.subscription {
                 memory = Memory(state: PartitionState(settings: settings), subscription: subscription)
             }
-            await process(batch, context: context, memory: &memory)
+            try await process(batch, context: context, memory: &memory)
         }
     }
 
@@ -91,7 +91,7 @@ public struct PartitionWorker: Service {
         let envelope: CommandEnvelope
     }
 
-    private func process(_ batch: [AMQPDelivery], context: ConsumeLoop.Context, memory: inout Memory) async {
+    private func process(_ batch: [AMQPDelivery], context: ConsumeLoop.Context, memory: inout Memory) async throws {
         guard let last = batch.last else { return }
         let consumer = context.consumer
         var commands: [Received] = []
@@ -100,11 +100,11 @@ public struct PartitionWorker: Service {
             do {
                 commands.append(Received(delivery: delivery, envelope: try CommandEnvelope.decode(delivery.body)))
             } catch {
-                guard await deadLetter(delivery, reason: error.description) else { return giveUp(last, context: context) }
+                guard await deadLetter(delivery, reason: error.description) else { return try giveUp(context) }
             }
         }
         guard let applied = await applyWithRetries(commands, memory: &memory, isStopping: context.isStopping) else {
-            return giveUp(last, context: context)
+            return try giveUp(context)
         }
         await afterCommit(applied, commands: commands)
         do {
@@ -115,23 +115,37 @@ public struct PartitionWorker: Service {
         }
     }
 
-    /// A batch that could not be applied nor dead-lettered goes back to the queue (never left
-    /// unsettled for a later `multiple` ack to sweep up); on shutdown it is left to the consumer's
-    /// cancellation, which returns it too.
-    private func giveUp(_ last: AMQPDelivery, context: ConsumeLoop.Context) {
+    /// A batch that could not be applied nor dead-lettered is never left unsettled for a later
+    /// `multiple` ack to sweep up: the consumer is given up — its cancellation returns the batch
+    /// to the queue — and the loop subscribes again after a growing back-off. On shutdown the
+    /// loop's own cancellation returns it.
+    private func giveUp(_ context: ConsumeLoop.Context) throws {
         guard !context.isStopping() else { return }
-        do {
-            try context.consumer.nack(last, multiple: true, requeue: true)
-        } catch {
-            logger.info("batch not requeued; the broker redelivers it with the connection", metadata: ["error": "\(error)"])
-        }
+        throw BatchReturned()
+    }
+
+    /// The batch went back to the queue, to be tried again after a pause.
+    struct BatchReturned: Error, CustomStringConvertible {
+        var description: String { "the batch could neither be applied nor dead-lettered; returned to the queue" }
     }
 
     /// What a committed batch leaves to do.
     struct Applied {
         var writes: [PartitionWrites] = []
-        /// Reservations committed by an earlier attempt whose expiry may not have been scheduled.
-        var redeliveredReservations: [CommandEnvelope] = []
+        var redelivered = Redelivered()
+    }
+
+    /// Commands an earlier attempt applied already (its commit's answer lost, or the worker gone before its ack).
+    struct Redelivered {
+        /// Reservations whose expiry may not have been scheduled.
+        var reservations: [CommandEnvelope] = []
+        /// Their stored outcomes, for a client that may still be waiting.
+        var outcomes: [CommandOutcome] = []
+
+        static func += (left: inout Redelivered, right: Redelivered) {
+            left.reservations += right.reservations
+            left.outcomes += right.outcomes
+        }
     }
 
     /// Schedules the expiries, sends the outcomes and announces ended tokens, all at once.
@@ -147,7 +161,10 @@ public struct PartitionWorker: Service {
             }
             ended += writes.endedTokens.map { EndedToken(concert: $0.concert, user: $0.user) }
         }
-        for envelope in applied.redeliveredReservations {
+        for outcome in applied.redelivered.outcomes {
+            if let queue = replyTo[outcome.commandID] { outcomes.append((queue, outcome)) }
+        }
+        for envelope in applied.redelivered.reservations {
             if let schedule = PartitionState.schedule(of: envelope) { expiries[schedule, default: []].append(envelope.id) }
         }
         let replying = outcomes
@@ -208,10 +225,10 @@ public struct PartitionWorker: Service {
     private func applyWithRetries(_ commands: [Received], memory: inout Memory, isStopping: @Sendable () -> Bool) async -> Applied? {
         guard !commands.isEmpty else { return Applied() }
         var applied = Applied()
-        switch await applyUntilDatabaseAnswers(commands, memory: &memory, attempts: 2, isStopping: isStopping) {
+        switch await applyUntilDatabaseAnswers(commands, memory: &memory, attempts: 2, mayBeApplied: false, isStopping: isStopping) {
         case .applied(let writes, let redelivered):
             applied.writes.append(writes)
-            applied.redeliveredReservations = redelivered
+            applied.redelivered = redelivered
             return applied
         case .stopped:
             return nil
@@ -219,10 +236,11 @@ public struct PartitionWorker: Service {
             logger.warning("batch failed; applying its commands one by one", metadata: ["error": "\(String(reflecting: error))"])
         }
         for command in commands {
-            switch await applyUntilDatabaseAnswers([command], memory: &memory, attempts: 3, isStopping: isStopping) {
+            // An earlier attempt's outcome may have been unknown: look for the command among the completed.
+            switch await applyUntilDatabaseAnswers([command], memory: &memory, attempts: 3, mayBeApplied: true, isStopping: isStopping) {
             case .applied(let writes, let redelivered):
                 applied.writes.append(writes)
-                applied.redeliveredReservations += redelivered
+                applied.redelivered += redelivered
             case .stopped:
                 return nil
             case .failed(let error):
@@ -233,25 +251,28 @@ public struct PartitionWorker: Service {
     }
 
     private enum Attempt {
-        case applied(PartitionWrites, redelivered: [CommandEnvelope])
+        case applied(PartitionWrites, redelivered: Redelivered)
         case failed(any Error)
         case stopped
     }
 
     /// One transaction for `envelopes`, retried with back-off for as long as the database is
     /// unreachable (or answers with a transient error), and up to `attempts` times for other
-    /// errors; given up without a verdict when shutdown begins.
+    /// errors; given up without a verdict when shutdown begins. Every retry first looks for the
+    /// commands among the completed: a commit whose answer was lost has applied them already.
     private func applyUntilDatabaseAnswers(
         _ commands: [Received],
         memory: inout Memory,
         attempts: Int,
+        mayBeApplied: Bool,
         isStopping: @Sendable () -> Bool
     ) async -> Attempt {
         var pause = Duration.milliseconds(100)
         var failures = 0
+        var mayBeApplied = mayBeApplied
         while true {
             do {
-                let (writes, redelivered) = try await apply(commands, memory: &memory)
+                let (writes, redelivered) = try await apply(commands, memory: &memory, mayBeApplied: mayBeApplied)
                 return .applied(writes, redelivered: redelivered)
             } catch let error as PSQLError where error.isTransient {
                 logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)", "error": "\(error.sqlState ?? "connection")"])
@@ -260,8 +281,10 @@ public struct PartitionWorker: Service {
             } catch {
                 failures += 1
                 if failures >= attempts { return .failed(error) }
+                mayBeApplied = true
                 continue
             }
+            mayBeApplied = true
             let resume = ContinuousClock.now + pause
             while ContinuousClock.now < resume {
                 if Task.isCancelled || isStopping() { return .stopped }
@@ -273,14 +296,14 @@ public struct PartitionWorker: Service {
 
     /// Decides the commands and writes their outcome atomically. Memory follows: committed,
     /// undone after a rollback, or forgotten when the outcome is unknown or storage disagreed.
-    private func apply(_ commands: [Received], memory: inout Memory) async throws -> (PartitionWrites, [CommandEnvelope]) {
+    private func apply(_ commands: [Received], memory: inout Memory, mayBeApplied: Bool) async throws -> (PartitionWrites, Redelivered) {
         let logger = logger
         let started = ContinuousClock.now
         do {
             let result = try await database.withConnection { connection in
                 var batch = BatchConnection(connection: connection, logger: logger)
                 do {
-                    let result = try await decideAndWrite(commands, batch: &batch, memory: &memory)
+                    let result = try await decideAndWrite(commands, mayBeApplied: mayBeApplied, batch: &batch, memory: &memory)
                     try await batch.commit()
                     return result
                 } catch {
@@ -350,16 +373,26 @@ public struct PartitionWorker: Service {
 
     private func decideAndWrite(
         _ commands: [Received],
+        mayBeApplied: Bool,
         batch: inout BatchConnection,
         memory: inout Memory
-    ) async throws -> (PartitionWrites, [CommandEnvelope]) {
+    ) async throws -> (PartitionWrites, Redelivered) {
         let envelopes = commands.map(\.envelope)
         let store = batch.store
-        // Only a message delivered before (or replayed from the dead letters) can have been applied already.
-        let maybeApplied = commands.contains { $0.delivery.redelivered || $0.delivery.properties.headers["x-concert-replayed-from"] != nil }
-        let done = maybeApplied ? try await store.completed(envelopes.map(\.id)) : []
-        let pending = done.isEmpty ? envelopes : envelopes.filter { !done.contains($0.id) }
-        let redelivered = envelopes.filter { done.contains($0.id) && $0.command.type == .reserveSeat }
+        // Only a retry, a message delivered before or one replayed from the dead letters can have been applied already.
+        let maybeApplied = mayBeApplied
+            || commands.contains { $0.delivery.redelivered || $0.delivery.properties.headers["x-concert-replayed-from"] != nil }
+        let done = maybeApplied ? try await store.completed(envelopes.map(\.id)) : [:]
+        let pending = done.isEmpty ? envelopes : envelopes.filter { done[$0.id] == nil }
+        var redelivered = Redelivered()
+        for envelope in envelopes {
+            guard let stored = done[envelope.id] else { continue }
+            if envelope.command.type == .reserveSeat { redelivered.reservations.append(envelope) }
+            let failure = stored.errorCode.map { FailureCode(rawValue: $0) }
+            if failure != .some(nil) {
+                redelivered.outcomes.append(CommandOutcome(commandID: envelope.id, type: envelope.command.type, failure: failure ?? nil, resultJSON: stored.resultJSON))
+            }
+        }
         let missing = memory.state.schedulesToLoad(for: pending)
         if !missing.isEmpty {
             let loaded = try await store.loadSchedules(missing)

@@ -6,10 +6,10 @@ import PostgresNIO
 // them, the server parses and plans them once.
 
 extension PartitionStore {
-    /// Which of the ids already have an outcome.
+    /// Which of the ids already have an outcome, and what it is.
     struct Completed: PostgresPreparedStatement {
-        static let sql = "SELECT id FROM commands WHERE id = ANY($1) AND status <> 'pending'"
-        typealias Row = UUID
+        static let sql = "SELECT id, error_code, result FROM commands WHERE id = ANY($1) AND status <> 'pending'"
+        typealias Row = (UUID, String?, String?)
         let ids: [UUID]
 
         func makeBindings() throws -> PostgresBindings {
@@ -18,7 +18,7 @@ extension PartitionStore {
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
     /// Owner and status of reservations.

@@ -15,9 +15,22 @@ public struct PartitionStore: Sendable {
         self.logger = logger
     }
 
-    /// Which of `ids` already have an outcome (a redelivered command is acknowledged without a second effect).
-    public func completed(_ ids: [UUID]) async throws -> Set<UUID> {
-        Set(try await connection.run(Completed(ids: ids), logger: logger))
+    /// Which of `ids` already have an outcome, and what it is (a redelivered command is
+    /// acknowledged without a second effect, and answered as it was the first time).
+    public func completed(_ ids: [UUID]) async throws -> [UUID: StoredOutcome] {
+        var outcomes: [UUID: StoredOutcome] = [:]
+        for (id, code, result) in try await connection.run(Completed(ids: ids), logger: logger) {
+            outcomes[id] = StoredOutcome(errorCode: code, resultJSON: result)
+        }
+        return outcomes
+    }
+
+    /// The outcome a command has in storage.
+    public struct StoredOutcome: Sendable, Hashable {
+        /// The failure's code, or `nil` for a success.
+        public let errorCode: String?
+        /// The result JSON of a success that has one.
+        public let resultJSON: String?
     }
 
     /// Loads the seat maps (seats and live reservations) of `keys` with three statements, and the
