@@ -119,6 +119,7 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.addHealthRoutes(readiness: services.readiness)
     router.addOpenAPIRoute()
     router.addMetricsRoute(services.metrics)
+    router.add(middleware: StartupMiddleware(startup: services.readiness.startup))
     router.addBalanceRoutes(services.wallets)
     router.addConcertRoutes(services.catalogue)
     router.addQueueRoutes(services)

@@ -18,8 +18,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let problem = Self.problem(for: error)
-            if problem.status == .internalServerError || problem.status == .serviceUnavailable {
+            if problem.status == .internalServerError {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            } else if problem.status == .serviceUnavailable {
+                // The process says once what is unavailable (start-up, connections); not once per request.
+                context.logger.debug("request refused: a dependency is unavailable", metadata: ["error": "\(String(reflecting: error))"])
             }
             return try problem.response(from: request, context: context)
         }

@@ -32,16 +32,18 @@ public enum ConcertServices {
 
     /// Waits until the database accepts a connection, saying what is wrong the first time and then
     /// at most once a minute (a long-running process keeps trying: the operator may be fixing it).
-    public static func waitForDatabase(_ configuration: ConcertConfiguration, logger: Logger) async throws {
+    public static func waitForDatabase(_ configuration: ConcertConfiguration, progress: StartupProgress? = nil, logger: Logger) async throws {
         let address = try DatabaseAddress(url: configuration.databaseURL)
         var lastSaid: ContinuousClock.Instant?
         var pause = Duration.milliseconds(250)
+        progress?.update("connecting to the database \(address)")
         while true {
             do {
                 try await DatabaseCheck.check(address, logger: logger)
                 if lastSaid != nil { logger.info("database reachable again", metadata: ["database": "\(address)"]) }
                 return
             } catch let problem as DatabaseCheck.Problem {
+                progress?.update(problem.description)
                 if lastSaid.map({ ContinuousClock.now - $0 >= .seconds(60) }) ?? true {
                     logger.error("\(problem.description); retrying")
                     lastSaid = .now
@@ -61,7 +63,10 @@ public enum ConcertServices {
 
     /// `concert serve`: the HTTP API with its database and broker connections, the waiting room's
     /// memory and batch writers, every partition's worker, the admitter and its watchdog — the
-    /// whole system in one process. Call `prepare` first. SIGTERM and SIGINT drain and stop it.
+    /// whole system in one process. HTTP answers at once; start-up (`Preparation`: waiting for the
+    /// database and the broker, migrating, declaring the topology) runs in the group, and what
+    /// needs it starts after it — until then `/health/ready` says what start-up waits for and the
+    /// API answers 503. SIGTERM and SIGINT drain and stop it, during start-up too.
     /// With `pipeline: false` it is `concert api`: the HTTP API alone, for more API processes behind a load balancer.
     public static func buildServeGroup(
         _ configuration: ConcertConfiguration,
@@ -69,10 +74,11 @@ public enum ConcertServices {
         metrics: PrometheusCollectorRegistry,
         logger: Logger
     ) async throws -> ServiceGroup {
+        let progress = StartupProgress()
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "serve", logger: logger)
-        let api = try await makeAPIServices(configuration, metrics: metrics, database: database, broker: broker, logger: logger)
-        var application = Application(
+        let api = try await makeAPIServices(configuration, metrics: metrics, database: database, broker: broker, progress: progress, logger: logger)
+        let application = Application(
             router: buildAPIRouter(api),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
@@ -80,13 +86,10 @@ public enum ConcertServices {
             ),
             logger: logger
         )
-        application.beforeServerStarts {
-            try await api.view.refresh()
-        }
-        var background: [any Service] = []
+        var afterStartup: [any Service] = [broker, api.view, api.lastSeen, api.inbox]
         if pipeline {
             let workerBroker = try makeBroker(configuration, role: "worker", logger: logger)
-            background = [workerBroker]
+            afterStartup += [workerBroker]
                 + pipelineServices(
                     configuration,
                     preferred: Array(0..<configuration.partitions),
@@ -98,12 +101,12 @@ public enum ConcertServices {
         }
         return group(
             [
+                .init(
+                    service: Preparation(configuration: configuration, progress: progress, finally: { try await api.view.refresh() }, logger: logger),
+                    successTerminationBehavior: .ignore
+                ),
                 .init(service: database),
-                .init(service: broker),
-                .init(service: api.view),
-                .init(service: api.lastSeen),
-                .init(service: api.inbox),
-            ] + background.map { .init(service: $0) } + [
+            ] + afterStartup.map { .init(service: AfterStartup(service: $0, progress: progress)) } + [
                 .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup)
             ],
             logger: logger
@@ -114,14 +117,20 @@ public enum ConcertServices {
     /// It consumes every partition, subscribing at once to its `preferred` share and a few seconds
     /// later to the rest: each queue has a single active consumer (the first subscribed), so several
     /// such processes split the partitions, each standing by for the others' — and a standby takes
-    /// over within seconds when the active one's process dies.
+    /// over within seconds when the active one's process dies. They start after start-up (as in `serve`).
     public static func buildWorkerGroup(_ configuration: ConcertConfiguration, preferred: [Int], logger: Logger) throws -> ServiceGroup {
+        let progress = StartupProgress()
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "worker", logger: logger)
-        let services: [any Service] =
-            [database, broker]
-            + pipelineServices(configuration, preferred: preferred, database: database, broker: broker, localInbox: nil, logger: logger)
-        return group(services.map { .init(service: $0) }, logger: logger)
+        let afterStartup: [any Service] =
+            [broker] + pipelineServices(configuration, preferred: preferred, database: database, broker: broker, localInbox: nil, logger: logger)
+        return group(
+            [
+                .init(service: Preparation(configuration: configuration, progress: progress, logger: logger), successTerminationBehavior: .ignore),
+                .init(service: database),
+            ] + afterStartup.map { .init(service: AfterStartup(service: $0, progress: progress)) },
+            logger: logger
+        )
     }
 
     /// How long a graceful shutdown may take before what still runs is cancelled: long enough for a
@@ -175,16 +184,18 @@ public enum ConcertServices {
 
     /// Waits until the broker accepts the login, saying what is wrong the first time and then at
     /// most once a minute.
-    public static func waitForBroker(_ configuration: ConcertConfiguration, logger: Logger) async throws {
+    public static func waitForBroker(_ configuration: ConcertConfiguration, progress: StartupProgress? = nil, logger: Logger) async throws {
         let broker = try AMQPConfiguration(url: configuration.amqpURL)
         var lastSaid: ContinuousClock.Instant?
         var pause = Duration.milliseconds(250)
+        progress?.update("connecting to the broker \(broker)")
         while true {
             do {
                 try await BrokerCheck.check(broker, logger: logger)
                 if lastSaid != nil { logger.info("broker reachable again", metadata: ["broker": "\(broker)"]) }
                 return
             } catch let problem as BrokerCheck.Problem {
+                progress?.update(problem.description)
                 if lastSaid.map({ ContinuousClock.now - $0 >= .seconds(60) }) ?? true {
                     logger.error("\(problem.description); retrying")
                     lastSaid = .now
@@ -196,17 +207,26 @@ public enum ConcertServices {
     }
 
     /// Migrates the schema and declares the topology (each process does it at start-up; both are
-    /// idempotent). Waits for a database or broker that is not there yet.
-    public static func prepare(_ configuration: ConcertConfiguration, logger: Logger) async throws {
-        try await waitForDatabase(configuration, logger: logger)
-        try await waitForBroker(configuration, logger: logger)
+    /// idempotent). Waits for a database or broker that is not there yet; `progress` follows.
+    public static func prepare(
+        _ configuration: ConcertConfiguration,
+        progress: StartupProgress? = nil,
+        finally: @Sendable () async throws -> Void = {},
+        logger: Logger
+    ) async throws {
+        try await waitForDatabase(configuration, progress: progress, logger: logger)
+        try await waitForBroker(configuration, progress: progress, logger: logger)
+        progress?.update("migrating the database schema")
         _ = try await withDatabase(configuration, logger: logger) { database in
             try await Migrator().migrate(database, logger: logger)
         }
+        progress?.update("declaring the broker topology")
         let topology = configuration.topology
         try await withBroker(configuration, logger: logger) { broker in
             try await topology.apply(to: broker)
         }
+        try await finally()
+        progress?.finish()
     }
 
     /// What the API handlers use.
@@ -215,6 +235,7 @@ public enum ConcertServices {
         metrics: PrometheusCollectorRegistry,
         database: PostgresClient,
         broker: AMQPConnection,
+        progress: StartupProgress,
         logger: Logger
     ) async throws -> APIServices {
         guard let secret = configuration.tokenSecret else {
@@ -228,7 +249,8 @@ public enum ConcertServices {
             adminToken: configuration.adminToken,
             readiness: ReadinessChecks(
                 database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
-                broker: { broker.isConnected }
+                broker: { broker.isConnected },
+                startup: { progress.current }
             ),
             metrics: metrics,
             logger: logger
@@ -243,7 +265,10 @@ public enum ConcertServices {
         _ body: @Sendable (AMQPConnection) async throws -> Result
     ) async throws -> Result {
         try await BrokerCheck.check(try AMQPConfiguration(url: configuration.amqpURL), logger: logger)
-        let broker = try makeBroker(configuration, role: "cli", logger: logger)
+        // A one-shot command's connection is not news; its problems are.
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        let broker = try makeBroker(configuration, role: "cli", logger: quiet)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await broker.run() }
             defer { group.cancelAll() }

@@ -16,6 +16,8 @@ public enum SystemStatus {
     public static func report(_ configuration: ConcertConfiguration, logger: Logger) async throws -> String {
         let topology = configuration.topology
         var lines: [String] = []
+        // Both services are needed: a database that cannot be used fails the report before the broker is asked.
+        try await DatabaseCheck.check(try DatabaseAddress(url: configuration.databaseURL), logger: logger)
         let management = try? await managementQueues(configuration)
         let passive = try await ConcertServices.withBroker(configuration, logger: logger) { broker in
             var states: [String: AMQPQueueState] = [:]

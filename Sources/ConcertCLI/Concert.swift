@@ -41,7 +41,6 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.serve")
-        try await ConcertServices.prepare(configuration, logger: logger)
         try await ConcertServices.buildServeGroup(configuration, metrics: metricsRegistry, logger: logger).run()
     }
 }
@@ -54,7 +53,6 @@ struct API: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.api")
-        try await ConcertServices.prepare(configuration, logger: logger)
         try await ConcertServices.buildServeGroup(configuration, pipeline: false, metrics: metricsRegistry, logger: logger).run()
     }
 }
@@ -81,7 +79,6 @@ struct Worker: AsyncParsableCommand {
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.worker")
         let chosen = try partitions.map { try PartitionSelection.parse($0, count: configuration.partitions) } ?? Array(0..<configuration.partitions)
-        try await ConcertServices.prepare(configuration, logger: logger)
         logger.info("worker starting", metadata: ["partitions.preferred": "\(chosen.map(String.init).joined(separator: ","))"])
         try await ConcertServices.buildWorkerGroup(configuration, preferred: chosen, logger: logger).run()
     }

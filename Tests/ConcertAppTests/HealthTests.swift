@@ -30,7 +30,7 @@ struct HealthTests {
             defer { group.cancelAll() }
             try await broker.waitUntilConnected(timeout: .seconds(10))
 
-            let api = try await ConcertServices.makeAPIServices(configuration, metrics: PrometheusCollectorRegistry(), database: database, broker: broker, logger: logger)
+            let api = try await ConcertServices.makeAPIServices(configuration, metrics: PrometheusCollectorRegistry(), database: database, broker: broker, progress: StartupProgress(finished: true), logger: logger)
             let app = Application(router: buildAPIRouter(api))
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health/live", method: .get) { response in
@@ -53,7 +53,7 @@ struct HealthTests {
             group.addTask { try await broker.run() }
             defer { group.cancelAll() }
 
-            let api = try await ConcertServices.makeAPIServices(configuration, metrics: PrometheusCollectorRegistry(), database: database, broker: broker, logger: logger)
+            let api = try await ConcertServices.makeAPIServices(configuration, metrics: PrometheusCollectorRegistry(), database: database, broker: broker, progress: StartupProgress(finished: true), logger: logger)
             let app = Application(router: buildAPIRouter(api))
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health/live", method: .get) { response in
