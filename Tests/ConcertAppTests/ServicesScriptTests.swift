@@ -1,0 +1,105 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `scripts/services`, run from a copy in a fresh folder (its own `.run/`): a port held by another
+/// program is named, with that program and the variable that picks another port, and nothing
+/// starts; pid files that point at processes which are not ours are never adopted.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["CONCERT_REQUIRE_SERVICES"] == "1"))
+struct ServicesScriptTests {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A folder holding `scripts/services` and nothing else, removed by the caller.
+    static func checkout() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("services-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("scripts"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: repository.appendingPathComponent("scripts/services"),
+            to: folder.appendingPathComponent("scripts/services"))
+        return folder
+    }
+
+    /// Runs `scripts/services arguments…` in `folder` with the given ports; returns exit status and stderr + stdout.
+    static func services(_ folder: URL, _ arguments: [String], ports: [String: Int]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = folder.appendingPathComponent("scripts/services")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for (variable, port) in ports { environment[variable] = String(port) }
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A socket of this process listening on 127.0.0.1 at a port the kernel chose.
+    static func listen() throws -> (socket: Int32, port: Int) {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && Glibc.listen(listener, 1) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            close(listener)
+            throw POSIXError(.EADDRINUSE)
+        }
+        return (listener, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// Five ports nothing listens on, one per CONCERT_*_PORT.
+    static func freePorts() throws -> [String: Int] {
+        var ports: [String: Int] = [:]
+        for variable in ["CONCERT_AMQP_PORT", "CONCERT_AMQP_MANAGEMENT_PORT", "CONCERT_RABBITMQ_DIST_PORT", "CONCERT_EPMD_PORT", "CONCERT_PG_PORT"] {
+            ports[variable] = try StartupTests.freePort()
+        }
+        return ports
+    }
+
+    @Test func aPortHeldByAnotherProgramIsNamedAndNothingStarts() throws {
+        let folder = try Self.checkout()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (listener, port) = try Self.listen()
+        defer { close(listener) }
+        var ports = try Self.freePorts()
+        ports["CONCERT_PG_PORT"] = port
+
+        let (status, output) = try Self.services(folder, ["up"], ports: ports)
+
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("port \(port) for PostgreSQL (CONCERT_PG_PORT) is in use by"), "\(output)")
+        #expect(output.contains("pid \(getpid())"), "the holder is named by pid: \(output)")
+        #expect(output.contains("CONCERT_PG_PORT="), "another port is proposed: \(output)")
+        #expect(!output.contains("starting RabbitMQ"), "nothing starts when a port is taken: \(output)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent(".run/postgres/data").path))
+    }
+
+    @Test func pidFilesOfProcessesThatAreNotOursAreNotAdopted() throws {
+        let folder = try Self.checkout()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Both pid files name a live process (this test), which is neither a RabbitMQ node nor a
+        // postmaster of this folder: a script that trusted the files would call them running.
+        let run = folder.appendingPathComponent(".run")
+        try FileManager.default.createDirectory(at: run.appendingPathComponent("rabbitmq"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: run.appendingPathComponent("postgres/data"), withIntermediateDirectories: true)
+        try "\(getpid())\n".write(to: run.appendingPathComponent("rabbitmq/rabbit.pid"), atomically: true, encoding: .utf8)
+        try "\(getpid())\n\(run.path)/postgres/data\n0\n5432\n".write(
+            to: run.appendingPathComponent("postgres/data/postmaster.pid"), atomically: true, encoding: .utf8)
+
+        let (status, output) = try Self.services(folder, ["status"], ports: try Self.freePorts())
+
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("rabbitmq:   stopped"), "\(output)")
+        #expect(output.contains("postgresql: stopped"), "\(output)")
+        #expect(!output.contains("pid \(getpid())"), "\(output)")
+    }
+}
