@@ -352,22 +352,20 @@ public struct PartitionWorker: Service {
 
         mutating func begin() async throws {
             guard !inTransaction else { return }
-            guard !connection.isClosed else { throw ConnectionLost() }
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.execute("BEGIN" as PostgresQuery, logger: logger)
             inTransaction = true
         }
 
         mutating func commit() async throws {
             guard inTransaction else { return }
-            guard !connection.isClosed else { throw ConnectionLost() }
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.execute("COMMIT" as PostgresQuery, logger: logger)
             inTransaction = false
         }
 
         mutating func rollback() async {
             guard inTransaction else { return }
             inTransaction = false
-            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+            try? await connection.execute("ROLLBACK" as PostgresQuery, logger: logger)
         }
     }
 

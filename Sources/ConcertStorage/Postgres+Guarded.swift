@@ -1,25 +1,99 @@
 public import Logging
 public import PostgresNIO
+import Synchronization
 
-// PostgresNIO 1.33 never completes a query written to a connection whose channel already
-// closed: the caller hangs for ever. A database restart makes that likely (the pool can hand out
-// a connection the server just ended). Every statement of this project therefore goes through
-// these helpers, which check the connection right before writing and fail with `ConnectionLost`
-// (a 503 for the API, a retry for the workers) instead.
+// PostgresNIO 1.33 never completes a query written to a connection whose channel has just
+// closed (it writes the query with no promise, so the failed write is dropped): the caller hangs
+// for ever. A database restart makes that likely — the pool can hand out a connection the server
+// is ending, and no check before the write closes the window. Every statement of this project
+// therefore goes through these helpers, which race the statement against the connection's close
+// and fail with `ConnectionLost` (a 503 for the API, a retry for the workers) when the connection
+// closes first.
 
 extension PostgresConnection {
-    /// Runs a statement and collects its rows; `ConnectionLost` instead of writing to a closed connection.
+    /// Runs a statement and collects its rows; `ConnectionLost` if the connection closes first.
     @discardableResult
     public func fetch(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        guard !isClosed else { throw ConnectionLost() }
-        var rows: [PostgresRow] = []
-        for try await row in try await self.query(query, logger: logger) { rows.append(row) }
-        return rows
+        try await untilClosed {
+            var rows: [PostgresRow] = []
+            for try await row in try await self.query(query, logger: logger) { rows.append(row) }
+            return rows
+        }
     }
 
     /// Runs a statement whose rows do not matter.
     public func execute(_ query: PostgresQuery, logger: Logger) async throws {
         _ = try await fetch(query, logger: logger)
+    }
+
+    /// Runs `operation` on this connection and returns its result, or throws `ConnectionLost` as
+    /// soon as the connection closes, whichever comes first. The operation runs in a task of its
+    /// own, so a statement PostgresNIO never completes is left behind (suspended, holding only its
+    /// closed connection) instead of its caller.
+    func untilClosed<Value: Sendable>(_ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        guard !isClosed else { throw ConnectionLost() }
+        let answer = Mutex<CheckedContinuation<Value, any Error>?>(nil)
+        let take: @Sendable () -> CheckedContinuation<Value, any Error>? = { answer.withLock { $0.take() } }
+        return try await withCheckedThrowingContinuation { continuation in
+            answer.withLock { $0 = continuation }
+            let watch = ClosedConnectionWatch.shared.register(self) { take()?.resume(throwing: ConnectionLost()) }
+            Task {
+                let result: Result<Value, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                ClosedConnectionWatch.shared.unregister(watch)
+                take()?.resume(with: result)
+            }
+        }
+    }
+}
+
+/// Who waits on which connection: one close callback per connection (not one per statement, which
+/// would pile up on a long-lived connection) fails every statement still waiting on it.
+final class ClosedConnectionWatch: Sendable {
+    static let shared = ClosedConnectionWatch()
+
+    struct Registration: Sendable {
+        let connection: ObjectIdentifier
+        let id: Int
+    }
+
+    private struct Waiters {
+        var next = 0
+        var onClose: [Int: @Sendable () -> Void] = [:]
+    }
+
+    private let state = Mutex<[ObjectIdentifier: Waiters]>([:])
+
+    /// Calls `onClose` when `connection` closes, unless unregistered first; at once if it has closed.
+    func register(_ connection: PostgresConnection, onClose: @escaping @Sendable () -> Void) -> Registration {
+        let key = ObjectIdentifier(connection)
+        let (id, isFirst) = state.withLock { connections in
+            let isFirst = connections[key] == nil
+            var waiters = connections[key] ?? Waiters()
+            let id = waiters.next
+            waiters.next += 1
+            waiters.onClose[id] = onClose
+            connections[key] = waiters
+            return (id, isFirst)
+        }
+        if isFirst {
+            connection.closeFuture.whenComplete { _ in
+                let waiting = self.state.withLock { $0.removeValue(forKey: key) }
+                waiting?.onClose.values.forEach { $0() }
+            }
+        }
+        return Registration(connection: key, id: id)
+    }
+
+    /// How many statements wait on `connection` (for tests).
+    func waiting(on connection: PostgresConnection) -> Int {
+        state.withLock { $0[ObjectIdentifier(connection)]?.onClose.count ?? 0 }
+    }
+
+    func unregister(_ registration: Registration) {
+        state.withLock { connections in
+            _ = connections[registration.connection]?.onClose.removeValue(forKey: registration.id)
+        }
     }
 }
 
@@ -53,21 +127,24 @@ extension PostgresClient {
 
 extension PostgresConnection {
     /// Runs a prepared statement (prepared on this connection the first time, then only bound and
-    /// executed: no parsing or planning per call) and collects its rows; `ConnectionLost` instead
-    /// of writing to a closed connection.
+    /// executed: no parsing or planning per call) and collects its rows; `ConnectionLost` if the
+    /// connection closes first.
     @discardableResult
-    public func run<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row] {
-        guard !isClosed else { throw ConnectionLost() }
-        var rows: [Statement.Row] = []
-        for try await row in try await execute(statement, logger: logger) { rows.append(row) }
-        return rows
+    public func run<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        try await untilClosed {
+            var rows: [Statement.Row] = []
+            for try await row in try await self.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        }
     }
 }
 
 extension PostgresClient {
     /// Runs a prepared statement on a leased connection (see `PostgresConnection.run`).
     @discardableResult
-    public func run<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row] {
+    public func run<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
         try await Self.unavailableOnTransientFailure { try await withConnection { connection in try await connection.run(statement, logger: logger) } }
     }
 }

@@ -14,26 +14,24 @@ extension PostgresClient {
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
         try await withConnection(isolation: isolation) { connection in
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.execute("BEGIN" as PostgresQuery, logger: logger)
             let value: Result
             do {
                 value = try await body(connection)
             } catch {
-                if !connection.isClosed {
-                    // The body's error is what matters; a failed rollback ends with the connection anyway.
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                }
+                // The body's error is what matters; a failed rollback ends with the connection anyway.
+                try? await connection.execute("ROLLBACK" as PostgresQuery, logger: logger)
                 throw error
             }
-            guard !connection.isClosed else { throw ConnectionLost() }
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.execute("COMMIT" as PostgresQuery, logger: logger)
             return value
         }
     }
 }
 
-/// The database connection closed in the middle of a transaction; nothing was committed.
+/// The database connection closed before a statement was answered. Nothing of an open
+/// transaction was committed — unless the statement was its `COMMIT`, whose outcome is then unknown.
 public struct ConnectionLost: Error, CustomStringConvertible {
     public init() {}
-    public var description: String { "the database connection closed during the transaction; nothing was committed" }
+    public var description: String { "the database connection closed before the statement was answered" }
 }

@@ -22,11 +22,19 @@ struct DisruptivePipelineTests {
 
     /// Submits `count` reservations from `buyers` concurrently (seats drawn so that many collide)
     /// and returns the ids of the commands the API accepted.
-    static func burst(_ buyers: [Buyer], dates: [String], count: Int, onAccepted: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> [UUID] {
+    /// `until`, when given, ends the burst early: it is asked before each submission.
+    static func burst(
+        _ buyers: [Buyer],
+        dates: [String],
+        count: Int,
+        until isDone: @escaping @Sendable () -> Bool = { false },
+        onAccepted: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws -> [UUID] {
         let accepted = Locked<[UUID]>([])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<count {
                 if index >= 32 { try await group.next() }
+                if isDone() { break }
                 let buyer = buyers[index % buyers.count]
                 let body = #"{"concertId":1,"date":"\#(dates[index % dates.count])","seatNumber":\#(index % 40 + 1)}"#
                 group.addTask {
@@ -121,14 +129,14 @@ struct DisruptivePipelineTests {
             let (buyers, dates) = try await Self.buyers(client, harness, count: 40)
             let pid = first.processIdentifier
             let killed = Locked(false)
-            let accepted = try await Self.burst(buyers, dates: dates, count: 400) { total in
+            let accepted = try await Self.burst(buyers, dates: dates, count: 400, onAccepted: { total in
                 // Mid-burst, the active worker dies without any chance to clean up.
                 let kill = killed.withLock { done in
                     defer { done = done || total >= 150 }
                     return !done && total >= 150
                 }
                 if kill { Glibc.kill(pid, SIGKILL) }
-            }
+            })
             #expect(killed.withLock { $0 })
             #expect(accepted.count == 400)
             try await Self.expectConsistent(harness, accepted: accepted)
@@ -143,20 +151,31 @@ struct DisruptivePipelineTests {
     @Test func restartingTheDatabaseMidBurstLosesNothing() async throws {
         try await APIHarness.withAPI(pipeline: .init(partitions: 2)) { client, harness in
             let (buyers, dates) = try await Self.buyers(client, harness, count: 40)
-            let restarted = Locked(false)
-            let accepted = try await Self.burst(buyers, dates: dates, count: 300) { total in
-                let restart = restarted.withLock { done in
-                    defer { done = done || total >= 100 }
-                    return !done && total >= 100
+            // nil: not yet; 0: restarting; then the number of submissions accepted after it.
+            let restart = Locked<Int?>(nil)
+            let accepted = try await Self.burst(
+                buyers,
+                dates: dates,
+                count: 4000,
+                // The burst goes on through the restart and for 100 accepted submissions after it.
+                until: { restart.withLock { ($0 ?? 0) >= 100 } }
+            ) { total in
+                let begin = restart.withLock { state in
+                    if let after = state, after > 0 { state = after + 1 }
+                    guard state == nil, total >= 100 else { return false }
+                    state = 0
+                    return true
                 }
-                if restart {
+                if begin {
                     // In the background, so the burst goes on against a database that is going away.
                     Thread {
-                        _ = runToCompletion(APIHarness.root.appendingPathComponent("scripts/services").path, ["restart-postgres"])
+                        let status = runToCompletion(APIHarness.root.appendingPathComponent("scripts/services").path, ["restart-postgres"])
+                        restart.withLock { $0 = status == 0 ? 1 : 100 }
+                        #expect(status == 0, "scripts/services restart-postgres")
                     }.start()
                 }
             }
-            #expect(restarted.withLock { $0 })
+            #expect(restart.withLock { $0 } ?? 0 >= 100)
             // Some submissions got 503 while the database was down; every one that was accepted completes.
             #expect(accepted.count >= 100)
             try await Self.expectConsistent(harness, accepted: accepted)

@@ -130,3 +130,45 @@ struct StorageTests {
         }
     }
 }
+
+/// PostgresNIO 1.33 never answers a statement written to a connection that has just closed; every
+/// statement of the project therefore races the connection's close (`untilClosed`).
+@Suite(.enabled(if: DatabaseEnvironment.isConfigured))
+struct ClosedConnectionTests {
+    let logger = DatabaseEnvironment.logger
+
+    @Test func aStatementStillWaitingWhenTheServerEndsTheConnectionFailsWithConnectionLost() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await client.withConnection { connection in
+                let backend = try await connection.fetch("SELECT pg_backend_pid()", logger: logger)[0].decode(Int32.self)
+                // Stands for the statement PostgresNIO never answers: it waits far longer than the test.
+                let waiting = Task {
+                    try await connection.untilClosed {
+                        try await Task.sleep(for: .seconds(600))
+                        return 0
+                    }
+                }
+                let started = ContinuousClock.now
+                try await client.withConnection { other in
+                    try await other.execute("SELECT pg_terminate_backend(\(backend))", logger: logger)
+                }
+                await #expect(throws: ConnectionLost.self) { try await waiting.value }
+                #expect(ContinuousClock.now - started < .seconds(10))
+                // And the next statement on it fails at once instead of hanging.
+                await #expect(throws: ConnectionLost.self) { try await connection.execute("SELECT 1", logger: logger) }
+            }
+        }
+    }
+
+    @Test func statementsThatFinishLeaveNothingWaitingOnTheConnection() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await client.withConnection { connection in
+                for value in 0..<50 {
+                    let rows = try await connection.fetch("SELECT \(value)::int", logger: logger)
+                    #expect(try rows[0].decode(Int.self) == value)
+                }
+                #expect(ClosedConnectionWatch.shared.waiting(on: connection) == 0)
+            }
+        }
+    }
+}
