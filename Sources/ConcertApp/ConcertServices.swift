@@ -148,7 +148,7 @@ public enum ConcertServices {
     }
 
     /// A worker for every partition (the `preferred` ones subscribe first), the admitter, the tick
-    /// watchdog and the dead-letter archiver, on `broker`. With `localInbox` (`concert serve`), the
+    /// watchdog, the dead-letter archiver and the hold sweeper, on `broker`. With `localInbox` (`concert serve`), the
     /// workers hand outcomes for this process's API to it in memory.
     static func pipelineServices(
         _ configuration: ConcertConfiguration,
@@ -178,6 +178,7 @@ public enum ConcertServices {
             AdmissionTicker(connection: broker, store: waitingRoom, settings: configuration.admission, logger: logger),
             TickWatchdog(connection: broker, logger: logger),
             DeadLetterArchiver(connection: broker, database: database, logger: logger),
+            HoldSweeper(reservations: ReservationStore(client: database, logger: logger), publisher: publisher, logger: logger),
             QueueDepthMonitor(connection: broker, topology: configuration.topology, logger: logger),
         ]
     }

@@ -1,6 +1,6 @@
 extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
-    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites]
+    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
     static let catalogue = Migration(
@@ -225,6 +225,15 @@ extension Migration {
             "DROP INDEX seats_free",
             // Room on each page for the new version of an updated row (HOT).
             "ALTER TABLE seats SET (fillfactor = 70)",
+        ]
+    )
+
+    /// For the hold sweeper, which looks for live holds past their deadline every few seconds.
+    static let liveHoldsByDeadline = Migration(
+        version: 7,
+        name: "live holds by deadline",
+        statements: [
+            "CREATE INDEX reservations_live_by_deadline ON reservations (held_until) WHERE status = 'held'"
         ]
     )
 }

@@ -38,4 +38,25 @@ public struct ReservationStore: Sendable {
         }
         return nil
     }
+
+    /// Holds still live more than `grace` past their deadline — their expiry message was lost (a
+    /// broker restart can drop a message the delay queue dead-letters while its target is not yet
+    /// up) — oldest first, at most `limit`.
+    public func overdueHolds(grace: Duration, limit: Int) async throws -> [(schedule: ScheduleKey, reservation: UUID)] {
+        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+        let rows = try await client.fetch(
+            """
+            SELECT s.concert_id, to_char(s.date, 'YYYY-MM-DD'), r.id
+            FROM reservations r JOIN schedules s ON s.id = r.schedule_id
+            WHERE r.status = 'held' AND r.held_until < now() - make_interval(secs => \(seconds))
+            ORDER BY r.held_until LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        return try rows.compactMap { row in
+            let (concert, date, id) = try row.decode((Int64, String, UUID).self)
+            guard let concert = ConcertID(concert), let date = ScheduleDate(date) else { return nil }
+            return (ScheduleKey(concertID: concert, date: date), id)
+        }
+    }
 }

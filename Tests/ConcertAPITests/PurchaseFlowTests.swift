@@ -2,6 +2,7 @@ import AMQPClient
 import ConcertAPI
 import ConcertDomain
 import ConcertPipeline
+import ConcertStorage
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -225,6 +226,41 @@ struct PurchaseFlowTests {
             #expect(try late.json()["code"] == "HOLD_EXPIRED")
             #expect(try await alice.balance() == 500_000)
             #expect(try await bob.reserve(seat: 3, date: date).status == .created)
+        }
+    }
+
+    @Test func aHoldWhoseExpiryMessageIsLostIsExpiredByTheSweeper() async throws {
+        try await APIHarness.withAPI(pipeline: .init(holdSeconds: 1)) { client, harness in
+            var alice = Buyer(client, "alice")
+            try await alice.queue()
+            var bob = Buyer(client, "bob")
+            try await bob.queue()
+            try await harness.admit()
+            let date = try await Self.firstDate(alice)
+            let held = try await alice.reserve(seat: 5, date: date)
+            let reservationID = try #require(try held.json()["result"]?["reservationId"]?.string.flatMap(UUID.init(uuidString:)))
+
+            // The expiry message is lost (as a broker restart can lose it).
+            try await eventually("the expiry is scheduled") { try await harness.broker.inspectQueue(PipelineTopology.holdDelayQueue).messageCount == 1 }
+            #expect(try await harness.broker.purgeQueue(PipelineTopology.holdDelayQueue) == 1)
+            try await Task.sleep(for: .seconds(2.5))
+            func status() async throws -> String? {
+                try await harness.client.query("SELECT status FROM reservations WHERE id = \(reservationID)", logger: DatabaseEnvironment.logger)
+                    .decode(String.self).reduce(into: nil) { $0 = $1 }
+            }
+            #expect(try await status() == "held", "without the sweeper the hold stays in storage")
+
+            let sweeper = HoldSweeper(
+                reservations: ReservationStore(client: harness.client, logger: DatabaseEnvironment.logger),
+                publisher: CommandPublisher(connection: harness.broker, partitions: 2),
+                logger: DatabaseEnvironment.logger
+            )
+            #expect(try await sweeper.sweep() == 1)
+            try await eventually(timeout: .seconds(5), "the swept hold expires") { try await status() == "expired" }
+            #expect(try await harness.client.query("SELECT count(*) FROM seats WHERE reservation_id = \(reservationID)", logger: DatabaseEnvironment.logger)
+                .decode(Int.self).reduce(0, +) == 0)
+            #expect(try await sweeper.sweep() == 0, "nothing is left to sweep")
+            #expect(try await bob.reserve(seat: 5, date: date).status == .created)
         }
     }
 

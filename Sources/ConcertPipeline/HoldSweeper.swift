@@ -1,0 +1,71 @@
+import ConcertDomain
+public import ConcertStorage
+import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// The safety net under hold expiry. Normally each hold ends through its expiry message (hold
+/// delay queue → partition). That message can be lost: a worker that committed holds but could
+/// not publish their expiry and still had its batch acknowledged, or a broker restart during which
+/// the delay queue dead-letters expired messages before the partition queues are back (classic
+/// queues dead-letter at most once). Every `interval` the sweeper looks for holds still live more
+/// than `grace` past their deadline and sends their partitions an `ExpireHold` for them, straight
+/// to the partition (no delay). It goes through the partition's worker like any command, so the
+/// single-writer order holds; expiring a hold that was paid or expired meanwhile changes nothing,
+/// and its id is derived from the holds, so a sweep repeated before the first one was applied is
+/// recognised as the same command. Readers already count an overdue hold as free; the sweep makes
+/// storage and the workers' seat maps agree with them.
+public struct HoldSweeper: Service {
+    let reservations: ReservationStore
+    let publisher: CommandPublisher
+    let interval: Duration
+    let grace: Duration
+    let logger: Logger
+
+    public init(reservations: ReservationStore, publisher: CommandPublisher, interval: Duration = .seconds(5), grace: Duration = .seconds(1), logger: Logger) {
+        self.reservations = reservations
+        self.publisher = publisher
+        self.interval = interval
+        self.grace = grace
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { return }
+                do {
+                    let swept = try await sweep()
+                    if swept > 0 { logger.warning("expired holds past their deadline whose expiry was lost", metadata: ["holds": "\(swept)"]) }
+                } catch {
+                    logger.debug("hold sweep failed; trying again later", metadata: ["error": "\(String(reflecting: error))"])
+                }
+            }
+        }
+    }
+
+    /// One sweep: returns how many holds it sent to be expired.
+    @discardableResult
+    public func sweep(limit: Int = 2000) async throws -> Int {
+        let overdue = try await reservations.overdueHolds(grace: grace, limit: limit)
+        let bySchedule = Dictionary(grouping: overdue, by: \.schedule).mapValues { $0.map(\.reservation) }
+        // One command per partition, as the worker's own expiry messages are.
+        let byPartition = Dictionary(grouping: bySchedule, by: { publisher.partition(of: $0.key) })
+        for (_, schedules) in byPartition {
+            let holds = schedules.map { ExpireHold.Holds(partitionKey: $0.key.partitionKey, reservationIds: $0.value) }
+            let ids = holds.flatMap(\.reservationIds)
+            let envelope = CommandEnvelope(
+                id: PartitionWorker.expiryID(of: ids),
+                userId: UserID("system")!,
+                partitionKey: holds[0].partitionKey,
+                command: .expireHold(.init(holds: holds)),
+                submittedAt: Date()
+            )
+            try await publisher.publish(envelope, schedule: schedules[0].key)
+        }
+        return overdue.count
+    }
+}
+
+private typealias ExpireHold = Command.ExpireHold
