@@ -199,3 +199,30 @@ struct LockBaseline: AsyncParsableCommand {
         )
     }
 }
+
+struct Soak: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reservations and payments for many minutes at half the sustained rate, while a worker is killed and the broker and the database restart; then SQL checks of every accepted command and of the invariants."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Minutes of load.") var minutes = 30.0
+    @Option(help: "Reservations per second (default: half the highest sustained rate, found first).") var rate: Double?
+    @Option(help: "Share of fresh holds that are paid; the rest expire.") var payFraction = 0.5
+    @Option(help: "Hold length in seconds (CONCERT_HOLD_SECONDS).") var holdSeconds = 30
+    @Option(help: "Partitions (CONCERT_PARTITIONS).") var partitions = 16
+    @Flag(help: "Load only, no faults.") var noFaults = false
+
+    func run() async throws {
+        var scenario = SoakScenario()
+        scenario.minutes = minutes
+        scenario.rate = rate
+        scenario.payFraction = payFraction
+        scenario.holdSeconds = holdSeconds
+        scenario.partitions = partitions
+        scenario.faults = !noFaults
+        let soak = scenario
+        let report = try await measure(common) { try await soak.run($0, progress: $1) }
+        if report.lastLine.contains("VIOLATED") { throw ExitCode(1) }
+    }
+}

@@ -86,25 +86,45 @@ public final class ChildProcess: Sendable {
 }
 
 /// Runs a command to completion and returns its output (for `concert seed` and the like).
+///
+/// Spawned and reaped directly (`posix_spawn`, `waitpid` on a thread of its own), its output in a
+/// temporary file: Foundation's `Process` on Linux can miss a child's exit and report it running
+/// for ever (a soak hung on a zombie `scripts/services start-postgres`), and a pipe would stay open
+/// as long as any daemon the command starts.
 public func runToCompletion(_ executable: URL, _ arguments: [String], environment: [String: String]) async throws -> String {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.environment = environment
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    // Read before waiting, so a chatty process cannot block on a full pipe; on a thread of its own,
-    // since the read blocks.
-    let reader = output.fileHandleForReading
-    let data = try await onOwnThread { try reader.readToEnd() ?? Data() }
-    while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-        throw BenchError("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus):\n\(text)")
+    let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("concert-bench-\(UUID().uuidString).out")
+    defer { try? FileManager.default.removeItem(at: outputFile) }
+    let status = try await onOwnThread { try spawnAndWait(executable.path, arguments, environment: environment, output: outputFile.path) }
+    let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+    guard status == 0 else {
+        throw BenchError("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) exited with \(status):\n\(text)")
     }
     return text
+}
+
+/// Starts `path` with its standard output and error appended to `output`, waits for it and returns its exit status.
+private func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String], output: String) throws -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+    guard spawned == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { throw BenchError("waiting for \(path) failed: \(String(cString: strerror(errno)))") }
+    }
+    // Exited normally: its exit code; killed by a signal: 128 + the signal, as a shell says.
+    return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }
 
 /// Something that stops a benchmark run, said plainly.

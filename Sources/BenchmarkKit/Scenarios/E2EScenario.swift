@@ -70,23 +70,14 @@ public struct E2EScenario: Sendable {
                     if let rate {
                         best = rate
                     } else {
-                        var search = RateSearch(start: startRate, maximumSteps: maximumSteps)
-                        while let offered = search.nextRate {
-                            let step = try await runner.pollPhase(
-                                "search \(Int(offered))/s",
-                                rate: offered,
-                                seconds: stepSeconds,
-                                connections: connections,
-                                plan: &plan,
-                                judge: true
-                            )
-                            search.record(offered: offered, sustained: step.sustained)
-                            report.notes.append(
-                                "search step \(Int(offered))/s: answered \(Int(step.phase.answeredPerSecond))/s, backlog \(step.backlog) at the last answer, \(step.phase.nonSuccess) non-2xx → \(step.sustained ? "sustained" : "not sustained")"
-                            )
-                        }
-                        guard let found = search.best else { throw BenchError("no rate was sustained, not even \(search.steps.map(\.offered).min() ?? 0)/s") }
-                        best = found
+                        best = try await runner.searchMaximum(
+                            startRate: startRate,
+                            maximumSteps: maximumSteps,
+                            stepSeconds: stepSeconds,
+                            connections: connections,
+                            plan: &plan,
+                            notes: &report.notes
+                        )
                     }
                     let top = try await runner.pollPhase("max \(Int(best))/s", rate: best, seconds: measureSeconds, connections: connections, plan: &plan)
                     let half = try await runner.pollPhase(

@@ -36,6 +36,27 @@ struct PhaseRunner {
         }
     }
 
+    /// The highest reservation rate the system sustains (see `RateSearch`), a note per step.
+    mutating func searchMaximum(
+        startRate: Double,
+        maximumSteps: Int,
+        stepSeconds: Double,
+        connections: Int,
+        plan: inout SeatPlan,
+        notes: inout [String]
+    ) async throws -> Double {
+        var search = RateSearch(start: startRate, maximumSteps: maximumSteps)
+        while let offered = search.nextRate {
+            let step = try await pollPhase("search \(Int(offered))/s", rate: offered, seconds: stepSeconds, connections: connections, plan: &plan, judge: true)
+            search.record(offered: offered, sustained: step.sustained)
+            notes.append(
+                "search step \(Int(offered))/s: answered \(Int(step.phase.answeredPerSecond))/s, backlog \(step.backlog) at the last answer, \(step.phase.nonSuccess) non-2xx → \(step.sustained ? "sustained" : "not sustained")"
+            )
+        }
+        guard let found = search.best else { throw BenchError("no rate was sustained, not even \(search.steps.map(\.offered).min() ?? 0)/s") }
+        return found
+    }
+
     /// Submits at `rate` for `seconds` and waits for every accepted command to commit. When
     /// `judge`, it also says whether the step was sustained (see `RateSearch.sustained`).
     mutating func pollPhase(

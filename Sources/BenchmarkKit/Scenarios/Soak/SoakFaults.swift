@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+
+/// The `concert worker` processes of a soak: two at first, each active for half the partitions
+/// and standing by for the other half; one is killed and replaced during the run.
+final class WorkerPool: Sendable {
+    private let sandbox: Sandbox
+    private let environment: [String: String]
+    private let workers = Mutex<[ChildProcess]>([])
+    private let started = Atomic<Int>(0)
+
+    init(_ sandbox: Sandbox, environment: [String: String]) {
+        self.sandbox = sandbox
+        self.environment = environment
+    }
+
+    /// Starts a worker preferring `partitions` (e.g. `0-7`).
+    func start(partitions: String) throws {
+        let number = started.add(1, ordering: .relaxed).newValue
+        let worker = try sandbox.start("concert-worker-\(number)", arguments: ["worker", "--partitions", partitions], environment)
+        workers.withLock { $0.append(worker) }
+    }
+
+    var running: [ChildProcess] { workers.withLock { $0.filter(\.isRunning) } }
+
+    /// SIGKILL to the first running worker: no chance to clean up. Returns its name.
+    func killFirst() -> String? {
+        guard let victim = running.first else { return nil }
+        kill(victim.pid, SIGKILL)
+        return victim.name
+    }
+
+    func stopAll() async {
+        for worker in workers.withLock({ $0 }) { await worker.stop() }
+    }
+}
+
+/// The faults a soak injects, at fixed fractions of its duration: a worker killed with SIGKILL
+/// (replaced 15 s later), the broker's application stopped for 10 s, PostgreSQL stopped for 10 s.
+struct SoakFaults {
+    let workers: WorkerPool
+    let services: URL
+    let progress: Progress
+
+    /// What happened when, for the report.
+    struct Event: Sendable, Codable {
+        let secondsSinceStart: Double
+        let what: String
+    }
+
+    func run(over duration: Duration, from start: ContinuousClock.Instant) async throws -> [Event] {
+        var events: [Event] = []
+        func note(_ what: String) {
+            let event = Event(secondsSinceStart: (ContinuousClock.now - start).seconds, what: what)
+            events.append(event)
+            progress.note("soak +\(Int(event.secondsSinceStart)) s: \(what)")
+        }
+        try await sleep(until: start + duration * 0.2)
+        note("SIGKILL to \(workers.killFirst() ?? "no worker")")
+        try await Task.sleep(for: .seconds(15))
+        try workers.start(partitions: "0-7")
+        note("a new worker started")
+
+        try await sleep(until: start + duration * 0.45)
+        note("broker stopping (rabbitmqctl stop_app) for 10 s")
+        try await service("rabbitmqctl", "-q", "stop_app")
+        try await Task.sleep(for: .seconds(10))
+        try await service("rabbitmqctl", "-q", "start_app")
+        note("broker started again")
+
+        try await sleep(until: start + duration * 0.7)
+        note("PostgreSQL stopping for 10 s")
+        try await service("stop-postgres")
+        try await Task.sleep(for: .seconds(10))
+        try await service("start-postgres")
+        note("PostgreSQL started again")
+        return events
+    }
+
+    private func sleep(until instant: ContinuousClock.Instant) async throws {
+        let now = ContinuousClock.now
+        if instant > now { try await Task.sleep(for: instant - now) }
+    }
+
+    private func service(_ arguments: String...) async throws {
+        _ = try await runToCompletion(services, arguments, environment: ProcessInfo.processInfo.environment)
+    }
+}
