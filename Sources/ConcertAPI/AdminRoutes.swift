@@ -1,4 +1,3 @@
-import AMQPClient
 import ConcertPipeline
 import ConcertStorage
 import Crypto
@@ -91,9 +90,8 @@ extension Router<APIRequestContext> {
             let replayed: DeadLetterStore.Record?
             do {
                 replayed = try await services.deadLetters.replay(try Self.deadLetterID(context))
-            } catch let error as AMQPError {
-                // The broker refused the destination (the exchange is gone, or no queue takes the key).
-                throw Problem(status: .conflict, code: "DEAD_LETTER_UNROUTABLE", title: "Conflict", detail: "The broker refused the letter's destination: \(error.message)")
+            } catch let refusal as DeadLetterOperations.Unroutable {
+                throw Problem(status: .conflict, code: "DEAD_LETTER_UNROUTABLE", title: "Conflict", detail: "The broker refused the letter's destination: \(refusal.reason)")
             }
             guard let record = replayed else {
                 throw Problem.notFound("DEAD_LETTER_NOT_FOUND", "No such dead letter.")

@@ -1,4 +1,3 @@
-import AMQPClient
 import ConcertDomain
 import ConcertPipeline
 import ConcertStorage

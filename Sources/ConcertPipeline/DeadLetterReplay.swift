@@ -32,11 +32,20 @@ public struct DeadLetterOperations: Sendable {
                 ),
                 mandatory: true
             )
-        } catch let error as AMQPError where error.kind != .unroutable && error.kind != .channelClosed {
+        } catch let error as AMQPError where error.kind == .unroutable || error.kind == .channelClosed {
+            // The broker refused the destination: the exchange is gone, or no queue takes the key.
+            throw Unroutable(reason: error.message)
+        } catch let error as AMQPError {
             let unknown = error.kind == .connectionLost
             throw DependencyUnavailable(.broker, outcomeUnknown: unknown, underlying: error.description)
         }
         try await store.markReplayed(id, at: Date())
         return try await store.find(id)
+    }
+
+    /// The broker refused the letter's destination; the letter stays in the archive as it was.
+    public struct Unroutable: Error, CustomStringConvertible {
+        public let reason: String
+        public var description: String { "the broker refused the letter's destination: \(reason)" }
     }
 }

@@ -244,13 +244,19 @@ actor MemoryLog {
         }
     }
 
-    /// Per part: the reading after the first minute (warmed up), the highest, and the last.
+    /// Per part: the reading after the first minute (warmed up), the highest, and the last; then
+    /// the course over the run (about ten readings evenly spaced), to tell a plateau from a leak.
     static func summary(_ readings: [MemorySampler.Reading]) -> [String] {
         guard let last = readings.last else { return ["memory: no readings"] }
         let warm = readings.first { $0.secondsSinceStart >= 60 } ?? readings[0]
-        return last.kibibytes.keys.sorted().map { part in
+        let step = max(1, readings.count / 10)
+        let course = Array(stride(from: 0, to: readings.count, by: step).map { readings[$0] }.dropLast()) + [last]
+        return last.kibibytes.keys.sorted().flatMap { part in
             let peak = readings.compactMap { $0.kibibytes[part] }.max() ?? 0
-            return "memory \(part) (RssAnon MiB): +\(Int(warm.secondsSinceStart)) s \(mebibytes(warm.kibibytes[part])), peak \(mebibytes(peak)), end (+\(Int(last.secondsSinceStart)) s) \(mebibytes(last.kibibytes[part]))"
+            return [
+                "memory \(part) (RssAnon MiB): +\(Int(warm.secondsSinceStart)) s \(mebibytes(warm.kibibytes[part])), peak \(mebibytes(peak)), end (+\(Int(last.secondsSinceStart)) s) \(mebibytes(last.kibibytes[part]))",
+                "memory \(part) over the run (MiB at +s): " + course.map { "\(mebibytes($0.kibibytes[part]))@\(Int($0.secondsSinceStart))" }.joined(separator: " "),
+            ]
         }
     }
 
