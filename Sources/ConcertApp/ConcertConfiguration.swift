@@ -32,6 +32,13 @@ public struct ConcertConfiguration: Sendable {
     public var tokenSecret: String?
     /// `CONCERT_ADMIN_TOKEN`: the bearer token of `/admin/…`; without it the admin API refuses everyone.
     public var adminToken: String?
+    /// `CONCERT_USER_TOKEN_SECRET`: the HS256 key of users' access tokens (the identity provider's).
+    public var userTokenSecret: String?
+    /// `CONCERT_USER_JWKS`: the path of a JWKS file of the identity provider's RS256 / ES256 public keys.
+    public var userJWKSPath: String?
+    /// `CONCERT_USER_TOKEN_ISSUER` / `CONCERT_USER_TOKEN_AUDIENCE`: checked in access tokens when set.
+    public var userTokenIssuer: String?
+    public var userTokenAudience: String?
 
     /// Defaults that match what `scripts/services up` starts.
     public init(
@@ -102,6 +109,15 @@ public struct ConcertConfiguration: Sendable {
             }
             adminToken = token
         }
+        if let secret = environment["CONCERT_USER_TOKEN_SECRET"], !secret.isEmpty {
+            guard secret.count >= 32 else {
+                throw ConfigurationError(variable: "CONCERT_USER_TOKEN_SECRET", problem: "must be at least 32 characters (HS256 wants a key as long as its hash)")
+            }
+            userTokenSecret = secret
+        }
+        if let path = environment["CONCERT_USER_JWKS"], !path.isEmpty { userJWKSPath = path }
+        if let issuer = environment["CONCERT_USER_TOKEN_ISSUER"], !issuer.isEmpty { userTokenIssuer = issuer }
+        if let audience = environment["CONCERT_USER_TOKEN_AUDIENCE"], !audience.isEmpty { userTokenAudience = audience }
         if let level = environment["CONCERT_LOG_LEVEL"] {
             guard let value = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(variable: "CONCERT_LOG_LEVEL", problem: "must be one of trace, debug, info, notice, warning, error, critical")

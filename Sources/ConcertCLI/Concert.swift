@@ -15,7 +15,7 @@ struct Concert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concert",
         abstract: "Concert-ticket reservation backend: HTTP API, partition workers and operator tools.",
-        subcommands: [Serve.self, API.self, Worker.self, Migrate.self, Seed.self, Topology.self, DeadLetters.self, Status.self]
+        subcommands: [Serve.self, API.self, Worker.self, Migrate.self, Seed.self, Topology.self, DeadLetters.self, Status.self, Users.self]
     )
 }
 
@@ -173,6 +173,36 @@ struct Topology: AsyncParsableCommand {
                 try json.write(to: URL(fileURLWithPath: output))
                 print("wrote \(output)")
             }
+        }
+    }
+}
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Users' access tokens.",
+        subcommands: [Token.self]
+    )
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print an HS256 access token for USER, signed with CONCERT_USER_TOKEN_SECRET (for the demo, tests and operators).",
+            discussion: "It carries sub = USER, iat, exp, and iss / aud when CONCERT_USER_TOKEN_ISSUER / CONCERT_USER_TOKEN_AUDIENCE are set."
+        )
+
+        @Argument(help: "The user id (letters, digits, '.', '_', '-'; 1-64 characters).")
+        var user: String
+
+        @Option(help: "How long the token is valid, in seconds.")
+        var ttl = 3600
+
+        func run() async throws {
+            let (configuration, _) = try bootstrap(label: "concert.users")
+            guard let user = UserID(user) else {
+                throw ValidationError("USER must be 1-64 letters, digits, '.', '_' or '-', got '\(user)'")
+            }
+            guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds") }
+            let token = try await configuration.signAccessToken(for: user, lifetime: TimeInterval(ttl))
+            print(token)
         }
     }
 }

@@ -1,0 +1,188 @@
+public import ConcertDomain
+public import Foundation
+import HTTPTypes
+import JWTKit
+
+/// Verifies the access tokens of the operator's identity provider (DESIGN §2): a JWT whose `sub`
+/// is the user id, with `exp`, and `iss` / `aud` when configured. HS256 with
+/// `CONCERT_USER_TOKEN_SECRET`, and/or RS256 / ES256 with the public keys of `CONCERT_USER_JWKS`.
+///
+/// The two kinds of key live in separate key collections and the header's `alg` picks one, so a
+/// token can never be checked with a key of another kind: `alg: none` is refused, and an HS256
+/// token signed with a JWKS public key as its HMAC secret meets only the configured secret. A
+/// waiting-room token (it carries `seq` and `concertId`, and is signed with another secret) is
+/// never taken for an access token.
+public struct AccessTokens: Sendable {
+    public struct Settings: Sendable {
+        /// HS256 secret, at least `minimumSecretLength` characters.
+        public var secret: String?
+        /// A JWKS document (JSON text) of RS256 / ES256 public keys.
+        public var jwks: String?
+        public var issuer: String?
+        public var audience: String?
+
+        public init(secret: String? = nil, jwks: String? = nil, issuer: String? = nil, audience: String? = nil) {
+            self.secret = secret
+            self.jwks = jwks
+            self.issuer = issuer
+            self.audience = audience
+        }
+    }
+
+    public static let minimumSecretLength = 32
+
+    /// Why settings cannot be used, naming the variable.
+    public struct SettingsError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let hmacKeys: JWTKeyCollection?
+    private let publicKeys: JWTKeyCollection?
+    private let issuer: String?
+    private let audience: String?
+
+    public init(_ settings: Settings) async throws {
+        guard settings.secret != nil || settings.jwks != nil else {
+            throw SettingsError(description: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS must be set: the API verifies users' access tokens with them")
+        }
+        if let secret = settings.secret {
+            guard secret.count >= Self.minimumSecretLength else {
+                throw SettingsError(description: "CONCERT_USER_TOKEN_SECRET must be at least \(Self.minimumSecretLength) characters (it has \(secret.count))")
+            }
+            let keys = JWTKeyCollection()
+            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+            hmacKeys = keys
+        } else {
+            hmacKeys = nil
+        }
+        if let jwks = settings.jwks {
+            let keys = JWTKeyCollection()
+            do {
+                try await keys.add(jwksJSON: jwks)
+            } catch {
+                throw SettingsError(description: "CONCERT_USER_JWKS is not a JWKS document of RS256 / ES256 public keys: \(error)")
+            }
+            publicKeys = keys
+        } else {
+            publicKeys = nil
+        }
+        issuer = settings.issuer
+        audience = settings.audience
+    }
+
+    /// The user the token speaks for: 401 `AUTH_INVALID` or `AUTH_EXPIRED` otherwise.
+    public func verify(_ token: String, now: Date = Date()) async throws(Problem) -> UserID {
+        let keys: JWTKeyCollection
+        switch Self.algorithm(of: token) {
+        case "HS256"?:
+            guard let hmacKeys else { throw .authInvalid("HS256 tokens are not accepted here") }
+            keys = hmacKeys
+        case "RS256"?, "ES256"?:
+            guard let publicKeys else { throw .authInvalid("RS256 and ES256 tokens are not accepted here") }
+            keys = publicKeys
+        default:
+            throw .authInvalid("not a JWT signed with HS256, RS256 or ES256")
+        }
+        let claims: AccessTokenClaims
+        do {
+            claims = try await keys.verify(token, as: AccessTokenClaims.self)
+        } catch {
+            throw .authInvalid("the signature or the claims do not verify")
+        }
+        guard claims.seq == nil, claims.concertId == nil else { throw .authInvalid("a waiting-room token is not an access token") }
+        guard claims.exp.value > now else { throw .authExpired }
+        if let issuer, claims.iss?.value != issuer { throw .authInvalid("wrong issuer") }
+        if let audience, !(claims.aud?.value.contains(audience) ?? false) { throw .authInvalid("wrong audience") }
+        guard let user = UserID(claims.sub.value) else { throw .authInvalid("sub is not a valid user id") }
+        return user
+    }
+
+    /// An HS256 access token for `user`, valid for `lifetime` seconds (`concert users token`, the demo, tests).
+    public static func sign(user: UserID, secret: String, lifetime: TimeInterval, issuer: String? = nil, audience: String? = nil, now: Date = Date()) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        // NumericDate in whole seconds, as identity providers write it.
+        let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        let claims = AccessTokenClaims(
+            sub: SubjectClaim(value: user.rawValue),
+            exp: ExpirationClaim(value: now.addingTimeInterval(lifetime)),
+            iat: IssuedAtClaim(value: now),
+            iss: issuer.map { IssuerClaim(value: $0) },
+            aud: audience.map { AudienceClaim(value: [$0]) }
+        )
+        return try await keys.sign(claims)
+    }
+
+    /// The header's `alg`, read without trusting anything else in the token.
+    static func algorithm(of token: String) -> String? {
+        guard let header = token.split(separator: ".", maxSplits: 1).first else { return nil }
+        var base64 = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        return object["alg"] as? String
+    }
+}
+
+/// The claims of an access token. `exp` is required; `seq` and `concertId` are decoded only to
+/// refuse a waiting-room token presented as an access token.
+struct AccessTokenClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    var iat: IssuedAtClaim?
+    var iss: IssuerClaim?
+    var aud: AudienceClaim?
+    var seq: Int64?
+    var concertId: Int64?
+
+    init(sub: SubjectClaim, exp: ExpirationClaim, iat: IssuedAtClaim?, iss: IssuerClaim?, aud: AudienceClaim?) {
+        self.sub = sub
+        self.exp = exp
+        self.iat = iat
+        self.iss = iss
+        self.aud = aud
+    }
+
+    /// Expiry is checked by `AccessTokens.verify` (to answer `AUTH_EXPIRED` rather than `AUTH_INVALID`).
+    func verify(using algorithm: some JWTAlgorithm) throws {}
+}
+
+extension Problem {
+    /// 401 `AUTH_MISSING` with `WWW-Authenticate: Bearer` (RFC 6750: no error code when no credential was sent).
+    static let authMissing = Problem(
+        status: .unauthorized,
+        code: "AUTH_MISSING",
+        title: "Unauthorized",
+        detail: "This request needs the user's access token: Authorization: Bearer <access token>.",
+        headers: [.wwwAuthenticate: #"Bearer realm="concert""#]
+    )
+
+    /// 401 `AUTH_INVALID`: malformed, bad signature, wrong algorithm, issuer or audience.
+    static func authInvalid(_ why: String) -> Problem {
+        Problem(
+            status: .unauthorized,
+            code: "AUTH_INVALID",
+            title: "Unauthorized",
+            detail: "The access token is not valid: \(why).",
+            headers: [.wwwAuthenticate: #"Bearer realm="concert", error="invalid_token", error_description="\#(why)""#]
+        )
+    }
+
+    /// 401 `AUTH_EXPIRED`.
+    static let authExpired = Problem(
+        status: .unauthorized,
+        code: "AUTH_EXPIRED",
+        title: "Unauthorized",
+        detail: "The access token has expired; get a new one from the identity provider.",
+        headers: [.wwwAuthenticate: #"Bearer realm="concert", error="invalid_token", error_description="the access token expired""#]
+    )
+
+    /// 403 `NOT_YOUR_ACCOUNT`: a valid access token of another user.
+    static let notYourAccount = Problem(
+        status: .forbidden,
+        code: "NOT_YOUR_ACCOUNT",
+        title: "Forbidden",
+        detail: "The access token belongs to another user."
+    )
+}
