@@ -13,6 +13,8 @@ public struct APIServices: Sendable {
     public var catalogue: CatalogueStore
     public var waitingRoom: WaitingRoomStore
     public var tokens: QueueTokens
+    /// Users' access tokens (the identity provider's).
+    public var accessTokens: AccessTokens
     /// In-memory admission marks (a `Service` the process must run).
     public var view: WaitingRoomView
     /// Batched last-seen writes (a `Service` the process must run).
@@ -38,6 +40,7 @@ public struct APIServices: Sendable {
         catalogue: CatalogueStore,
         waitingRoom: WaitingRoomStore,
         tokens: QueueTokens,
+        accessTokens: AccessTokens,
         view: WaitingRoomView,
         lastSeen: LastSeenRecorder,
         commands: CommandStore,
@@ -55,6 +58,7 @@ public struct APIServices: Sendable {
         self.catalogue = catalogue
         self.waitingRoom = waitingRoom
         self.tokens = tokens
+        self.accessTokens = accessTokens
         self.view = view
         self.lastSeen = lastSeen
         self.commands = commands
@@ -76,6 +80,7 @@ public struct APIServices: Sendable {
         database: PostgresClient,
         broker: AMQPConnection,
         tokenSecret: String,
+        accessTokens: AccessTokens,
         partitions: Int,
         adminToken: String?,
         readiness: ReadinessChecks,
@@ -89,6 +94,7 @@ public struct APIServices: Sendable {
             catalogue: CatalogueStore(client: database, logger: logger),
             waitingRoom: waitingRoom,
             tokens: await QueueTokens(secret: tokenSecret),
+            accessTokens: accessTokens,
             view: WaitingRoomView(store: waitingRoom, logger: logger),
             lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
             commands: CommandStore(client: database, logger: logger),
@@ -120,7 +126,7 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.addOpenAPIRoute()
     router.addMetricsRoute(services.metrics)
     router.add(middleware: StartupMiddleware(startup: services.readiness.startup))
-    router.addBalanceRoutes(services.wallets)
+    router.addBalanceRoutes(services.wallets, accessTokens: services.accessTokens)
     router.addConcertRoutes(services.catalogue)
     router.addQueueRoutes(services)
     router.addScheduleRoutes(services)

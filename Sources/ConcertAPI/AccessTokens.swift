@@ -1,6 +1,8 @@
 public import ConcertDomain
 public import Foundation
+import Crypto
 import HTTPTypes
+public import Hummingbird
 import JWTKit
 
 /// Verifies the access tokens of the operator's identity provider (DESIGN §2): a JWT whose `sub`
@@ -33,7 +35,9 @@ public struct AccessTokens: Sendable {
 
     /// Why settings cannot be used, naming the variable.
     public struct SettingsError: Error, CustomStringConvertible {
-        public let description: String
+        public let variable: String
+        public let problem: String
+        public var description: String { "\(variable) \(problem)" }
     }
 
     private let hmacKeys: JWTKeyCollection?
@@ -43,11 +47,11 @@ public struct AccessTokens: Sendable {
 
     public init(_ settings: Settings) async throws {
         guard settings.secret != nil || settings.jwks != nil else {
-            throw SettingsError(description: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS must be set: the API verifies users' access tokens with them")
+            throw SettingsError(variable: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS", problem: "must be set: the API verifies users' access tokens with them (scripts/services up writes a development secret to .run/env)")
         }
         if let secret = settings.secret {
             guard secret.count >= Self.minimumSecretLength else {
-                throw SettingsError(description: "CONCERT_USER_TOKEN_SECRET must be at least \(Self.minimumSecretLength) characters (it has \(secret.count))")
+                throw SettingsError(variable: "CONCERT_USER_TOKEN_SECRET", problem: "must be at least \(Self.minimumSecretLength) characters (it has \(secret.count))")
             }
             let keys = JWTKeyCollection()
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
@@ -60,7 +64,7 @@ public struct AccessTokens: Sendable {
             do {
                 try await keys.add(jwksJSON: jwks)
             } catch {
-                throw SettingsError(description: "CONCERT_USER_JWKS is not a JWKS document of RS256 / ES256 public keys: \(error)")
+                throw SettingsError(variable: "CONCERT_USER_JWKS", problem: "is not a JWKS document of RS256 / ES256 public keys: \(error)")
             }
             publicKeys = keys
         } else {
@@ -97,20 +101,35 @@ public struct AccessTokens: Sendable {
         return user
     }
 
-    /// An HS256 access token for `user`, valid for `lifetime` seconds (`concert users token`, the demo, tests).
-    public static func sign(user: UserID, secret: String, lifetime: TimeInterval, issuer: String? = nil, audience: String? = nil, now: Date = Date()) async throws -> String {
-        let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        // NumericDate in whole seconds, as identity providers write it.
-        let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
-        let claims = AccessTokenClaims(
-            sub: SubjectClaim(value: user.rawValue),
-            exp: ExpirationClaim(value: now.addingTimeInterval(lifetime)),
-            iat: IssuedAtClaim(value: now),
-            iss: issuer.map { IssuerClaim(value: $0) },
-            aud: audience.map { AudienceClaim(value: [$0]) }
-        )
-        return try await keys.sign(claims)
+    /// The user of the request's `Authorization: Bearer` access token: 401 `AUTH_MISSING`,
+    /// `AUTH_INVALID` or `AUTH_EXPIRED` otherwise.
+    public func user(of request: Request) async throws(Problem) -> UserID {
+        guard let header = request.headers[.authorization] else { throw .authMissing }
+        let prefix = "bearer "
+        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else {
+            throw .authInvalid("the Authorization header is not a Bearer token")
+        }
+        return try await verify(String(header.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces))
+    }
+
+    /// The request's user, who must be `user`: 403 `NOT_YOUR_ACCOUNT` for another one.
+    public func require(_ user: UserID, in request: Request) async throws(Problem) {
+        guard try await self.user(of: request) == user else { throw .notYourAccount }
+    }
+
+    /// An HS256 access token for `user`, valid for `lifetime` seconds (`concert users token`, the
+    /// demo, tests, the benchmark): `sub`, `iat`, `exp` in whole seconds, and `iss` / `aud` when given.
+    public static func sign(user: UserID, secret: String, lifetime: TimeInterval, issuer: String? = nil, audience: String? = nil, now: Date = Date()) -> String {
+        let issued = Int64(now.timeIntervalSince1970.rounded(.down))
+        var claims = JSONText(capacity: 160)
+        if let audience { claims.add("aud", audience) }
+        claims.add("exp", issued + Int64(lifetime.rounded(.down)))
+        claims.add("iat", issued)
+        if let issuer { claims.add("iss", issuer) }
+        claims.add("sub", user.rawValue)
+        let signingInput = QueueTokens.header + "." + QueueTokens.base64URL(Data(claims.finish().utf8))
+        let signature = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return signingInput + "." + QueueTokens.base64URL(Data(signature))
     }
 
     /// The header's `alg`, read without trusting anything else in the token.

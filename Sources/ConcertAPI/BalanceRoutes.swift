@@ -14,17 +14,20 @@ struct ChargeRequest: Decodable {
 
 extension Router<APIRequestContext> {
     /// `POST /v1/users/{userId}/balance/charges` and `GET /v1/users/{userId}/balance`.
-    func addBalanceRoutes(_ wallets: WalletStore) {
+    /// Both need the user's own access token (403 `NOT_YOUR_ACCOUNT` with another user's).
+    func addBalanceRoutes(_ wallets: WalletStore, accessTokens: AccessTokens) {
         post("/v1/users/:userId/balance/charges") { request, context -> BalanceResponse in
             let user = try UserID.parse(context.parameters.require("userId"))
+            try await accessTokens.require(user, in: request)
             let idempotencyKey = try Self.idempotencyKey(request)
             let charge = try await request.decodeJSON(as: ChargeRequest.self, context: context)
             let amount = try Won.charge(charge.amount.value)
             let balance = try await wallets.charge(user, amount: amount, idempotencyKey: idempotencyKey)
             return BalanceResponse(userId: user.rawValue, balance: balance.amount)
         }
-        get("/v1/users/:userId/balance") { _, context -> BalanceResponse in
+        get("/v1/users/:userId/balance") { request, context -> BalanceResponse in
             let user = try UserID.parse(context.parameters.require("userId"))
+            try await accessTokens.require(user, in: request)
             return BalanceResponse(userId: user.rawValue, balance: try await wallets.balance(of: user).amount)
         }
     }

@@ -5,7 +5,8 @@ import HTTPTypes
 import Hummingbird
 
 struct IssueTokenRequest: Decodable {
-    let userId: String
+    /// Optional: the access token says who; when given it must be the same user.
+    let userId: String?
     let concertId: WholeNumber
 }
 
@@ -14,8 +15,9 @@ extension Router<APIRequestContext> {
     func addQueueRoutes(_ services: APIServices) {
         let guardian = services.tokenGuard
         post("/v1/queue/tokens") { request, context -> Response in
+            let user = try await services.accessTokens.user(of: request)
             let body = try await request.decodeJSON(as: IssueTokenRequest.self, context: context)
-            let user = try UserID.parse(body.userId)
+            if let named = body.userId, try UserID.parse(named) != user { throw Problem.notYourAccount }
             let concert = try ConcertID.parse(body.concertId.value)
             // Every concert has a waiting room, and the view knows them all (refreshed every second).
             if !services.view.knows(concert), try await !services.catalogue.concertExists(concert) {

@@ -23,6 +23,6 @@ extension ConcertConfiguration {
         guard let secret = userTokenSecret else {
             throw ConfigurationError(variable: "CONCERT_USER_TOKEN_SECRET", problem: "is not set (scripts/services up writes a development secret to .run/env)")
         }
-        return try await AccessTokens.sign(user: user, secret: secret, lifetime: lifetime, issuer: userTokenIssuer, audience: userTokenAudience)
+        return AccessTokens.sign(user: user, secret: secret, lifetime: lifetime, issuer: userTokenIssuer, audience: userTokenAudience)
     }
 }

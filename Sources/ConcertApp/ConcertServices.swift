@@ -242,10 +242,17 @@ public enum ConcertServices {
         guard let secret = configuration.tokenSecret else {
             throw ConfigurationError(variable: "CONCERT_TOKEN_SECRET", problem: "is required (scripts/services up writes one to .run/env)")
         }
+        let accessTokens: AccessTokens
+        do {
+            accessTokens = try await AccessTokens(configuration.accessTokenSettings())
+        } catch let error as AccessTokens.SettingsError {
+            throw ConfigurationError(variable: error.variable, problem: error.problem)
+        }
         return await APIServices.make(
             database: database,
             broker: broker,
             tokenSecret: secret,
+            accessTokens: accessTokens,
             partitions: configuration.partitions,
             adminToken: configuration.adminToken,
             readiness: ReadinessChecks(

@@ -16,6 +16,15 @@ import TestSupport
 struct APIHarness: Sendable {
     static let secret = "api-tests-secret-0123456789abcdef"
     static let adminToken = "api-tests-admin-token-0123456789"
+    /// The HS256 secret of users' access tokens in API tests.
+    static let userSecret = "api-tests-user-token-secret-0123456789"
+
+    /// `Authorization` with an access token of `user`; none for a string that is no user id
+    /// (the route refuses it with 400 before it looks at credentials).
+    static func authorization(_ user: String) -> HTTPFields {
+        guard let id = UserID(user) else { return [:] }
+        return [.authorization: "Bearer \(AccessTokens.sign(user: id, secret: userSecret, lifetime: 3600))"]
+    }
     /// The registry `/metrics` serves in API tests (see `MetricsTests`, which bootstraps the metrics system with it).
     static let metricsRegistry = PrometheusCollectorRegistry()
 
@@ -33,6 +42,8 @@ struct APIHarness: Sendable {
             database: client,
             broker: broker,
             tokenSecret: secret,
+            // A constant, valid setting: it cannot fail.
+            accessTokens: try! await AccessTokens(.init(secret: userSecret)),
             partitions: partitions,
             adminToken: adminToken,
             readiness: ReadinessChecks(database: { true }, broker: { true }),
@@ -128,6 +139,7 @@ struct APIHarness: Sendable {
         environment["CONCERT_AMQP_URL"] = "amqp://\(amqp.username):\(amqp.password)@\(amqp.host):\(amqp.port)/\(vhost)"
         environment["CONCERT_PARTITIONS"] = String(partitions)
         environment["CONCERT_TOKEN_SECRET"] = Self.secret
+        environment["CONCERT_USER_TOKEN_SECRET"] = Self.userSecret
         environment["CONCERT_LOG_LEVEL"] = "warning"
         return environment
     }

@@ -23,15 +23,15 @@ struct AccessTokenTests {
 
     @Test func aTokenSignedWithTheSecretSpeaksForItsUser() async throws {
         let tokens = try await AccessTokens(.init(secret: Self.secret))
-        let token = try await AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60)
+        let token = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60)
         #expect(try await tokens.verify(token) == alice)
     }
 
     @Test func expiredWrongSecretAndGarbageAreRefused() async throws {
         let tokens = try await AccessTokens(.init(secret: Self.secret))
-        let expired = try await AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, now: Date().addingTimeInterval(-120))
+        let expired = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, now: Date().addingTimeInterval(-120))
         #expect(await code { _ = try await tokens.verify(expired) } == "AUTH_EXPIRED")
-        let forged = try await AccessTokens.sign(user: alice, secret: "another-secret-of-thirty-two-chars!!", lifetime: 60)
+        let forged = AccessTokens.sign(user: alice, secret: "another-secret-of-thirty-two-chars!!", lifetime: 60)
         #expect(await code { _ = try await tokens.verify(forged) } == "AUTH_INVALID")
         for garbage in ["", "abc", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..", String(repeating: "x", count: 5000)] {
             #expect(await code { _ = try await tokens.verify(garbage) } == "AUTH_INVALID", "\(garbage.prefix(20))")
@@ -48,13 +48,13 @@ struct AccessTokenTests {
 
     @Test func issuerAndAudienceAreCheckedWhenConfigured() async throws {
         let tokens = try await AccessTokens(.init(secret: Self.secret, issuer: "https://id.example", audience: "concert-api"))
-        let right = try await AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://id.example", audience: "concert-api")
+        let right = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://id.example", audience: "concert-api")
         #expect(try await tokens.verify(right) == alice)
-        let wrongIssuer = try await AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://evil.example", audience: "concert-api")
+        let wrongIssuer = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://evil.example", audience: "concert-api")
         #expect(await code { _ = try await tokens.verify(wrongIssuer) } == "AUTH_INVALID")
-        let wrongAudience = try await AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://id.example", audience: "other")
+        let wrongAudience = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://id.example", audience: "other")
         #expect(await code { _ = try await tokens.verify(wrongAudience) } == "AUTH_INVALID")
-        let neither = try await AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60)
+        let neither = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60)
         #expect(await code { _ = try await tokens.verify(neither) } == "AUTH_INVALID")
     }
 
@@ -64,7 +64,7 @@ struct AccessTokenTests {
         let queue = await QueueTokens(secret: Self.secret)
         let queueToken = queue.sign(user: alice, concert: ConcertID(1)!, seq: 7, issuedAt: Date())
         #expect(await code { _ = try await access.verify(queueToken) } == "AUTH_INVALID")
-        let accessToken = try await AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60)
+        let accessToken = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60)
         #expect(await code { _ = try await queue.verify(accessToken) } == "TOKEN_INVALID")
     }
 
@@ -90,12 +90,12 @@ struct AccessTokenTests {
 
         // The attacker signs HS256 with the public key (as the JWKS text, or its coordinates) as the secret.
         for publicSecret in [jwks, jwk, parameters.x + parameters.y] {
-            let forged = try await AccessTokens.sign(user: alice, secret: publicSecret, lifetime: 60)
+            let forged = AccessTokens.sign(user: alice, secret: publicSecret, lifetime: 60)
             #expect(await code { _ = try await tokens.verify(forged) } == "AUTH_INVALID")
         }
         // With only the JWKS configured, no HS256 token is accepted at all.
         let jwksOnly = try await AccessTokens(.init(jwks: jwks))
-        let hs256 = try await AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60)
+        let hs256 = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60)
         #expect(await code { _ = try await jwksOnly.verify(hs256) } == "AUTH_INVALID")
     }
 

@@ -11,7 +11,8 @@ import Testing
 @Suite(.enabled(if: DatabaseEnvironment.isConfigured))
 struct BalanceAPITests {
     static func charge(_ client: any TestClientProtocol, _ user: String, _ body: String, key: String? = nil) async throws -> TestResponse {
-        var headers: HTTPFields = [.contentType: "application/json"]
+        var headers = APIHarness.authorization(user)
+        headers[.contentType] = "application/json"
         if let key { headers[HTTPField.Name("Idempotency-Key")!] = key }
         return try await client.execute(
             uri: "/v1/users/\(user)/balance/charges",
@@ -23,7 +24,7 @@ struct BalanceAPITests {
 
     @Test func unknownUserHasZeroAndChargesAddUp() async throws {
         try await APIHarness.withAPI { client, _ in
-            let empty = try await client.execute(uri: "/v1/users/alice/balance", method: .get)
+            let empty = try await client.execute(uri: "/v1/users/alice/balance", method: .get, headers: APIHarness.authorization("alice"))
             #expect(empty.status == .ok)
             #expect(try empty.json() == ["userId": "alice", "balance": 0])
 
@@ -31,7 +32,7 @@ struct BalanceAPITests {
             #expect(first.status == .ok)
             #expect(try first.json() == ["userId": "alice", "balance": 50000])
             _ = try await Self.charge(client, "alice", #"{"amount":25000}"#)
-            #expect(try await client.execute(uri: "/v1/users/alice/balance", method: .get).json() == ["userId": "alice", "balance": 75000])
+            #expect(try await client.execute(uri: "/v1/users/alice/balance", method: .get, headers: APIHarness.authorization("alice")).json() == ["userId": "alice", "balance": 75000])
         }
     }
 
@@ -47,7 +48,7 @@ struct BalanceAPITests {
                 }
                 try await group.waitForAll()
             }
-            #expect(try await client.execute(uri: "/v1/users/crowd/balance", method: .get).json() == ["userId": "crowd", "balance": 100000])
+            #expect(try await client.execute(uri: "/v1/users/crowd/balance", method: .get, headers: APIHarness.authorization("crowd")).json() == ["userId": "crowd", "balance": 100000])
             // The wallet equals the sum of its ledger.
             let rows = try await database.query(
                 "SELECT count(*), sum(amount)::bigint FROM wallet_ledger WHERE user_id = 'crowd'",
@@ -72,7 +73,7 @@ struct BalanceAPITests {
                 }
             }
             _ = try await Self.charge(client, "bob", #"{"amount":5000}"#, key: "topup-2")
-            #expect(try await client.execute(uri: "/v1/users/bob/balance", method: .get).json() == ["userId": "bob", "balance": 11000])
+            #expect(try await client.execute(uri: "/v1/users/bob/balance", method: .get, headers: APIHarness.authorization("bob")).json() == ["userId": "bob", "balance": 11000])
         }
     }
 
@@ -95,7 +96,7 @@ struct BalanceAPITests {
             #expect(problem["code"] == "INVALID_REQUEST")
             #expect(problem["status"] == 400)
             if case .string(let detail) = problem["detail"] { #expect(detail.contains(field), "\(detail) should name \(field)") }
-            #expect(try await client.execute(uri: "/v1/users/carol/balance", method: .get).json() == ["userId": "carol", "balance": 0])
+            #expect(try await client.execute(uri: "/v1/users/carol/balance", method: .get, headers: APIHarness.authorization("carol")).json() == ["userId": "carol", "balance": 0])
         }
     }
 
@@ -116,7 +117,7 @@ struct BalanceAPITests {
             let response = try await Self.charge(client, "erin", #"{"amount":10\#(padding)}"#)
             #expect(response.status == .contentTooLarge)
             #expect(try response.json()["code"] == "PAYLOAD_TOO_LARGE")
-            #expect(try await client.execute(uri: "/v1/users/erin/balance", method: .get).json() == ["userId": "erin", "balance": 0])
+            #expect(try await client.execute(uri: "/v1/users/erin/balance", method: .get, headers: APIHarness.authorization("erin")).json() == ["userId": "erin", "balance": 0])
         }
     }
 

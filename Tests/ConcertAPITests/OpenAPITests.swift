@@ -21,6 +21,8 @@ import Testing
                 database: client,
                 broker: broker,
                 tokenSecret: "openapi-tests-secret-0123456789abcdef",
+                // A constant, valid setting: it cannot fail.
+                accessTokens: try! await AccessTokens(.init(secret: APIHarness.userSecret)),
                 partitions: 1,
                 adminToken: nil,
                 readiness: ReadinessChecks(database: { true }, broker: { true }),

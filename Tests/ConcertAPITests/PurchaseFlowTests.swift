@@ -25,24 +25,24 @@ struct Buyer: Sendable {
 
     func send(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil, headers extra: HTTPFields = [:]) async throws -> TestResponse {
         var headers = extra
-        if !token.isEmpty { headers[.authorization] = "Bearer \(token)" }
+        if !token.isEmpty, headers[.authorization] == nil { headers[.authorization] = "Bearer \(token)" }
         if body != nil { headers[.contentType] = "application/json" }
         return try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
     }
 
     mutating func queue(concert: Int = 1) async throws {
-        let response = try await send(.post, "/v1/queue/tokens", #"{"userId":"\#(user)","concertId":\#(concert)}"#)
+        let response = try await send(.post, "/v1/queue/tokens", #"{"concertId":\#(concert)}"#, headers: APIHarness.authorization(user))
         guard case .string(let token) = try response.json()["token"] else { throw TestFailure("no token: \(response.status)") }
         self.token = token
     }
 
     func charge(_ amount: Int) async throws {
-        let response = try await send(.post, "/v1/users/\(user)/balance/charges", #"{"amount":\#(amount)}"#)
+        let response = try await send(.post, "/v1/users/\(user)/balance/charges", #"{"amount":\#(amount)}"#, headers: APIHarness.authorization(user))
         guard response.status == .ok else { throw TestFailure("charge failed: \(response.status)") }
     }
 
     func balance() async throws -> JSONValue? {
-        try await send(.get, "/v1/users/\(user)/balance").json()["balance"]
+        try await send(.get, "/v1/users/\(user)/balance", headers: APIHarness.authorization(user)).json()["balance"]
     }
 
     /// Submits and waits for the outcome with `Prefer: wait=10`.

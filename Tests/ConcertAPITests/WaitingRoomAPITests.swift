@@ -20,11 +20,14 @@ struct WaitingRoomAPITests {
         let concertId: Int64
     }
 
-    static func issue(_ client: any TestClientProtocol, user: String, concert: Int = 1) async throws -> (TestResponse, Issued?) {
+    /// Issues a token for `user`, with the access token of `bearer` (by default the same user).
+    static func issue(_ client: any TestClientProtocol, user: String, concert: Int = 1, bearer: String? = nil) async throws -> (TestResponse, Issued?) {
+        var headers = APIHarness.authorization(bearer ?? user)
+        headers[.contentType] = "application/json"
         let response = try await client.execute(
             uri: "/v1/queue/tokens",
             method: .post,
-            headers: [.contentType: "application/json"],
+            headers: headers,
             body: ByteBuffer(string: #"{"userId":"\#(user)","concertId":\#(concert)}"#)
         )
         return (response, try? response.json(Issued.self))
@@ -64,7 +67,7 @@ struct WaitingRoomAPITests {
             let unknown = try await Self.issue(client, user: "alice", concert: 999).0
             #expect(unknown.status == .notFound)
             #expect(try unknown.json()["code"] == "CONCERT_NOT_FOUND")
-            #expect(try await Self.issue(client, user: "not valid", concert: 1).0.status == .badRequest)
+            #expect(try await Self.issue(client, user: "not valid", concert: 1, bearer: "alice").0.status == .badRequest)
             #expect(try await Self.issue(client, user: "alice", concert: 0).0.status == .badRequest)
         }
     }

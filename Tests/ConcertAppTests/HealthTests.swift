@@ -18,6 +18,7 @@ struct HealthTests {
     init() throws {
         var configuration = try ConcertConfiguration(environment: ProcessInfo.processInfo.environment)
         configuration.tokenSecret = "health-tests-secret-0123456789abcdefghij"
+        configuration.userTokenSecret = "health-tests-user-secret-0123456789abcdef"
         self.configuration = configuration
     }
 

@@ -87,6 +87,18 @@ struct StartupTests {
         Self.expectOneLineFailure(finished, containing: expected, naming: "CONCERT_AMQP_URL")
     }
 
+    /// Without a way to verify access tokens the API does not start: one line naming the variables.
+    @Test(arguments: ["api", "serve"])
+    func theAPIRefusesToStartWithoutAccessTokenKeys(subcommand: String) throws {
+        let finished = try Self.run([subcommand], [
+            "CONCERT_USER_TOKEN_SECRET": "",
+            "CONCERT_USER_JWKS": "",
+            "CONCERT_TOKEN_SECRET": "startup-tests-secret-0123456789abcdef",
+            "CONCERT_HTTP_PORT": String(try Self.freePort()),
+        ])
+        Self.expectOneLineFailure(finished, containing: "must be set", naming: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS")
+    }
+
     static func expectOneLineFailure(_ finished: Finished, containing expected: String, naming variable: String) {
         #expect(finished.status == 1)
         #expect(finished.elapsed < .seconds(10))
@@ -108,6 +120,7 @@ struct StartupTests {
             "CONCERT_DATABASE_URL": Self.database(password: "wrong"),
             "CONCERT_HTTP_PORT": String(port),
             "CONCERT_TOKEN_SECRET": "startup-tests-secret-0123456789abcdef",
+            "CONCERT_USER_TOKEN_SECRET": "startup-tests-user-secret-0123456789abcdef",
         ]) { _, new in new }
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle

@@ -1,3 +1,5 @@
+import ConcertAPI
+import ConcertDomain
 import ConcertStorage
 public import Foundation
 #if canImport(FoundationNetworking)
@@ -18,6 +20,8 @@ public struct BenchEnvironment: Sendable {
     /// `CONCERT_TOKEN_SECRET` and `CONCERT_ADMIN_TOKEN` of the processes the bench starts.
     public let tokenSecret: String
     public let adminToken: String
+    /// `CONCERT_USER_TOKEN_SECRET`: the bench signs its users' access tokens with it.
+    public let userTokenSecret: String
     /// `.run/` of the services: where their pid files are.
     public let runDirectory: URL
     /// Where reports, pictures and child logs go.
@@ -39,6 +43,7 @@ public struct BenchEnvironment: Sendable {
         amqpURL = try required("CONCERT_AMQP_URL")
         managementURL = environment["CONCERT_AMQP_MANAGEMENT_URL"] ?? "http://concert:concert@127.0.0.1:15672"
         tokenSecret = try required("CONCERT_TOKEN_SECRET")
+        userTokenSecret = try required("CONCERT_USER_TOKEN_SECRET")
         adminToken = environment["CONCERT_ADMIN_TOKEN"] ?? "bench-admin-token-0123456789abcdef"
         runDirectory = URL(fileURLWithPath: environment["CONCERT_RUN_DIR"] ?? ".run")
         self.outputDirectory = outputDirectory
@@ -172,6 +177,7 @@ public struct Sandbox: Sendable {
         variables["CONCERT_DATABASE_URL"] = databaseURL
         variables["CONCERT_AMQP_URL"] = amqpURL
         variables["CONCERT_TOKEN_SECRET"] = environment.tokenSecret
+        variables["CONCERT_USER_TOKEN_SECRET"] = environment.userTokenSecret
         variables["CONCERT_ADMIN_TOKEN"] = environment.adminToken
         variables["CONCERT_LOG_LEVEL"] = "warning"
         variables["CONCERT_RATE_LIMIT"] = "off"
@@ -206,5 +212,17 @@ public struct Sandbox: Sendable {
             defer { group.cancelAll() }
             return try await body(client)
         }
+    }
+}
+
+extension BenchEnvironment {
+    /// `Authorization` with an access token of `user` (valid for a day), for the routes that act for a user.
+    public func authorization(_ user: String) -> [(String, String)] {
+        Self.authorization(user, secret: userTokenSecret)
+    }
+
+    static func authorization(_ user: String, secret: String) -> [(String, String)] {
+        guard let id = UserID(user) else { return [] }
+        return [("Authorization", "Bearer " + AccessTokens.sign(user: id, secret: secret, lifetime: 86_400))]
     }
 }

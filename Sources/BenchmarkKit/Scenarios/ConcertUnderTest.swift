@@ -9,6 +9,8 @@ import FoundationNetworking
 public struct ConcertUnderTest: Sendable {
     public let process: ChildProcess
     public let port: Int
+    /// The identity provider's secret: the users' access tokens are signed with it.
+    public let userTokenSecret: String
 
     /// Starts `concert <subcommand>` on `port` and waits until `/health/ready` says ready.
     public static func start(
@@ -18,7 +20,7 @@ public struct ConcertUnderTest: Sendable {
         environment: [String: String] = [:]
     ) async throws -> ConcertUnderTest {
         let process = try sandbox.start("concert-\(subcommand)", arguments: [subcommand], port: port, environment)
-        let system = ConcertUnderTest(process: process, port: port)
+        let system = ConcertUnderTest(process: process, port: port, userTokenSecret: sandbox.environment.userTokenSecret)
         try await system.waitUntilReady()
         return system
     }
@@ -33,10 +35,15 @@ public struct ConcertUnderTest: Sendable {
         throw BenchError("concert did not become ready within \(timeout):\n\(process.logTail())")
     }
 
+    /// `Authorization` with an access token of `user`.
+    public func authorization(_ user: String) -> [(String, String)] {
+        BenchEnvironment.authorization(user, secret: userTokenSecret)
+    }
+
     /// A waiting-room token for each (user, concert), issued over HTTP (32 connections).
     public func issueTokens(users: [String], concert: Int, progress: Progress? = nil) async throws -> [String] {
         let requests = users.map { user in
-            LoadRequest(method: .POST, path: "/v1/queue/tokens", body: Array(#"{"userId":"\#(user)","concertId":\#(concert)}"#.utf8))
+            LoadRequest(method: .POST, path: "/v1/queue/tokens", headers: authorization(user), body: Array(#"{"concertId":\#(concert)}"#.utf8))
         }
         let total = requests.count
         var report: (@Sendable (Int, Int) -> Void)?

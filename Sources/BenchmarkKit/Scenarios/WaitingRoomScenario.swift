@@ -31,7 +31,7 @@ public struct WaitingRoomScenario: Sendable {
             do {
                 var cpu = CPUSampler(parts: environment.parts(concert: system.process))
                 let issueRequests = (0..<issues).map { index in
-                    LoadRequest(method: .POST, path: "/v1/queue/tokens", body: Array(#"{"userId":"visitor-\#(index)","concertId":1}"#.utf8))
+                    LoadRequest(method: .POST, path: "/v1/queue/tokens", headers: system.authorization("visitor-\(index)"), body: Array(#"{"concertId":1}"#.utf8))
                 }
                 progress.begin("waiting-room: issuing \(issues) tokens to new users")
                 cpu.start()

@@ -88,7 +88,7 @@ struct SoakLoad {
         guard !toRequeue.isEmpty else { return }
         let pending = toRequeue
         let requests = pending.map { concert, user in
-            LoadRequest(method: .POST, path: "/v1/queue/tokens", body: Array(#"{"userId":"bench-user-\#(user)","concertId":\#(concert)}"#.utf8))
+            LoadRequest(method: .POST, path: "/v1/queue/tokens", headers: api.authorization("bench-user-\(user)"), body: Array(#"{"concertId":\#(concert)}"#.utf8))
         }
         guard
             let run = try? await HTTPLoadGenerator.run(

@@ -76,7 +76,9 @@ public struct SoakScenario: Sendable {
                 port: api.port,
                 connections: 32,
                 shape: .closedLoop,
-                requests: users.map { LoadRequest(method: .POST, path: "/v1/users/\($0)/balance/charges", body: Array(#"{"amount":100000000}"#.utf8)) }
+                requests: users.map {
+                    LoadRequest(method: .POST, path: "/v1/users/\($0)/balance/charges", headers: api.authorization($0), body: Array(#"{"amount":100000000}"#.utf8))
+                }
             )
         )
         guard charges.successes == users.count else { throw BenchError("charging wallets answered \(charges.statusCounts)") }

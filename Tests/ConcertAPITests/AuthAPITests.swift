@@ -1,0 +1,95 @@
+import ConcertAPI
+import ConcertDomain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import TestSupport
+import Testing
+
+/// The routes that act for a user need that user's access token (DESIGN §2), over HTTP.
+@Suite(.enabled(if: DatabaseEnvironment.isConfigured))
+struct AuthAPITests {
+    static func request(
+        _ client: any TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        bearer: String?,
+        body: String? = nil
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let bearer { headers[.authorization] = "Bearer \(bearer)" }
+        if body != nil { headers[.contentType] = "application/json" }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+    }
+
+    static func access(_ user: String, lifetime: TimeInterval = 600, now: Date = Date(), secret: String = APIHarness.userSecret) -> String {
+        AccessTokens.sign(user: UserID(user)!, secret: secret, lifetime: lifetime, now: now)
+    }
+
+    static func expectRefusal(_ response: TestResponse, _ status: HTTPResponse.Status, _ code: String) throws {
+        #expect(response.status == status, "\(code)")
+        #expect(try response.json()["code"] == .string(code))
+        if status == .unauthorized {
+            #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true, "401 carries WWW-Authenticate: Bearer")
+        }
+    }
+
+    @Test func everyRouteThatActsForAUserRefusesWithoutThatUsersAccessToken() async throws {
+        try await APIHarness.withAPI { client, _ in
+            let routes: [(HTTPRequest.Method, String, String?)] = [
+                (.post, "/v1/queue/tokens", #"{"concertId":1}"#),
+                (.post, "/v1/users/alice/balance/charges", #"{"amount":1000}"#),
+                (.get, "/v1/users/alice/balance", nil),
+            ]
+            for (method, uri, body) in routes {
+                try Self.expectRefusal(try await Self.request(client, method, uri, bearer: nil, body: body), .unauthorized, "AUTH_MISSING")
+                try Self.expectRefusal(try await Self.request(client, method, uri, bearer: "garbage", body: body), .unauthorized, "AUTH_INVALID")
+                let forged = Self.access("alice", secret: "not-the-identity-providers-secret-0123")
+                try Self.expectRefusal(try await Self.request(client, method, uri, bearer: forged, body: body), .unauthorized, "AUTH_INVALID")
+                let expired = Self.access("alice", lifetime: 60, now: Date().addingTimeInterval(-600))
+                try Self.expectRefusal(try await Self.request(client, method, uri, bearer: expired, body: body), .unauthorized, "AUTH_EXPIRED")
+            }
+            // Nothing was charged by any of them.
+            let balance = try await Self.request(client, .get, "/v1/users/alice/balance", bearer: Self.access("alice"))
+            #expect(try balance.json() == ["userId": "alice", "balance": 0])
+        }
+    }
+
+    @Test func anotherUsersAccountIsForbidden() async throws {
+        try await APIHarness.withAPI { client, _ in
+            let mallory = Self.access("mallory")
+            try Self.expectRefusal(
+                try await Self.request(client, .post, "/v1/users/alice/balance/charges", bearer: mallory, body: #"{"amount":1000}"#),
+                .forbidden,
+                "NOT_YOUR_ACCOUNT"
+            )
+            try Self.expectRefusal(try await Self.request(client, .get, "/v1/users/alice/balance", bearer: mallory), .forbidden, "NOT_YOUR_ACCOUNT")
+            try Self.expectRefusal(
+                try await Self.request(client, .post, "/v1/queue/tokens", bearer: mallory, body: #"{"userId":"alice","concertId":1}"#),
+                .forbidden,
+                "NOT_YOUR_ACCOUNT"
+            )
+            // Her own, named or not, is fine.
+            let own = try await Self.request(client, .post, "/v1/queue/tokens", bearer: mallory, body: #"{"userId":"mallory","concertId":1}"#)
+            #expect(own.status == .created)
+            let again = try await Self.request(client, .post, "/v1/queue/tokens", bearer: mallory, body: #"{"concertId":1}"#)
+            #expect(again.status == .ok)
+            #expect(try again.json()["token"] == (try own.json()["token"]))
+        }
+    }
+
+    @Test func queueTokensAndAccessTokensAreNotInterchangeable() async throws {
+        try await APIHarness.withAPI { client, _ in
+            let issued = try await Self.request(client, .post, "/v1/queue/tokens", bearer: Self.access("alice"), body: #"{"concertId":1}"#)
+            guard case .string(let queueToken)? = try issued.json()["token"] else { throw TestFailure("no queue token") }
+            // A queue token where an access token is needed…
+            try Self.expectRefusal(try await Self.request(client, .get, "/v1/users/alice/balance", bearer: queueToken), .unauthorized, "AUTH_INVALID")
+            // …and an access token where a queue token is needed.
+            let dates = try await Self.request(client, .get, "/v1/concerts/1/dates", bearer: Self.access("alice"))
+            #expect(dates.status == .unauthorized)
+            #expect(try dates.json()["code"] == "TOKEN_INVALID")
+        }
+    }
+}
