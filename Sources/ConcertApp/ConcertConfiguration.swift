@@ -32,6 +32,9 @@ public struct ConcertConfiguration: Sendable {
     public var tokenSecret: String?
     /// `CONCERT_ADMIN_TOKEN`: the bearer token of `/admin/…`; without it the admin API refuses everyone.
     public var adminToken: String?
+    /// `CONCERT_MAX_SEATS_PER_USER` (4): live holds plus paid seats one user may have per schedule;
+    /// `off` for no limit.
+    public var maximumSeatsPerUser: Int? = 4
     /// `CONCERT_USER_TOKEN_SECRET`: the HS256 key of users' access tokens (the identity provider's).
     public var userTokenSecret: String?
     /// `CONCERT_USER_JWKS`: the path of a JWKS file of the identity provider's RS256 / ES256 public keys.
@@ -109,6 +112,16 @@ public struct ConcertConfiguration: Sendable {
             }
             adminToken = token
         }
+        if let limit = environment["CONCERT_MAX_SEATS_PER_USER"] {
+            if limit.lowercased() == "off" {
+                maximumSeatsPerUser = nil
+            } else {
+                guard let value = Int(limit), (1...10_000).contains(value) else {
+                    throw ConfigurationError(variable: "CONCERT_MAX_SEATS_PER_USER", problem: "must be an integer in 1...10000 or off, got \(limit)")
+                }
+                maximumSeatsPerUser = value
+            }
+        }
         if let secret = environment["CONCERT_USER_TOKEN_SECRET"], !secret.isEmpty {
             guard secret.count >= 32 else {
                 throw ConfigurationError(variable: "CONCERT_USER_TOKEN_SECRET", problem: "must be at least 32 characters (HS256 wants a key as long as its hash)")
@@ -135,7 +148,7 @@ extension ConcertConfiguration {
 
     /// The partition workers' rules.
     public var partitionSettings: PartitionState.Settings {
-        PartitionState.Settings(holdDuration: TimeInterval(holdSeconds))
+        PartitionState.Settings(holdDuration: TimeInterval(holdSeconds), maximumSeatsPerUser: maximumSeatsPerUser)
     }
 
     /// The admitter's settings.

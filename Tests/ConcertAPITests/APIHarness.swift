@@ -140,6 +140,8 @@ struct APIHarness: Sendable {
         environment["CONCERT_PARTITIONS"] = String(partitions)
         environment["CONCERT_TOKEN_SECRET"] = Self.secret
         environment["CONCERT_USER_TOKEN_SECRET"] = Self.userSecret
+        // As the in-process workers of `PipelineSettings` (no limit unless a test sets one).
+        environment["CONCERT_MAX_SEATS_PER_USER"] = "off"
         environment["CONCERT_LOG_LEVEL"] = "warning"
         return environment
     }

@@ -169,6 +169,32 @@ struct PurchaseFlowTests {
         }
     }
 
+    @Test func oneUserSendingFiftyReservationsAtOnceGetsExactlyFourSeats() async throws {
+        try await APIHarness.withAPI(pipeline: .init(maximumSeatsPerUser: 4)) { client, harness in
+            var hoarder = Buyer(client, "hoarder")
+            try await hoarder.queue()
+            try await harness.admit()
+            let date = try await Self.firstDate(hoarder)
+            let buyer = hoarder
+            let codes = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+                for seat in 1...50 {
+                    group.addTask {
+                        let response = try await buyer.reserve(seat: seat, date: date)
+                        return (response.status, try? response.json()["code"]?.string)
+                    }
+                }
+                return try await group.reduce(into: [(HTTPResponse.Status, String?)]()) { $0.append($1) }
+            }
+            #expect(codes.filter { $0.0 == .created }.count == 4)
+            #expect(codes.filter { $0.0 == .conflict && $0.1 == "SEAT_LIMIT_REACHED" }.count == 46)
+            let held = try await harness.client.query(
+                "SELECT count(*) FROM reservations WHERE user_id = 'hoarder' AND status = 'held'",
+                logger: DatabaseEnvironment.logger
+            ).decode(Int.self).reduce(0, +)
+            #expect(held == 4)
+        }
+    }
+
     @Test func twoHundredBuyersRaceForOneSeatAndExactlyOneWins() async throws {
         try await APIHarness.withAPI(pipeline: .init()) { client, harness in
             var buyers: [Buyer] = []

@@ -181,6 +181,8 @@ public struct Sandbox: Sendable {
         variables["CONCERT_ADMIN_TOKEN"] = environment.adminToken
         variables["CONCERT_LOG_LEVEL"] = "warning"
         variables["CONCERT_RATE_LIMIT"] = "off"
+        // The load sends many reservations per user (distinct seats): no per-user seat limit.
+        variables["CONCERT_MAX_SEATS_PER_USER"] = "off"
         if let port { variables["CONCERT_HTTP_PORT"] = String(port) }
         variables.merge(extra) { _, new in new }
         return variables
