@@ -114,6 +114,13 @@ public struct APIServices: Sendable {
     let tokenIssuer: Coalescer<(concert: ConcertID, user: UserID), WaitingRoomStore.Issue>
 
     var tokenGuard: TokenGuard { TokenGuard(tokens: tokens, active: activeTokens, view: view) }
+
+    /// The user of the request's bearer token, a waiting-room token (even one that has ended: it
+    /// still says who) or an access token: 401 `AUTH_MISSING`, `AUTH_INVALID` or `AUTH_EXPIRED` otherwise.
+    func bearerUser(_ request: Request) async throws(Problem) -> UserID {
+        if let queueToken = try? await tokenGuard.verified(request) { return queueToken.userID }
+        return try await accessTokens.user(of: request)
+    }
 }
 
 /// The API's router: every route of the contract, behind the problem mapping and request logging.

@@ -10,8 +10,9 @@ import Synchronization
 /// An id is an RFC 9562 version 8 UUID: 48 bits of Unix milliseconds (ids sort by time, which
 /// keeps the commands table's primary key appending), 40 bits of a per-process counter that
 /// starts at a random value, 2 bits naming the command's
-/// type (so a pending command can be shown with it), and 32 bits of an HMAC-SHA256 over the rest,
-/// keyed with a key derived from `CONCERT_TOKEN_SECRET` (shared by every API process). A forged id is found out with probability 1 − 2⁻³²; finding one that
+/// type (so a pending command can be shown with it), and 32 bits of an HMAC-SHA256 over the rest
+/// and the user's id, keyed with a key derived from `CONCERT_TOKEN_SECRET` (shared by every API
+/// process): an id shows as pending only to the user it was minted for. A forged id is found out with probability 1 − 2⁻³²; finding one that
 /// passes would only show its finder a "pending" command that does not exist.
 public struct CommandIDs: Sendable {
     private let key: SymmetricKey
@@ -32,8 +33,8 @@ public struct CommandIDs: Sendable {
         func take() -> UInt64 { next.add(1, ordering: .relaxed).oldValue }
     }
 
-    /// A new id for a command of `type`, now.
-    public func mint(_ type: CommandType, at now: Date = Date()) -> UUID {
+    /// A new id for a command of `type` submitted by `user`, now.
+    public func mint(_ type: CommandType, for user: UserID, at now: Date = Date()) -> UUID {
         var bytes = [UInt8](repeating: 0, count: 16)
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
@@ -45,21 +46,21 @@ public struct CommandIDs: Sendable {
         bytes[9] = (Self.code(of: type) << 6) | UInt8(truncatingIfNeeded: counter >> 16) & 0x3F
         bytes[10] = UInt8(truncatingIfNeeded: counter >> 8)
         bytes[11] = UInt8(truncatingIfNeeded: counter)
-        let mac = tag(bytes[0..<12])
+        let mac = tag(bytes[0..<12], user: user)
         bytes.replaceSubrange(12..<16, with: mac)
         return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
     }
 
-    /// True when `id` was minted by an API process with this secret.
-    public func isGenuine(_ id: UUID) -> Bool {
+    /// True when `id` was minted by an API process with this secret for `user`.
+    public func isGenuine(_ id: UUID, for user: UserID) -> Bool {
         let bytes = withUnsafeBytes(of: id.uuid) { Array($0) }
         guard bytes[6] >> 4 == 8, bytes[8] >> 6 == 0b10 else { return false }
-        return tag(bytes[0..<12]) == Array(bytes[12..<16])
+        return tag(bytes[0..<12], user: user) == Array(bytes[12..<16])
     }
 
-    /// The type of a genuine id's command.
-    public func type(of id: UUID) -> CommandType? {
-        guard isGenuine(id) else { return nil }
+    /// The type of the command of an id minted for `user`; `nil` for any other id.
+    public func type(of id: UUID, for user: UserID) -> CommandType? {
+        guard isGenuine(id, for: user) else { return nil }
         let code = withUnsafeBytes(of: id.uuid) { $0[9] } >> 6
         return CommandType.allCases.first { Self.code(of: $0) == code }
     }
@@ -72,7 +73,7 @@ public struct CommandIDs: Sendable {
         }
     }
 
-    private func tag(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array(bytes), using: key).prefix(4))
+    private func tag(_ bytes: ArraySlice<UInt8>, user: UserID) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(bytes) + Array(user.rawValue.utf8), using: key).prefix(4))
     }
 }

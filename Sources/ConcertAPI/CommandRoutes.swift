@@ -56,18 +56,23 @@ extension Router<APIRequestContext> {
                 context: context
             )
         }
-        get("/v1/commands/:commandId") { _, context -> Response in
+        get("/v1/commands/:commandId") { request, context -> Response in
             guard let id = UUID(uuidString: try context.parameters.require("commandId")) else {
                 throw Problem.invalidRequest("commandId: must be a UUID")
             }
+            // The command's user only: to anyone else it does not exist (ids are not an oracle).
+            let user = try await services.bearerUser(request)
             if let record = try await services.commands.find(id) {
+                guard record.userID == user else {
+                    throw Problem.notFound("COMMAND_NOT_FOUND", "No command \(id.lowercasedString) of yours was ever accepted.")
+                }
                 return JSONBody.response(
                     JSONBody.command(id: id, type: record.type, status: record.status.rawValue, resultJSON: record.result, failure: record.failure)
                 )
             }
             // No outcome yet: pending if an API process handed the id out, else never accepted.
-            guard let type = services.commandIDs.type(of: id) else {
-                throw Problem.notFound("COMMAND_NOT_FOUND", "No command \(id.lowercasedString) was ever accepted.")
+            guard let type = services.commandIDs.type(of: id, for: user) else {
+                throw Problem.notFound("COMMAND_NOT_FOUND", "No command \(id.lowercasedString) of yours was ever accepted.")
             }
             return JSONBody.response(JSONBody.command(id: id, type: type.rawValue, status: "pending", resultJSON: nil, failure: nil))
         }

@@ -92,4 +92,23 @@ struct AuthAPITests {
             #expect(try dates.json()["code"] == "TOKEN_INVALID")
         }
     }
+
+    @Test func aDecidedCommandIsShownOnlyToItsUser() async throws {
+        try await APIHarness.withAPI(pipeline: .init()) { client, harness in
+            var alice = Buyer(client, "alice")
+            try await alice.queue()
+            try await harness.admit()
+            let date = try await PurchaseFlowTests.firstDate(alice)
+            let held = try await alice.reserve(seat: 7, date: date)
+            #expect(held.status == .created)
+            guard case .string(let id)? = try held.json()["commandId"] else { throw TestFailure("no command id") }
+            let own = try await Self.request(client, .get, "/v1/commands/\(id)", bearer: Self.access("alice"))
+            #expect(own.status == .ok)
+            #expect(try own.json()["status"] == "succeeded")
+            let other = try await Self.request(client, .get, "/v1/commands/\(id)", bearer: Self.access("mallory"))
+            #expect(other.status == .notFound)
+            #expect(try other.json()["code"] == "COMMAND_NOT_FOUND")
+            try Self.expectRefusal(try await Self.request(client, .get, "/v1/commands/\(id)", bearer: nil), .unauthorized, "AUTH_MISSING")
+        }
+    }
 }

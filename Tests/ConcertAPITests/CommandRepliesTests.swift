@@ -66,19 +66,25 @@ struct CommandRepliesTests {
             #expect(id == id.lowercased())
             #expect(location == "/v1/commands/\(id)")
 
-            let pending = try await client.execute(uri: location, method: .get)
+            let pending = try await alice.send(.get, location)
             #expect(pending.status == .ok)
             #expect(try pending.json()["status"] == "pending")
             #expect(try pending.json()["type"] == "ReserveSeat")
             // Either case is accepted on input.
-            #expect(try await client.execute(uri: "/v1/commands/\(id.uppercased())", method: .get).status == .ok)
+            #expect(try await alice.send(.get, "/v1/commands/\(id.uppercased())").status == .ok)
+            // Without a credential it is 401; to another user the id does not exist.
+            #expect(try await client.execute(uri: location, method: .get).status == .unauthorized)
+            let other = try await client.execute(uri: location, method: .get, headers: APIHarness.authorization("mallory"))
+            #expect(other.status == .notFound)
+            #expect(try other.json()["code"] == "COMMAND_NOT_FOUND")
+            #expect(try await client.execute(uri: location, method: .get, headers: APIHarness.authorization("alice")).status == .ok, "her access token works too")
 
             // An id that looks like ours but was not minted with the secret, and a random one: never accepted.
             var forged = Array(id)
             let last = forged.count - 1
             forged[last] = forged[last] == "0" ? "1" : "0"
             for unknown in [String(forged), UUID().uuidString] {
-                let response = try await client.execute(uri: "/v1/commands/\(unknown)", method: .get)
+                let response = try await alice.send(.get, "/v1/commands/\(unknown)")
                 #expect(response.status == .notFound)
                 #expect(try response.json()["code"] == "COMMAND_NOT_FOUND")
             }
@@ -90,28 +96,32 @@ struct CommandRepliesTests {
 
 @Suite struct CommandIDTests {
     let ids = CommandIDs(secret: "command-id-tests-secret-0123456789abcdef")
+    let alice = UserID("alice")!
 
     @Test func mintedIdsAreGenuineCarryTheirTypeAndSortByTime() {
-        let earlier = ids.mint(.reserveSeat, at: Date(timeIntervalSince1970: 1_795_600_000))
-        let later = ids.mint(.pay, at: Date(timeIntervalSince1970: 1_795_600_001))
-        #expect(ids.isGenuine(earlier) && ids.isGenuine(later))
-        #expect(ids.type(of: earlier) == .reserveSeat && ids.type(of: later) == .pay)
+        let earlier = ids.mint(.reserveSeat, for: alice, at: Date(timeIntervalSince1970: 1_795_600_000))
+        let later = ids.mint(.pay, for: alice, at: Date(timeIntervalSince1970: 1_795_600_001))
+        #expect(ids.isGenuine(earlier, for: alice) && ids.isGenuine(later, for: alice))
+        #expect(ids.type(of: earlier, for: alice) == .reserveSeat && ids.type(of: later, for: alice) == .pay)
         #expect(earlier.lowercasedString < later.lowercasedString)
         #expect(earlier.uuidString.dropFirst(14).first == "8", "RFC 9562 version 8")
-        #expect(Set((0..<1000).map { _ in ids.mint(.reserveSeat) }).count == 1000)
+        #expect(Set((0..<1000).map { _ in ids.mint(.reserveSeat, for: alice) }).count == 1000)
     }
 
     @Test func anyChangeOrAnotherSecretIsFoundOut() {
-        let id = ids.mint(.reserveSeat)
+        let id = ids.mint(.reserveSeat, for: alice)
         let bytes = withUnsafeBytes(of: id.uuid) { Array($0) }
         for index in 0..<16 {
             var changed = bytes
             changed[index] ^= 0x01
             let tampered = changed.withUnsafeBytes { $0.load(as: uuid_t.self) }
-            #expect(!ids.isGenuine(UUID(uuid: tampered)), "byte \(index)")
+            #expect(!ids.isGenuine(UUID(uuid: tampered), for: alice), "byte \(index)")
         }
-        #expect(!CommandIDs(secret: "another-secret-entirely-0123456789abcdef").isGenuine(id))
-        #expect(!ids.isGenuine(UUID()))
-        #expect(ids.type(of: UUID()) == nil)
+        #expect(!CommandIDs(secret: "another-secret-entirely-0123456789abcdef").isGenuine(id, for: alice))
+        #expect(!ids.isGenuine(UUID(), for: alice))
+        #expect(ids.type(of: UUID(), for: alice) == nil)
+        // Genuine, but minted for alice: for anyone else it was never handed out.
+        #expect(!ids.isGenuine(id, for: UserID("mallory")!))
+        #expect(ids.type(of: id, for: UserID("mallory")!) == nil)
     }
 }

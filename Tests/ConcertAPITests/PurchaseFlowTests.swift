@@ -364,7 +364,7 @@ struct PurchaseFlowTests {
 
     @Test func unknownCommandsAre404AndBadIdsAre400() async throws {
         try await APIHarness.withAPI { client, _ in
-            let unknown = try await client.execute(uri: "/v1/commands/\(UUID())", method: .get)
+            let unknown = try await client.execute(uri: "/v1/commands/\(UUID())", method: .get, headers: APIHarness.authorization("alice"))
             #expect(unknown.status == .notFound)
             #expect(try await client.execute(uri: "/v1/commands/not-a-uuid", method: .get).status == .badRequest)
         }
