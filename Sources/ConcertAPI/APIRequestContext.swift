@@ -8,9 +8,12 @@ public struct APIRequestContext: RequestContext {
     public static let maximumBodySize = 64 * 1024
 
     public var coreContext: CoreRequestContextStorage
+    /// The client's IP address, for rate limits (`nil` in router tests).
+    public let clientAddress: String?
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     public var maxUploadSize: Int { Self.maximumBodySize }

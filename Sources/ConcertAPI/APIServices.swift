@@ -29,6 +29,8 @@ public struct APIServices: Sendable {
     public var reservations: ReservationStore
     public var publisher: CommandPublisher
     public var deadLetters: DeadLetterOperations
+    /// Per-user and per-address limits of token issue and submits; `nil`: none (`CONCERT_RATE_LIMIT=off`).
+    public var rateLimiter: RateLimiter?
     /// The bearer token of `/admin/…`; `nil` refuses every admin request.
     public var adminToken: String?
     public var readiness: ReadinessChecks
@@ -112,6 +114,14 @@ public struct APIServices: Sendable {
 
     /// Token issues from concurrent requests, one statement per batch.
     let tokenIssuer: Coalescer<(concert: ConcertID, user: UserID), WaitingRoomStore.Issue>
+
+    /// Takes one request of `user` (and of the client's address) from the rate limits: 429 `RATE_LIMITED` when spent.
+    func admitRequest(of user: UserID, context: APIRequestContext) throws(Problem) {
+        guard let rateLimiter else { return }
+        var keys = ["user:" + user.rawValue]
+        if let address = context.clientAddress { keys.append("address:" + address) }
+        try rateLimiter.admit(keys)
+    }
 
     var tokenGuard: TokenGuard { TokenGuard(tokens: tokens, active: activeTokens, view: view) }
 

@@ -1,3 +1,4 @@
+public import ConcertAPI
 public import ConcertDomain
 public import ConcertPipeline
 import Foundation
@@ -32,6 +33,9 @@ public struct ConcertConfiguration: Sendable {
     public var tokenSecret: String?
     /// `CONCERT_ADMIN_TOKEN`: the bearer token of `/admin/…`; without it the admin API refuses everyone.
     public var adminToken: String?
+    /// `CONCERT_RATE_LIMIT` (`20/s burst 40`): per user and per client address, on token issue
+    /// and command submits; `nil` when `off`.
+    public var rateLimit: RateLimiter? = RateLimiter(perSecond: 20, burst: 40)
     /// `CONCERT_MAX_SEATS_PER_USER` (4): live holds plus paid seats one user may have per schedule;
     /// `off` for no limit.
     public var maximumSeatsPerUser: Int? = 4
@@ -111,6 +115,13 @@ public struct ConcertConfiguration: Sendable {
                 throw ConfigurationError(variable: "CONCERT_ADMIN_TOKEN", problem: "must be at least 16 characters")
             }
             adminToken = token
+        }
+        if let limit = environment["CONCERT_RATE_LIMIT"], !limit.isEmpty {
+            do {
+                rateLimit = try RateLimiter.parse(limit)
+            } catch {
+                throw ConfigurationError(variable: "CONCERT_RATE_LIMIT", problem: error.description)
+            }
         }
         if let limit = environment["CONCERT_MAX_SEATS_PER_USER"] {
             if limit.lowercased() == "off" {

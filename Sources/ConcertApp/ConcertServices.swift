@@ -248,7 +248,7 @@ public enum ConcertServices {
         } catch let error as AccessTokens.SettingsError {
             throw ConfigurationError(variable: error.variable, problem: error.problem)
         }
-        return await APIServices.make(
+        var services = await APIServices.make(
             database: database,
             broker: broker,
             tokenSecret: secret,
@@ -263,6 +263,8 @@ public enum ConcertServices {
             metrics: metrics,
             logger: logger
         )
+        services.rateLimiter = configuration.rateLimit
+        return services
     }
 
     /// Runs `body` with a running AMQP connection (for one-shot commands such as `topology apply`):

@@ -56,6 +56,7 @@ struct APIHarness: Sendable {
     /// an address where nothing listens (commands get 503).
     static func withAPI(
         pipeline: PipelineSettings? = nil,
+        rateLimit: RateLimiter? = nil,
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
         try await DatabaseEnvironment.withSeededDatabase { client, databaseURL in
@@ -63,7 +64,8 @@ struct APIHarness: Sendable {
                 var nowhere = AMQPConfiguration(port: 1)
                 nowhere.connectionName = "nowhere"
                 try await withRunning(AMQPConnection(configuration: nowhere, logger: DatabaseEnvironment.logger)) { broker in
-                    let services = await services(client, broker: broker, partitions: 2)
+                    var services = await services(client, broker: broker, partitions: 2)
+                    services.rateLimiter = rateLimit
                     try await run(client, services: services, broker: broker, databaseURL: databaseURL, amqp: nowhere, body)
                 }
                 return
@@ -73,7 +75,9 @@ struct APIHarness: Sendable {
                 try await withRunning(broker) { broker in
                     try await broker.waitUntilConnected(timeout: .seconds(10))
                     try await PipelineTopology(partitions: pipeline.partitions, holdSeconds: pipeline.holdSeconds).apply(to: broker)
-                    let services = await services(client, broker: broker, partitions: pipeline.partitions)
+                    var limited = await services(client, broker: broker, partitions: pipeline.partitions)
+                    limited.rateLimiter = rateLimit
+                    let services = limited
                     let publisher = CommandPublisher(connection: broker, partitions: pipeline.partitions)
                     let replies = ReplySender(connection: broker, local: services.inbox, logger: DatabaseEnvironment.logger)
                     let workers = (pipeline.inProcessWorkers ? 0..<pipeline.partitions : 0..<0).map { partition in
