@@ -1,10 +1,15 @@
+import AMQPClient
 import ConcertAPI
 import ConcertDomain
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import JWTKit
+import Logging
 import NIOCore
+import PostgresNIO
+import Prometheus
 import TestSupport
 import Testing
 
@@ -109,6 +114,64 @@ struct AuthAPITests {
             #expect(other.status == .notFound)
             #expect(try other.json()["code"] == "COMMAND_NOT_FOUND")
             try Self.expectRefusal(try await Self.request(client, .get, "/v1/commands/\(id)", bearer: nil), .unauthorized, "AUTH_MISSING")
+        }
+    }
+}
+
+/// The refusals that depend on how the identity provider is configured (a JWKS, an issuer and an
+/// audience), over HTTP. Credentials are checked before anything touches storage, so the router
+/// runs over a database and a broker that are not there.
+struct ConfiguredProviderAuthTests {
+    static let secret = "configured-provider-secret-0123456789ab"
+
+    /// The router with a provider of an ES256 JWKS key, an HS256 secret, an issuer and an audience;
+    /// returns it with the JWKS text and its private key.
+    static func router() async throws -> (Router<APIRequestContext>, jwks: String, key: ES256PrivateKey) {
+        let key = ES256PrivateKey()
+        let parameters = try #require(key.publicKey.parameters)
+        let jwks = #"{"keys":[{"kty":"EC","crv":"P-256","x":"\#(parameters.x)","y":"\#(parameters.y)","kid":"idp-1","alg":"ES256","use":"sig"}]}"#
+        let logger = Logger(label: "auth-tests")
+        let client = PostgresClient(configuration: .init(host: "127.0.0.1", username: "nobody", password: nil, database: nil, tls: .disable), backgroundLogger: logger)
+        let broker = AMQPConnection(configuration: AMQPConfiguration(port: 1), logger: logger)
+        let services = await APIServices.make(
+            database: client,
+            broker: broker,
+            tokenSecret: "configured-provider-queue-secret-0123456",
+            accessTokens: try await AccessTokens(.init(secret: secret, jwks: jwks, issuer: "https://id.example", audience: "concert-api")),
+            partitions: 1,
+            adminToken: nil,
+            readiness: ReadinessChecks(database: { true }, broker: { true }),
+            metrics: PrometheusCollectorRegistry(),
+            logger: logger
+        )
+        return (buildAPIRouter(services), jwks, key)
+    }
+
+    @Test func algNoneConfusionAndWrongIssuerOrAudienceAreRefusedOverHTTP() async throws {
+        let (router, jwks, _) = try await Self.router()
+        func part(_ json: String) -> String {
+            Data(json.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+        let exp = Int(Date().timeIntervalSince1970) + 600
+        let claims = #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#
+        let refused: [(String, String)] = [
+            ("alg none", part(#"{"alg":"none","typ":"JWT"}"#) + "." + part(claims) + "."),
+            ("HS256 signed with the JWKS as secret", AccessTokens.sign(user: UserID("alice")!, secret: jwks, lifetime: 600, issuer: "https://id.example", audience: "concert-api")),
+            ("wrong issuer", AccessTokens.sign(user: UserID("alice")!, secret: Self.secret, lifetime: 600, issuer: "https://evil.example", audience: "concert-api")),
+            ("wrong audience", AccessTokens.sign(user: UserID("alice")!, secret: Self.secret, lifetime: 600, issuer: "https://id.example", audience: "another-api")),
+            ("no issuer or audience", AccessTokens.sign(user: UserID("alice")!, secret: Self.secret, lifetime: 600)),
+        ]
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            for (what, token) in refused {
+                for (method, uri, body) in [(HTTPRequest.Method.get, "/v1/users/alice/balance", nil), (.post, "/v1/queue/tokens", #"{"concertId":1}"#)] as [(HTTPRequest.Method, String, String?)] {
+                    let response = try await AuthAPITests.request(client, method, uri, bearer: token, body: body)
+                    #expect(response.status == .unauthorized, "\(what) \(uri)")
+                    #expect(try response.json()["code"] == "AUTH_INVALID", "\(what) \(uri)")
+                    #expect(response.headers[.wwwAuthenticate]?.contains(#"error="invalid_token""#) == true, "\(what)")
+                }
+            }
         }
     }
 }
