@@ -169,29 +169,51 @@ struct PurchaseFlowTests {
         }
     }
 
-    @Test func oneUserSendingFiftyReservationsAtOnceGetsExactlyFourSeats() async throws {
+    @Test func oneUserSendingFiftyReservationsAtOnceGetsExactlyFourSeatsAndAReplayCountsOnce() async throws {
         try await APIHarness.withAPI(pipeline: .init(maximumSeatsPerUser: 4)) { client, harness in
             var hoarder = Buyer(client, "hoarder")
             try await hoarder.queue()
             try await harness.admit()
             let date = try await Self.firstDate(hoarder)
             let buyer = hoarder
-            let codes = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+            let answers = try await withThrowingTaskGroup(of: (seat: Int, response: TestResponse).self) { group in
                 for seat in 1...50 {
-                    group.addTask {
-                        let response = try await buyer.reserve(seat: seat, date: date)
-                        return (response.status, try? response.json()["code"]?.string)
-                    }
+                    group.addTask { (seat, try await buyer.reserve(seat: seat, date: date)) }
                 }
-                return try await group.reduce(into: [(HTTPResponse.Status, String?)]()) { $0.append($1) }
+                return try await group.reduce(into: [(seat: Int, response: TestResponse)]()) { $0.append($1) }
             }
-            #expect(codes.filter { $0.0 == .created }.count == 4)
-            #expect(codes.filter { $0.0 == .conflict && $0.1 == "SEAT_LIMIT_REACHED" }.count == 46)
-            let held = try await harness.client.query(
-                "SELECT count(*) FROM reservations WHERE user_id = 'hoarder' AND status = 'held'",
-                logger: DatabaseEnvironment.logger
-            ).decode(Int.self).reduce(0, +)
-            #expect(held == 4)
+            let created = answers.filter { $0.response.status == .created }
+            #expect(created.count == 4)
+            #expect(answers.filter { $0.response.status == .conflict && (try? $0.response.json()["code"]) == "SEAT_LIMIT_REACHED" }.count == 46)
+            func holds() async throws -> Int {
+                try await harness.client.query(
+                    "SELECT count(*) FROM reservations WHERE user_id = 'hoarder' AND status = 'held'",
+                    logger: DatabaseEnvironment.logger
+                ).decode(Int.self).reduce(0, +)
+            }
+            #expect(try await holds() == 4)
+
+            // A replay of a command that made a hold (the broker redelivers, an operator replays)
+            // is recognised by its id: it counts once, and the limit still refuses a fifth seat.
+            let replayed = try #require(created.first)
+            guard case .string(let id)? = try replayed.response.json()["commandId"], let commandID = UUID(uuidString: id) else {
+                throw TestFailure("no command id")
+            }
+            let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate(date)!)
+            let envelope = CommandEnvelope(
+                id: commandID,
+                userId: UserID("hoarder")!,
+                partitionKey: schedule.partitionKey,
+                command: .reserveSeat(.init(concertId: ConcertID(1)!, date: ScheduleDate(date)!, seatNumber: SeatNumber(replayed.seat)!)),
+                submittedAt: Date()
+            )
+            try await CommandPublisher(connection: harness.broker, partitions: 2).publish(envelope, schedule: schedule)
+            // The next command of the partition is decided after the replay (one queue, in order).
+            let free = try #require((1...50).first { seat in !created.contains { $0.seat == seat } })
+            let fifth = try await hoarder.reserve(seat: free, date: date)
+            #expect(fifth.status == .conflict)
+            #expect(try fifth.json()["code"] == "SEAT_LIMIT_REACHED")
+            #expect(try await holds() == 4)
         }
     }
 
