@@ -1,6 +1,7 @@
 public import ConcertDomain
 public import Foundation
 public import Hummingbird
+import NIOCore
 
 /// The request context of the API: the 64 KiB body limit and the JSON coding of the contract.
 public struct APIRequestContext: RequestContext {
@@ -8,13 +9,16 @@ public struct APIRequestContext: RequestContext {
     public static let maximumBodySize = 64 * 1024
 
     public var coreContext: CoreRequestContextStorage
-    /// The client's IP address, for rate limits (`nil` in router tests).
-    public let clientAddress: String?
+    /// The client's socket address; formatted only by the requests that need it (`clientAddress`).
+    let remoteAddress: SocketAddress?
 
     public init(source: Source) {
         coreContext = .init(source: source)
-        clientAddress = source.channel.remoteAddress?.ipAddress
+        remoteAddress = source.channel.remoteAddress
     }
+
+    /// The client's IP address, for rate limits (`nil` in router tests).
+    var clientAddress: String? { remoteAddress?.ipAddress }
 
     public var maxUploadSize: Int { Self.maximumBodySize }
 
