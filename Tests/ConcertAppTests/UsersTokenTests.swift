@@ -7,8 +7,16 @@ import Testing
 struct UsersTokenTests {
     static let secret = "users-token-tests-secret-0123456789abc"
 
-    /// Runs `concert arguments…` with `changes` to the environment; its exit status and standard output.
-    static func run(_ arguments: [String], _ changes: [String: String]) throws -> (status: Int32, output: String) {
+    /// Runs `concert arguments…` with `changes` to the environment; its exit status and standard
+    /// output. On a thread of its own: the read and the wait block, and must not hold a thread of
+    /// the concurrency pool (two of them here) from the other tests.
+    static func run(_ arguments: [String], _ changes: [String: String]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try runBlocking(arguments, changes) }) }.start()
+        }
+    }
+
+    static func runBlocking(_ arguments: [String], _ changes: [String: String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = StartupTests.executable
         process.arguments = arguments
@@ -28,7 +36,7 @@ struct UsersTokenTests {
             "CONCERT_USER_TOKEN_ISSUER": "https://id.example",
             "CONCERT_USER_TOKEN_AUDIENCE": "concert-api",
         ]
-        let printed = try Self.run(["users", "token", "minji", "--ttl", "120"], settings)
+        let printed = try await Self.run(["users", "token", "minji", "--ttl", "120"], settings)
         #expect(printed.status == 0)
         let tokens = try await AccessTokens(.init(secret: Self.secret, issuer: "https://id.example", audience: "concert-api"))
         #expect(try await tokens.verify(printed.output).rawValue == "minji")
@@ -41,9 +49,9 @@ struct UsersTokenTests {
         }
     }
 
-    @Test func withoutASecretOrWithABadUserItFails() throws {
-        #expect(try Self.run(["users", "token", "minji"], ["CONCERT_USER_TOKEN_SECRET": ""]).status != 0)
-        #expect(try Self.run(["users", "token", "not a user"], ["CONCERT_USER_TOKEN_SECRET": Self.secret]).status != 0)
-        #expect(try Self.run(["users", "token", "minji", "--ttl", "0"], ["CONCERT_USER_TOKEN_SECRET": Self.secret]).status != 0)
+    @Test func withoutASecretOrWithABadUserItFails() async throws {
+        #expect(try await Self.run(["users", "token", "minji"], ["CONCERT_USER_TOKEN_SECRET": ""]).status != 0)
+        #expect(try await Self.run(["users", "token", "not a user"], ["CONCERT_USER_TOKEN_SECRET": Self.secret]).status != 0)
+        #expect(try await Self.run(["users", "token", "minji", "--ttl", "0"], ["CONCERT_USER_TOKEN_SECRET": Self.secret]).status != 0)
     }
 }
