@@ -1,11 +1,29 @@
 import Foundation
 
-/// Where and how to connect to an AMQP 0-9-1 broker.
-public struct AMQPConfiguration: Sendable {
-    /// Broker host name or address.
+/// One node of a broker: host and AMQP port.
+public struct AMQPAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
-    /// Broker port (5672 unless told otherwise).
     public var port: Int
+
+    public init(host: String, port: Int = 5672) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+/// Where and how to connect to an AMQP 0-9-1 broker: one node, or the nodes of one cluster.
+public struct AMQPConfiguration: Sendable {
+    /// The broker's nodes, all of one cluster (same users and virtual hosts). A connection uses one
+    /// at a time; a failed connect or a lost connection moves on to the next (see `firstAddressIndex`).
+    public var addresses: [AMQPAddress] {
+        didSet { precondition(!addresses.isEmpty, "an AMQP configuration needs at least one address") }
+    }
+    /// Which address a connection tries first. By default the process id picks it, so that the
+    /// processes of a deployment spread over the nodes while each one is predictable (all
+    /// connections of one process start at the same node).
+    public var firstAddressIndex: Int
     /// User name for PLAIN authentication.
     public var username: String
     /// Password for PLAIN authentication. Never logged or printed.
@@ -33,8 +51,8 @@ public struct AMQPConfiguration: Sendable {
         reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
         connectionName: String = "swift-amqp-client"
     ) {
-        self.host = host
-        self.port = port
+        self.addresses = [AMQPAddress(host: host, port: port)]
+        self.firstAddressIndex = Int(ProcessInfo.processInfo.processIdentifier)
         self.username = username
         self.password = password
         self.virtualHost = virtualHost
@@ -44,32 +62,81 @@ public struct AMQPConfiguration: Sendable {
         self.connectionName = connectionName
     }
 
-    /// Parses an `amqp://user:password@host:port/vhost` URL (the vhost percent-encoded, `%2F` for `/`).
+    /// The first address (a single node's configuration has only it). Setting it makes the
+    /// configuration a single node's.
+    public var host: String {
+        get { addresses[0].host }
+        set { addresses = [AMQPAddress(host: newValue, port: port)] }
+    }
+    /// The first address's port; setting it makes the configuration a single node's.
+    public var port: Int {
+        get { addresses[0].port }
+        set { addresses = [AMQPAddress(host: host, port: newValue)] }
+    }
+
+    /// The address a connection tries after `attempt` failed connects or losses (0 for the first).
+    public func address(attempt: Int) -> AMQPAddress {
+        addresses[(firstAddressIndex % addresses.count + attempt % addresses.count) % addresses.count]
+    }
+
+    /// Parses an `amqp://user:password@host:port/vhost` URL (the vhost percent-encoded, `%2F` for
+    /// `/`), or a comma-separated list of them naming the nodes of one cluster: every URL of a list
+    /// must have the same user, password and virtual host.
     ///
     /// Throws ``AMQPError`` of kind `invalidURL` whose text never contains the password.
     public init(url: String) throws {
+        let urls = url.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let nodes = try urls.map(Self.parseOne)
+        self.init()
+        addresses = nodes.map(\.address)
+        let first = nodes[0]
+        username = first.username ?? username
+        password = first.password ?? password
+        virtualHost = first.virtualHost
+        for node in nodes.dropFirst()
+        where (node.username ?? "guest") != (first.username ?? "guest") || (node.password ?? "guest") != (first.password ?? "guest")
+            || node.virtualHost != first.virtualHost {
+            throw AMQPError(.invalidURL, "the URLs of a list name the nodes of one cluster: each needs the same user, password and virtual host")
+        }
+    }
+
+    private struct Node {
+        let address: AMQPAddress
+        let username: String?
+        let password: String?
+        let virtualHost: String
+    }
+
+    private static func parseOne(_ url: String) throws -> Node {
         guard let components = URLComponents(string: url), components.scheme == "amqp", let host = components.host, !host.isEmpty
         else {
-            throw AMQPError(.invalidURL, "expected amqp://user:password@host:port/vhost")
+            throw AMQPError(.invalidURL, "expected amqp://user:password@host:port/vhost, or several separated by commas")
         }
-        self.init()
-        self.host = host
-        self.port = components.port ?? 5672
-        if let user = components.user { self.username = user }
-        if let password = components.password { self.password = password }
+        var virtualHost = "/"
         let path = components.percentEncodedPath
         if path.count > 1 {
             guard let vhost = String(path.dropFirst()).removingPercentEncoding else {
                 throw AMQPError(.invalidURL, "the virtual host is not valid percent-encoding")
             }
-            self.virtualHost = vhost
+            virtualHost = vhost
         }
+        return Node(
+            address: AMQPAddress(host: host, port: components.port ?? 5672),
+            username: components.user,
+            password: components.password,
+            virtualHost: virtualHost
+        )
     }
 }
 
 extension AMQPConfiguration: CustomStringConvertible {
-    /// The address without the password.
+    /// The address (every node's) without the password.
     public var description: String {
-        "amqp://\(username)@\(host):\(port)/\(virtualHost == "/" ? "%2F" : virtualHost)"
+        "amqp://\(username)@\(addresses.map(\.description).joined(separator: ","))/\(virtualHost == "/" ? "%2F" : virtualHost)"
+    }
+
+    /// One node's address in the same form.
+    public func describe(_ address: AMQPAddress) -> String {
+        "amqp://\(username)@\(address)/\(virtualHost == "/" ? "%2F" : virtualHost)"
     }
 }

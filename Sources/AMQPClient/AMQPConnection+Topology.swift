@@ -43,18 +43,26 @@ extension AMQPConnection {
 extension AMQPConnection {
     /// Connects once to `configuration` (on a thread of its own) and closes again: `connectionFailed`
     /// with the broker's reason (a refused login, an unknown virtual host, nobody listening) when it
-    /// cannot. For start-up checks that must say what is wrong instead of retrying.
+    /// cannot. Tries the nodes of a cluster in turn until one lets it in. For start-up checks that
+    /// must say what is wrong instead of retrying.
     public static func probe(_ configuration: AMQPConfiguration, logger: Logger) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let thread = Thread {
                 let session = AMQPSession(configuration: configuration, logger: logger, status: ConnectionStatus())
-                do throws(AMQPError) {
-                    try session.connect()
-                    session.close()
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: error)
+                var lastError = AMQPError(.connectionFailed, "no address")
+                // One node that lets us in is enough; a refused login is the same on every node of a cluster.
+                for _ in configuration.addresses {
+                    do throws(AMQPError) {
+                        try session.connect()
+                        session.close()
+                        continuation.resume()
+                        return
+                    } catch {
+                        lastError = error
+                        if error.replyCode != nil { break }
+                    }
                 }
+                continuation.resume(throwing: lastError)
             }
             thread.name = "amqp probe"
             thread.start()

@@ -46,6 +46,10 @@ final class AMQPSession {
     }
 
     var isConnected: Bool { connection != nil }
+    /// Failed connects and losses so far: picks the node the next connect tries (see `AMQPConfiguration.address(attempt:)`).
+    private var addressAttempt = 0
+    /// The node of the live connection, or the one the next connect tries.
+    var currentAddress: AMQPAddress { configuration.address(attempt: addressAttempt) }
 
     /// The live connection, or `notConnected` (nothing was sent).
     func requireConnection() throws(AMQPError) -> amqp_connection_state_t {
@@ -62,11 +66,13 @@ final class AMQPSession {
             amqp_destroy_connection(state)
             throw AMQPError(.connectionFailed, "amqp_tcp_socket_new failed")
         }
+        let address = currentAddress
         var timeout = timeval(configuration.connectTimeout)
-        let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+        let opened = amqp_socket_open_noblock(socket, address.host, Int32(address.port), &timeout)
         guard opened == AMQP_STATUS_OK.rawValue else {
             amqp_destroy_connection(state)
-            throw AMQPError(.connectionFailed, "cannot reach \(configuration): \(Self.describe(status: opened))")
+            addressAttempt += 1
+            throw AMQPError(.connectionFailed, "cannot reach \(configuration.describe(address)): \(Self.describe(status: opened))")
         }
         _ = amqp_set_handshake_timeout(state, &timeout)
         let reply = CArena.with { arena -> amqp_rpc_reply_t in
@@ -94,8 +100,9 @@ final class AMQPSession {
             )
         }
         if reply.reply_type != AMQP_RESPONSE_NORMAL {
-            let error = Self.loginError(reply, configuration: configuration)
+            let error = Self.loginError(reply, broker: configuration.describe(address))
             amqp_destroy_connection(state)
+            addressAttempt += 1
             throw error
         }
         connection = state
@@ -103,7 +110,7 @@ final class AMQPSession {
         openChannels = []
         publishChannelInConfirmMode = false
         status.connected(generation: generation)
-        logger.info("AMQP connected", metadata: ["amqp.broker": "\(configuration)", "amqp.generation": "\(generation)"])
+        logger.info("AMQP connected", metadata: ["amqp.broker": "\(configuration.describe(address))", "amqp.generation": "\(generation)"])
         resubscribeConsumers()
     }
 
@@ -111,6 +118,9 @@ final class AMQPSession {
     func connectionLost(_ error: AMQPError) {
         guard let state = connection else { return }
         connection = nil
+        let lostAddress = currentAddress
+        // The node may be the one that failed: the next connect tries the next node first.
+        addressAttempt += 1
         status.disconnected()
         amqp_destroy_connection(state)
         openChannels = []
@@ -120,7 +130,7 @@ final class AMQPSession {
         for waiter in confirms.reset() {
             waiter.resume(throwing: AMQPError(.connectionLost, "connection lost before the broker confirmed: \(error.message)"))
         }
-        logger.warning("AMQP connection lost", metadata: ["amqp.broker": "\(configuration)", "error": "\(error)"])
+        logger.warning("AMQP connection lost", metadata: ["amqp.broker": "\(configuration.describe(lostAddress))", "error": "\(error)"])
     }
 
     /// Closes politely on shutdown: consumers end, the broker requeues their unacknowledged deliveries.
@@ -128,6 +138,9 @@ final class AMQPSession {
         for channel in consumers.keys { finishConsumer(channel: channel, error: nil) }
         guard let state = connection else { return }
         connection = nil
+        let lostAddress = currentAddress
+        // The node may be the one that failed: the next connect tries the next node first.
+        addressAttempt += 1
         status.disconnected()
         _ = amqp_connection_close(state, AMQP_REPLY_SUCCESS)
         amqp_destroy_connection(state)
@@ -216,19 +229,19 @@ final class AMQPSession {
         String(cString: amqp_error_string2(status))
     }
 
-    private static func loginError(_ reply: amqp_rpc_reply_t, configuration: AMQPConfiguration) -> AMQPError {
+    private static func loginError(_ reply: amqp_rpc_reply_t, broker: String) -> AMQPError {
         if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == CRABBITMQ_CONNECTION_CLOSE {
             let close = reply.reply.decoded!.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             return AMQPError(
                 .connectionFailed,
-                "login to \(configuration) refused: \(CDecoding.string(close.reply_text))",
+                "login to \(broker) refused: \(CDecoding.string(close.reply_text))",
                 replyCode: Int(close.reply_code)
             )
         }
         if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
-            return AMQPError(.connectionFailed, "login to \(configuration) failed: \(describe(status: reply.library_error))")
+            return AMQPError(.connectionFailed, "login to \(broker) failed: \(describe(status: reply.library_error))")
         }
-        return AMQPError(.connectionFailed, "login to \(configuration) failed")
+        return AMQPError(.connectionFailed, "login to \(broker) failed")
     }
 }
 

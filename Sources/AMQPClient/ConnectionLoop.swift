@@ -29,7 +29,11 @@ struct ConnectionLoop: @unchecked Sendable {
                     failures = 0
                 } catch {
                     failures += 1
-                    nextAttempt = clock.now + session.configuration.reconnectBackoff.delay(afterFailures: failures)
+                    // Every node of a cluster is tried once at once; then a round waits the back-off.
+                    let nodes = session.configuration.addresses.count
+                    nextAttempt = failures % nodes == 0
+                        ? clock.now + session.configuration.reconnectBackoff.delay(afterFailures: failures / nodes)
+                        : clock.now
                     session.logger.warning(
                         "AMQP connect failed",
                         metadata: ["error": "\(error)", "amqp.attempt": "\(failures)"]

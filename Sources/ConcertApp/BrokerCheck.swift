@@ -22,12 +22,13 @@ public enum BrokerCheck {
 
     static func problem(_ error: AMQPError, configuration: AMQPConfiguration) -> Problem {
         let text = error.message
+        let nodes = configuration.addresses.map(\.description).joined(separator: ", ")
         if error.replyCode == 403 || text.contains("ACCESS_REFUSED") {
             return Problem(description: "RabbitMQ refused the login of user \"\(configuration.username)\" — check CONCERT_AMQP_URL")
         }
         if error.replyCode == 530 || text.contains("NOT_ALLOWED") {
-            return Problem(description: "virtual host \"\(configuration.virtualHost)\" does not exist on \(configuration.host):\(configuration.port), or user \"\(configuration.username)\" may not use it — check CONCERT_AMQP_URL")
+            return Problem(description: "virtual host \"\(configuration.virtualHost)\" does not exist on \(nodes), or user \"\(configuration.username)\" may not use it — check CONCERT_AMQP_URL")
         }
-        return Problem(description: "cannot reach RabbitMQ at \(configuration.host):\(configuration.port) — is it running? (scripts/services up starts it) — check CONCERT_AMQP_URL")
+        return Problem(description: "cannot reach RabbitMQ at \(nodes) — is it running? (scripts/services up starts it) — check CONCERT_AMQP_URL")
     }
 }

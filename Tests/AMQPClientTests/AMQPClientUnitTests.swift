@@ -1,3 +1,4 @@
+import Foundation
 @testable import AMQPClient
 import Testing
 
@@ -89,6 +90,29 @@ import Testing
         #expect(configuration.virtualHost == "/")
         #expect(try AMQPConfiguration(url: "amqp://u:p@h/tenant-a").virtualHost == "tenant-a")
         #expect(try AMQPConfiguration(url: "amqp://u:p@h").virtualHost == "/")
+    }
+
+    @Test func parsesTheNodesOfACluster() throws {
+        let configuration = try AMQPConfiguration(url: "amqp://u:p@n1:5673/v, amqp://u:p@n2:5674/v,amqp://u:p@n3/v")
+        #expect(configuration.addresses == [.init(host: "n1", port: 5673), .init(host: "n2", port: 5674), .init(host: "n3", port: 5672)])
+        #expect(configuration.username == "u" && configuration.password == "p" && configuration.virtualHost == "v")
+        #expect("\(configuration)" == "amqp://u@n1:5673,n2:5674,n3:5672/v")
+        // One cluster: the same credentials and virtual host everywhere.
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "amqp://u:p@n1/v,amqp://u:other@n2/v") }
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "amqp://u:p@n1/v,amqp://u:p@n2/w") }
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "amqp://u:p@n1/v,") }
+    }
+
+    @Test func eachAttemptMovesToTheNextNodeStartingWhereTheProcessIdPoints() throws {
+        var configuration = try AMQPConfiguration(url: "amqp://u:p@n0/v,amqp://u:p@n1/v,amqp://u:p@n2/v")
+        let pid = Int(ProcessInfo.processInfo.processIdentifier)
+        #expect(configuration.address(attempt: 0).host == "n\(pid % 3)")
+        configuration.firstAddressIndex = 1
+        #expect((0..<5).map { configuration.address(attempt: $0).host } == ["n1", "n2", "n0", "n1", "n2"])
+        // A single node's configuration always uses its one address.
+        configuration.port = 5680
+        #expect(configuration.addresses == [.init(host: "n0", port: 5680)])
+        #expect(configuration.address(attempt: 7).port == 5680)
     }
 
     @Test func neverPrintsThePassword() throws {

@@ -140,7 +140,7 @@ struct APIHarness: Sendable {
         let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
         var environment = ProcessInfo.processInfo.environment
         environment["CONCERT_DATABASE_URL"] = databaseURL
-        environment["CONCERT_AMQP_URL"] = "amqp://\(amqp.username):\(amqp.password)@\(amqp.host):\(amqp.port)/\(vhost)"
+        environment["CONCERT_AMQP_URL"] = amqp.addresses.map { "amqp://\(amqp.username):\(amqp.password)@\($0)/\(vhost)" }.joined(separator: ",")
         environment["CONCERT_PARTITIONS"] = String(partitions)
         environment["CONCERT_TOKEN_SECRET"] = Self.secret
         environment["CONCERT_USER_TOKEN_SECRET"] = Self.userSecret

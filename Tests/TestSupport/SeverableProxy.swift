@@ -14,6 +14,10 @@ public final class SeverableProxy: Sendable {
     /// Client-side sockets of the live connections.
     private let clients = Mutex<Set<Int32>>([])
     private let closed = Atomic<Bool>(false)
+    private let accepted = Atomic<Int>(0)
+
+    /// Connections accepted and passed on to the server so far.
+    public var connectionsAccepted: Int { accepted.load(ordering: .relaxed) }
 
     public init(targetPort: Int) throws {
         self.targetPort = UInt16(targetPort)
@@ -69,6 +73,7 @@ public final class SeverableProxy: Sendable {
                 continue
             }
             clients.withLock { _ = $0.insert(client) }
+            accepted.add(1, ordering: .relaxed)
             let done = Atomic<Int>(0)
             let finish: @Sendable () -> Void = {
                 // The second direction to end closes both sockets.
