@@ -26,7 +26,11 @@ public enum SystemStatus {
             }
             return states
         }
-        lines.append("QUEUE                    READY  UNACKED  CONSUMERS  ACTIVE CONSUMER")
+        let leaderWidth = max(6, management?.values.map { ($0.leader ?? "-").count }.max() ?? 0)
+        lines.append(
+            "QUEUE                    READY  UNACKED  CONSUMERS  " + "LEADER".padding(toLength: leaderWidth, withPad: " ", startingAt: 0)
+                + "  IN SYNC       ACTIVE CONSUMER"
+        )
         for queue in topology.queues {
             let info = management?[queue.name]
             // Passive declares are live; the management API's figures lag by its statistics interval.
@@ -38,9 +42,16 @@ public enum SystemStatus {
                     (ready.map(String.init) ?? "missing").padding(toLength: 6, withPad: " ", startingAt: 0),
                     (info?.unacknowledged.map(String.init) ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0),
                     (consumers.map(String.init) ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0),
+                    (info?.leader ?? "-").padding(toLength: leaderWidth, withPad: " ", startingAt: 0) + " ",
+                    (info?.replicas ?? "-").padding(toLength: 13, withPad: " ", startingAt: 0),
                     info?.activeConsumer ?? "-",
                 ].joined(separator: " ")
             )
+        }
+        let lagging = management?.values.flatMap(\.missing) ?? []
+        if !lagging.isEmpty {
+            lines.append("")
+            lines.append("members not in sync (node down or not running the queue): \(Set(lagging).sorted().joined(separator: ", "))")
         }
         let (rooms, deadLetters) = try await ConcertServices.withDatabase(configuration, logger: logger) { database in
             var rooms: [String] = []
@@ -71,13 +82,28 @@ public enum SystemStatus {
         let unacknowledged: Int?
         let consumers: Int?
         let activeConsumer: String?
+        /// The node whose member leads the quorum queue.
+        let leader: String?
+        /// The queue's members, and those of them that are online: running on a reachable node,
+        /// following the leader. A member that comes back catches up from the leader's log.
+        let members: [String]
+        let online: [String]
+
+        /// `3/3`, or `2/3` when a member is not in sync.
+        var replicas: String? {
+            members.isEmpty ? nil : "\(members.filter(online.contains).count)/\(members.count)"
+        }
+        var missing: [String] { members.filter { !online.contains($0) } }
     }
 
     /// The management plugin's view of each queue: `GET /api/queues/<vhost>/<name>` (consumer
     /// details are only in the per-queue answer) and `GET /api/connections` for connection names.
     static func managementQueues(_ configuration: ConcertConfiguration) async throws -> [String: QueueInfo] {
-        guard let text = configuration.managementURL, var components = URLComponents(string: text) else { return [:] }
+        guard let text = configuration.managementURL else { return [:] }
         let broker = try AMQPConfiguration(url: configuration.amqpURL)
+        // On a cluster (a comma-separated list), the first node that answers speaks for all.
+        let nodes = text.split(separator: ",").compactMap { URLComponents(string: $0.trimmingCharacters(in: .whitespaces)) }
+        guard var components = nodes.first else { return [:] }
         let user = components.user ?? broker.username
         let password = components.password ?? broker.password
         components.user = nil
@@ -93,6 +119,13 @@ public enum SystemStatus {
             return try JSONSerialization.jsonObject(with: data)
         }
 
+        // The same credentials everywhere (one cluster); a node that is down or paused is passed over.
+        for node in nodes {
+            components = node
+            components.user = nil
+            components.password = nil
+            if (try? await get("/api/overview")) != nil { break }
+        }
         var names: [String: String] = [:]
         for connection in try await get("/api/connections") as? [[String: Any]] ?? [] {
             if let name = connection["name"] as? String {
@@ -111,7 +144,10 @@ public enum SystemStatus {
                 ready: queue["messages_ready"] as? Int,
                 unacknowledged: queue["messages_unacknowledged"] as? Int,
                 consumers: queue["consumers"] as? Int,
-                activeConsumer: connection.map { names[$0] ?? $0 }
+                activeConsumer: connection.map { names[$0] ?? $0 },
+                leader: queue["leader"] as? String,
+                members: queue["members"] as? [String] ?? [],
+                online: queue["online"] as? [String] ?? []
             )
         }
         return result

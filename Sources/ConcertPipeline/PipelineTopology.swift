@@ -57,39 +57,57 @@ public struct PipelineTopology: Sendable, Equatable {
         ]
     }
 
+    /// Replicas of every queue on a cluster (a single node has one; a larger cluster keeps three).
+    public static let replicas: Int64 = 3
+
+    /// Every queue is a quorum queue with `replicas` members, its leader placed on the node with
+    /// the fewest leaders (`balanced`), so the partitions' leaders spread over a cluster's nodes.
+    /// Queues that dead-letter do it at least once (`x-dead-letter-strategy: at-least-once`, which
+    /// needs `x-overflow: reject-publish`): a message leaves its queue only when the target queue
+    /// confirmed it, so an expiring hold or a poison command survives a node's death in between.
+    static func quorum(_ arguments: AMQPTable) -> AMQPTable {
+        var table: AMQPTable = [
+            "x-queue-type": "quorum",
+            "x-quorum-initial-group-size": .int(replicas),
+            "x-queue-leader-locator": "balanced",
+        ]
+        if arguments["x-dead-letter-exchange"] != nil {
+            table["x-dead-letter-strategy"] = "at-least-once"
+            table["x-overflow"] = "reject-publish"
+        }
+        return table.merging(arguments) { _, given in given }
+    }
+
     public var queues: [AMQPQueue] {
         let partitionQueues = (0..<partitions).map { partition in
             AMQPQueue(
                 name: Self.partitionQueue(partition),
-                arguments: [
-                    "x-queue-type": "quorum",
+                arguments: Self.quorum([
                     "x-single-active-consumer": true,
                     "x-delivery-limit": .int(Self.deliveryLimit),
                     "x-dead-letter-exchange": .string(Self.deadLetterExchange),
-                ]
+                ])
             )
         }
         return partitionQueues + [
-            AMQPQueue(name: Self.admissionQueue, arguments: ["x-queue-type": "quorum", "x-single-active-consumer": true]),
+            AMQPQueue(name: Self.admissionQueue, arguments: Self.quorum(["x-single-active-consumer": true])),
             // Expired holds keep their routing key `p.<n>` and land in their partition again.
             AMQPQueue(
                 name: Self.holdDelayQueue,
-                arguments: [
-                    "x-queue-type": "quorum",
+                arguments: Self.quorum([
                     "x-message-ttl": .int(Int64(holdSeconds) * 1000),
                     "x-dead-letter-exchange": .string(Self.commandsExchange),
-                ]
+                ])
             ),
             AMQPQueue(
                 name: Self.tickDelayQueue,
-                arguments: [
-                    "x-queue-type": "quorum",
+                arguments: Self.quorum([
                     "x-message-ttl": .int(Int64(tickMilliseconds)),
                     "x-dead-letter-exchange": .string(Self.commandsExchange),
                     "x-dead-letter-routing-key": .string(Self.admissionRoutingKey),
-                ]
+                ])
             ),
-            AMQPQueue(name: Self.deadLetterQueue, arguments: ["x-queue-type": "quorum", "x-single-active-consumer": true]),
+            AMQPQueue(name: Self.deadLetterQueue, arguments: Self.quorum(["x-single-active-consumer": true])),
         ]
     }
 
@@ -115,7 +133,18 @@ public struct PipelineTopology: Sendable, Equatable {
     /// arguments (say, a changed partition count or hold length) fails with `channelClosed` 406.
     public func apply(to connection: AMQPConnection) async throws {
         for exchange in exchanges { try await connection.declare(exchange) }
-        for queue in queues { try await connection.declare(queue) }
+        for queue in queues {
+            do {
+                try await connection.declare(queue)
+            } catch let error as AMQPError where error.replyCode == 406 {
+                throw Mismatch(description: "\(error.message) — the broker has queue \(queue.name) with other settings than this build; see topology/README.md › Changing the topology")
+            }
+        }
         for binding in bindings { try await connection.declare(binding) }
+    }
+
+    /// A queue exists with other arguments than this build declares.
+    public struct Mismatch: Error, CustomStringConvertible {
+        public let description: String
     }
 }

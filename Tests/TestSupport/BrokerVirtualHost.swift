@@ -1,5 +1,5 @@
 public import AMQPClient
-import Foundation
+public import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -13,9 +13,12 @@ public enum BrokerVirtualHost {
         return environment["CONCERT_AMQP_URL"] != nil || environment["CONCERT_REQUIRE_SERVICES"] == "1"
     }()
 
-    static var management: URL {
-        URL(string: ProcessInfo.processInfo.environment["CONCERT_AMQP_MANAGEMENT_URL"] ?? "http://concert:concert@127.0.0.1:15672")!
+    /// The management API of every node (`CONCERT_AMQP_MANAGEMENT_URL`, comma-separated on a cluster).
+    static var managementNodes: [URL] {
+        let text = ProcessInfo.processInfo.environment["CONCERT_AMQP_MANAGEMENT_URL"] ?? "http://concert:concert@127.0.0.1:15672"
+        return text.split(separator: ",").compactMap { URL(string: $0.trimmingCharacters(in: .whitespaces)) }
     }
+    static var management: URL { managementNodes[0] }
 
     /// Runs `body` with the configuration of a fresh virtual host, deleted afterwards.
     public static func withVirtualHost<Result: Sendable>(_ body: (AMQPConfiguration) async throws -> Result) async throws -> Result {
@@ -73,9 +76,25 @@ public enum BrokerVirtualHost {
         }
     }
 
+    /// A request to the management API of the first node that answers (a node that is down or
+    /// paused is passed over after a few seconds).
     @discardableResult
-    static func request(_ method: String, _ path: String, body: String? = nil) async throws -> Data {
-        var components = URLComponents(url: management, resolvingAgainstBaseURL: false)!
+    public static func request(_ method: String, _ path: String, body: String? = nil) async throws -> Data {
+        var lastError: any Error = ManagementError(description: "no management URL")
+        for node in managementNodes {
+            do {
+                return try await request(node, method, path, body: body)
+            } catch let error as ManagementError {
+                throw error
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    static func request(_ node: URL, _ method: String, _ path: String, body: String? = nil) async throws -> Data {
+        var components = URLComponents(url: node, resolvingAgainstBaseURL: false)!
         let user = components.user ?? "guest"
         let password = components.password ?? "guest"
         components.user = nil
@@ -86,6 +105,7 @@ public enum BrokerVirtualHost {
         request.setValue("Basic \(Data("\(user):\(password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = body.map { Data($0.utf8) } ?? (method == "PUT" ? Data("{}".utf8) : nil)
+        request.timeoutInterval = 5
         let (data, response) = try await URLSession.shared.data(for: request)
         guard let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) else {
             throw ManagementError(description: "\(method) \(path) answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
@@ -94,6 +114,6 @@ public enum BrokerVirtualHost {
     }
 }
 
-struct ManagementError: Error, CustomStringConvertible {
-    let description: String
+public struct ManagementError: Error, CustomStringConvertible {
+    public let description: String
 }

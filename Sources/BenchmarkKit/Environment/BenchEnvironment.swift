@@ -132,7 +132,9 @@ public struct BenchEnvironment: Sendable {
     /// A request to the RabbitMQ management API.
     @discardableResult
     func management(_ method: String, _ path: String, body: String? = nil) async throws -> Data {
-        guard var components = URLComponents(string: managementURL) else { throw BenchError("CONCERT_AMQP_MANAGEMENT_URL is not a URL") }
+        // On a cluster, the first node's management API speaks for all.
+        let first = managementURL.split(separator: ",").first.map(String.init) ?? managementURL
+        guard var components = URLComponents(string: first) else { throw BenchError("CONCERT_AMQP_MANAGEMENT_URL is not a URL") }
         let user = components.user ?? "guest"
         let password = components.password ?? "guest"
         components.user = nil
@@ -164,11 +166,13 @@ public struct Sandbox: Sendable {
         return components.string ?? environment.databaseURL
     }
 
-    /// The AMQP URL of this sandbox's virtual host.
+    /// The AMQP URL of this sandbox's virtual host (every node's, on a cluster).
     public var amqpURL: String {
-        guard var components = URLComponents(string: environment.amqpURL) else { return environment.amqpURL }
-        components.percentEncodedPath = "/\(virtualHost)"
-        return components.string ?? environment.amqpURL
+        environment.amqpURL.split(separator: ",").map { node in
+            guard var components = URLComponents(string: String(node)) else { return String(node) }
+            components.percentEncodedPath = "/\(virtualHost)"
+            return components.string ?? String(node)
+        }.joined(separator: ",")
     }
 
     /// The environment of a `concert` process on this sandbox; `extra` overrides.
