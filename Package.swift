@@ -232,6 +232,8 @@ let package = Package(
                 "ConcertAPI",
                 "ConcertApp",
                 "ConcertDomain",
+                "ConcertStorage",
+                "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -24,7 +24,7 @@ extension AMQPSession {
     func startConsumer(_ registration: ConsumerRegistration) throws(AMQPError) -> UInt16 {
         _ = try requireConnection()
         var channel = Self.firstConsumerChannel
-        while consumers[channel] != nil || openChannels.contains(channel) { channel += 1 }
+        while consumers[channel] != nil || openChannels.contains(channel) || channel == Self.sparePublishChannel { channel += 1 }
         var registration = registration
         registration.consumerTag = try subscribe(registration, on: channel)
         consumers[channel] = registration

@@ -58,12 +58,13 @@ extension AMQPSession {
                 origin: DeliveryOrigin(generation: generation, channel: channel, incarnation: channelIncarnations[channel] ?? 0)
             )
             enqueue(delivery, channel: channel)
-        case CRABBITMQ_BASIC_ACK where channel == Self.publishChannel:
+        case CRABBITMQ_BASIC_ACK where channel == publishChannel && publishChannelInConfirmMode:
             let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             settleConfirms(confirms.acked(tag: ack.delivery_tag, multiple: ack.multiple != 0))
-        case CRABBITMQ_BASIC_NACK where channel == Self.publishChannel:
+        case CRABBITMQ_BASIC_NACK where channel == publishChannel && publishChannelInConfirmMode:
             let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
             settleConfirms(confirms.nacked(tag: nack.delivery_tag, multiple: nack.multiple != 0))
+            recyclePublishChannel()
         case CRABBITMQ_BASIC_RETURN:
             let returned = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let code = Int(returned.reply_code)

@@ -19,7 +19,7 @@ extension AMQPSession {
                 return body.withUnsafeBytes { bytes in
                     amqp_basic_publish(
                         state,
-                        Self.publishChannel,
+                        publishChannel,
                         arena.bytes(exchange),
                         arena.bytes(routingKey),
                         mandatory ? 1 : 0,
@@ -45,11 +45,35 @@ extension AMQPSession {
     private func ensurePublishChannel() throws(AMQPError) {
         guard !publishChannelInConfirmMode else { return }
         let state = try requireConnection()
-        try ensureOpen(channel: Self.publishChannel)
-        if amqp_confirm_select(state, Self.publishChannel) == nil {
-            try check(amqp_get_rpc_reply(state), channel: Self.publishChannel, doing: "confirm.select")
+        try ensureOpen(channel: publishChannel)
+        if amqp_confirm_select(state, publishChannel) == nil {
+            try check(amqp_get_rpc_reply(state), channel: publishChannel, doing: "confirm.select")
         }
         publishChannelInConfirmMode = true
+    }
+
+    /// After a `basic.nack`, closes the publish channel; the next publish opens a fresh one under
+    /// the other publish channel number.
+    ///
+    /// RabbitMQ 3.10 refuses every later message for a quorum queue on a channel that first
+    /// published to it while the queue had no leader (during a failover, measured: for as long as
+    /// the channel lives), while a new channel finds the new leader. Publishes still unconfirmed
+    /// on the old channel fail with `channelClosed`: the broker may have taken them, their outcome
+    /// is unknown. The number alternates so that confirms of the old channel that librabbitmq
+    /// still holds can never settle publishes of the new one.
+    func recyclePublishChannel() {
+        guard let state = connection, publishChannelInConfirmMode else { return }
+        let old = publishChannel
+        publishChannelInConfirmMode = false
+        publishChannel = old == Self.firstPublishChannel ? Self.sparePublishChannel : Self.firstPublishChannel
+        let unknown = AMQPError(.channelClosed, "the publish channel was replaced after the broker refused a message; whether this one was taken is unknown")
+        for waiter in confirms.reset() { waiter.resume(throwing: unknown) }
+        if openChannels.contains(old) {
+            openChannels.remove(old)
+            // Best effort: a failure here ends the connection, which `check` handles.
+            try? check(amqp_channel_close(state, old, AMQP_REPLY_SUCCESS), channel: old, doing: "channel.close")
+        }
+        logger.info("AMQP publish channel replaced after a basic.nack", metadata: ["amqp.channel": "\(publishChannel)"])
     }
 
     /// Settles the waiters of a `basic.ack` or `basic.nack`.

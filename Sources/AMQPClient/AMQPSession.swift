@@ -10,8 +10,13 @@ import Logging
 final class AMQPSession {
     /// Declarations, `basic.get` and other synchronous methods.
     static let controlChannel: UInt16 = 1
-    /// The confirm-mode channel all publishes go through.
-    static let publishChannel: UInt16 = 2
+    /// The confirm-mode channel all publishes go through: `firstPublishChannel`, or
+    /// `sparePublishChannel` after the first has been replaced (see `recyclePublishChannel`).
+    var publishChannel: UInt16 = AMQPSession.firstPublishChannel
+    static let firstPublishChannel: UInt16 = 2
+    /// Under RabbitMQ's default `channel_max` (2047) and above any consumer channel in practice;
+    /// consumers never take it.
+    static let sparePublishChannel: UInt16 = 2000
     /// Consumers get channels from here up, one each.
     static let firstConsumerChannel: UInt16 = 3
 
@@ -203,7 +208,7 @@ final class AMQPSession {
     /// A broker-closed channel: publishes in flight on it fail, its consumer ends with the error.
     func channelClosed(_ channel: UInt16, _ error: AMQPError) {
         openChannels.remove(channel)
-        if channel == Self.publishChannel {
+        if channel == publishChannel {
             publishChannelInConfirmMode = false
             for waiter in confirms.reset() { waiter.resume(throwing: error) }
         }

@@ -29,6 +29,28 @@ struct PublishingTests {
         }
     }
 
+    /// A nacked publish replaces the publish channel (RabbitMQ 3.10 keeps refusing a quorum queue
+    /// on a channel that first met it without a leader); publishing goes on on the new channel.
+    @Test func aNackReplacesThePublishChannelAndPublishingGoesOn() async throws {
+        try await BrokerEnvironment.withConnection { connection in
+            let full = BrokerEnvironment.uniqueName("full")
+            try await connection.declare(AMQPQueue(name: full, durable: false, autoDelete: false, arguments: ["x-max-length": 1, "x-overflow": "reject-publish"]))
+            try await connection.publish(routingKey: full, body: Array("first".utf8))
+            let refused = await #expect(throws: AMQPError.self) {
+                try await connection.publish(routingKey: full, body: Array("second".utf8))
+            }
+            #expect(refused?.kind == .nacked)
+            // Confirms keep working, twice around the two publish channel numbers.
+            for round in 0..<3 {
+                try await connection.purgeQueue(full)
+                try await connection.publish(routingKey: full, body: Array("again \(round)".utf8))
+                await #expect(throws: AMQPError.self) { try await connection.publish(routingKey: full, body: Array("over".utf8)) }
+            }
+            #expect(try await connection.get(queue: full).map { String(decoding: $0.body, as: UTF8.self) } == "again 2")
+            _ = try await connection.deleteQueue(full)
+        }
+    }
+
     @Test func hundredConcurrentPublishersDeliverEverythingOnceInPerPublisherOrder() async throws {
         let publishers = 100
         let perPublisher = 50

@@ -99,7 +99,9 @@ public enum BrokerVirtualHost {
         let password = components.password ?? "guest"
         components.user = nil
         components.password = nil
-        components.percentEncodedPath = path
+        let parts = path.split(separator: "?", maxSplits: 1).map(String.init)
+        components.percentEncodedPath = parts[0]
+        components.percentEncodedQuery = parts.count > 1 ? parts[1] : nil
         var request = URLRequest(url: components.url!)
         request.httpMethod = method
         request.setValue("Basic \(Data("\(user):\(password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
