@@ -83,6 +83,19 @@ struct ServicesScriptTests {
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent(".run/postgres/data").path))
     }
 
+    @Test func aClusterSizeThatIsNotANodeCountIsRefusedBeforeAnythingStarts() throws {
+        let folder = try Self.checkout()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for size in ["", "0", "three", "12"] {
+            let (status, output) = try Self.services(folder, ["up", "--cluster", size], ports: try Self.freePorts())
+            #expect(status == 1, "\(output)")
+            #expect(output.contains("--cluster takes a node count from 1 to 9"), "\(output)")
+            #expect(!output.contains("starting"), "\(output)")
+        }
+        let (status, output) = try Self.services(folder, ["node", "2", "kill"], ports: try Self.freePorts())
+        #expect(status == 1 && output.contains("no cluster node '2'"), "\(output)")
+    }
+
     @Test func pidFilesOfProcessesThatAreNotOursAreNotAdopted() throws {
         let folder = try Self.checkout()
         defer { try? FileManager.default.removeItem(at: folder) }
