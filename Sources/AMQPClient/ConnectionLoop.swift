@@ -34,7 +34,9 @@ struct ConnectionLoop: @unchecked Sendable {
                     nextAttempt = failures % nodes == 0
                         ? clock.now + session.configuration.reconnectBackoff.delay(afterFailures: failures / nodes)
                         : clock.now
-                    session.logger.warning(
+                    // Moving on to another node of a cluster is routine; a whole round failing is not.
+                    session.logger.log(
+                        level: failures % nodes == 0 ? .warning : .info,
                         "AMQP connect failed",
                         metadata: ["error": "\(error)", "amqp.attempt": "\(failures)"]
                     )
