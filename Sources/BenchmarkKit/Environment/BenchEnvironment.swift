@@ -60,6 +60,13 @@ public struct BenchEnvironment: Sendable {
 
     /// The RabbitMQ node's process (for its CPU time).
     public var brokerPID: Int32? { Self.pid(in: runDirectory.appendingPathComponent("rabbitmq/rabbit.pid")) }
+    /// The processes of the broker `CONCERT_AMQP_URL` names: the cluster's nodes when
+    /// `scripts/services up --cluster N` wrote it (`CONCERT_CLUSTER_NODES`), else the single node.
+    public var brokerPIDs: [Int32] {
+        let nodes = Int(ProcessInfo.processInfo.environment["CONCERT_CLUSTER_NODES"] ?? "") ?? 0
+        guard nodes > 0 else { return brokerPID.map { [$0] } ?? [] }
+        return (1...nodes).compactMap { Self.pid(in: runDirectory.appendingPathComponent("rabbitmq-cluster/n\($0)/rabbit.pid")) }
+    }
     /// PostgreSQL's postmaster (its backends are its children).
     public var databasePID: Int32? { Self.pid(in: runDirectory.appendingPathComponent("postgres/data/postmaster.pid")) }
 

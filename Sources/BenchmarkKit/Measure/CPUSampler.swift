@@ -4,12 +4,19 @@ public struct CPUSampler: Sendable {
     /// A named process tree to watch.
     public struct Part: Sendable {
         public let name: String
-        public let pid: Int32
+        /// The processes (each with its tree) counted together under `name`, e.g. a broker's nodes.
+        public let pids: [Int32]
 
         public init(name: String, pid: Int32) {
-            self.name = name
-            self.pid = pid
+            self.init(name: name, pids: [pid])
         }
+
+        public init(name: String, pids: [Int32]) {
+            self.name = name
+            self.pids = pids
+        }
+
+        var time: Duration { pids.reduce(.zero) { $0 + CPUUsage.treeTime(of: $1) } }
     }
 
     let parts: [Part]
@@ -23,7 +30,7 @@ public struct CPUSampler: Sendable {
 
     /// Starts a phase.
     public mutating func start() {
-        startTimes = Dictionary(uniqueKeysWithValues: parts.map { ($0.name, CPUUsage.treeTime(of: $0.pid)) })
+        startTimes = Dictionary(uniqueKeysWithValues: parts.map { ($0.name, $0.time) })
         startGenerator = CPUUsage.ownTime()
         startWall = .now
     }
@@ -32,7 +39,7 @@ public struct CPUSampler: Sendable {
     public func stop() -> [CPUShare] {
         let wall = (ContinuousClock.now - startWall).seconds
         var shares = parts.map { part in
-            CPUShare(name: part.name, percentOfCore: Self.percent(CPUUsage.treeTime(of: part.pid) - (startTimes[part.name] ?? .zero), wall))
+            CPUShare(name: part.name, percentOfCore: Self.percent(part.time - (startTimes[part.name] ?? .zero), wall))
         }
         shares.append(CPUShare(name: "load generator", percentOfCore: Self.percent(CPUUsage.ownTime() - startGenerator, wall)))
         return shares

@@ -135,7 +135,7 @@ extension BenchEnvironment {
     /// The parts whose CPU a phase reports: the process under test, the broker, the database.
     func parts(concert: ChildProcess) -> [CPUSampler.Part] {
         var parts = [CPUSampler.Part(name: concert.name, pid: concert.pid)]
-        if let broker = brokerPID { parts.append(.init(name: "rabbitmq", pid: broker)) }
+        if !brokerPIDs.isEmpty { parts.append(.init(name: brokerPIDs.count > 1 ? "rabbitmq ×\(brokerPIDs.count)" : "rabbitmq", pids: brokerPIDs)) }
         if let database = databasePID { parts.append(.init(name: "postgres", pid: database)) }
         return parts
     }
