@@ -41,11 +41,32 @@ public enum BrokerVirtualHost {
         }
         do {
             let result = try await body(configuration)
+            await settle(vhost)
             try await request("DELETE", "/api/vhosts/\(vhost)")
             return result
         } catch {
+            await settle(vhost)
             try? await request("DELETE", "/api/vhosts/\(vhost)")
             throw error
+        }
+    }
+
+    /// Waits until every quorum queue of the vhost runs with a leader (20 s at most).
+    ///
+    /// RabbitMQ 3.10.8: a queue with at-least-once dead-lettering deleted while its leader is still
+    /// starting (just after a broker restart) crashes its dead-letter worker over and over, which
+    /// takes down the node's `rabbit_fifo_dlx_sup`; every such queue declared afterwards fails
+    /// with `541 INTERNAL_ERROR` until the node's app restarts. Tests must not delete their vhost
+    /// in that window (`scripts/services rabbitmqctl start_app` also waits a few seconds for it).
+    static func settle(_ vhost: String) async {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            guard let data = try? await request("GET", "/api/queues/\(vhost)?columns=name,type,state,leader"),
+                  let queues = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]]
+            else { break }
+            let starting = queues.filter { ($0["type"] as? String) == "quorum" && (($0["state"] as? String) != "running" || $0["leader"] == nil) }
+            if starting.isEmpty { break }
+            try? await Task.sleep(for: .milliseconds(250))
         }
     }
 
