@@ -36,6 +36,8 @@ public struct APIServices: Sendable {
     public var readiness: ReadinessChecks
     /// Where `/metrics` reads from: the registry behind the process's `MetricsSystem`.
     public var metrics: PrometheusCollectorRegistry
+    /// The operator console (`/admin/console`); `nil` leaves it out.
+    public var console: ConsoleServices?
 
     public init(
         wallets: WalletStore,
@@ -109,7 +111,18 @@ public struct APIServices: Sendable {
             adminToken: adminToken,
             readiness: readiness,
             metrics: metrics
-        )
+        ).with(console: ConsoleServices(
+            store: ConsoleStore(client: database, logger: logger),
+            partitions: partitions,
+            adminToken: adminToken,
+            queueFacts: ConsoleServices.passiveQueueFacts(broker, topology: PipelineTopology(partitions: partitions))
+        ))
+    }
+
+    func with(console: ConsoleServices) -> APIServices {
+        var services = self
+        services.console = console
+        return services
     }
 
     /// Token issues from concurrent requests, one statement per batch.
@@ -149,5 +162,6 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.addScheduleRoutes(services)
     router.addCommandRoutes(services)
     router.addAdminRoutes(services)
+    router.addConsoleRoutes(services)
     return router
 }

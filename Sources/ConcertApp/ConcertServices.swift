@@ -264,6 +264,21 @@ public enum ConcertServices {
             logger: logger
         )
         services.rateLimiter = configuration.rateLimit
+        if configuration.managementURL != nil, let passive = services.console?.queueFacts {
+            // With the management API the console also shows unacked messages and the active consumer.
+            services.console?.queueFacts = {
+                async let live = passive()
+                let managed = (try? await SystemStatus.managementQueues(configuration)) ?? [:]
+                var facts = await live
+                for (name, info) in managed {
+                    var fact = facts[name] ?? .init(ready: info.ready, consumers: info.consumers)
+                    fact.unacknowledged = info.unacknowledged
+                    fact.activeConsumer = info.activeConsumer
+                    facts[name] = fact
+                }
+                return facts
+            }
+        }
         return services
     }
 

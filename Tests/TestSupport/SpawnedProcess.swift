@@ -44,6 +44,20 @@ public final class SpawnedProcess: Sendable {
         return nil
     }
 
+    /// Waits up to `timeout` for the process to end by itself; its exit status, or nil (then it
+    /// is killed). Blocks the calling thread, as `stop` does.
+    public func waitForExit(timeout: Duration) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid { return (status >> 8) & 0xFF }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        return nil
+    }
+
     /// The log's lines so far.
     public func logLines() -> [String] {
         ((try? String(contentsOf: log, encoding: .utf8)) ?? "").components(separatedBy: "\n")
