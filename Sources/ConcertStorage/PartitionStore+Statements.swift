@@ -86,7 +86,8 @@ extension PartitionStore {
     }
 
     /// Everything else a batch writes, in one statement: new reservations, seats, payments, ended
-    /// tokens and every outcome (`completed_at` = when it was written).
+    /// tokens and every outcome (`completed_at` = when the statement was written: one batch's
+    /// outcomes share it, which is how the console tells a partition's last batch size).
     struct Write: PostgresPreparedStatement {
         static let sql = """
             WITH new_reservations AS (
@@ -111,7 +112,7 @@ extension PartitionStore {
                 RETURNING 1
             ), outcomes AS (
                 INSERT INTO commands (id, type, user_id, partition_key, status, result, error_code, submitted_at, completed_at)
-                SELECT id, type, user_id, partition_key, status, NULLIF(result, ''), NULLIF(error_code, ''), submitted_at, clock_timestamp()
+                SELECT id, type, user_id, partition_key, status, NULLIF(result, ''), NULLIF(error_code, ''), submitted_at, statement_timestamp()
                 FROM unnest($22::uuid[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::timestamptz[])
                     AS v(id, type, user_id, partition_key, status, result, error_code, submitted_at)
                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result, error_code = excluded.error_code,

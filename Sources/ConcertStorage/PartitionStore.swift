@@ -123,7 +123,7 @@ public struct PartitionStore: Sendable {
     /// Writes a batch: status changes of older reservations first (a lapsed hold must stop being
     /// live before a new hold takes its seat, and PostgreSQL does not order the parts of one
     /// statement), then new reservations, seats, payments, ended tokens and every outcome in one
-    /// statement. Outcomes get `completed_at` = the moment they were written.
+    /// statement. Outcomes get `completed_at` = the moment their statement was written (the same for a whole batch).
     public func write(_ writes: PartitionWrites, seats: [SeatRow], scheduleIDs: [ScheduleKey: Int64]) async throws {
         if !writes.statusChanges.isEmpty {
             try await connection.run(StatusChanges(changes: Array(writes.statusChanges)), logger: logger)

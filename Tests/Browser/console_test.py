@@ -92,10 +92,12 @@ def text_of(selector):
     return driver.find_element(By.CSS_SELECTOR, selector).text
 
 
-def shot(name):
+def shot(name, height=1400):
     if SHOTS:
         os.makedirs(SHOTS, exist_ok=True)
+        driver.set_window_size(1280, height)
         driver.save_screenshot(os.path.join(SHOTS, name))
+        driver.set_window_size(1280, 1400)
 
 
 try:
@@ -143,7 +145,25 @@ try:
     assert len(rows) == 1, f"{len(rows)} groups"
     count = int(rows[0].find_elements(By.CSS_SELECTOR, "td.num")[0].text)
     assert count == POISON, f"the group has {count} letters, {POISON} were injected"
-    shot("console-dead-letters.png")
+    shot("console-dead-letters.png", height=420)
+
+    step("the filter: by partition and reason")
+    driver.find_element(By.ID, "partition").send_keys("3")
+    driver.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    assert "No dead letters match the filter." in text_of("main"), "partition 3 has no letters: " + text_of("main")[-300:]
+    driver.find_element(By.ID, "partition").clear()
+    driver.find_element(By.ID, "partition").send_keys("0")
+    driver.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")) == 1, "partition 0 has the poison"
+    reason = driver.find_element(By.CSS_SELECTOR, "tr[data-group] th a").text
+    driver.find_element(By.ID, "reason").send_keys(reason)
+    driver.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")) == 1, "filtered by its own reason"
+    driver.find_element(By.ID, "since").send_keys("2999-01-01T00:00")
+    driver.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    assert "No dead letters match the filter." in text_of("main"), "nothing is seen in the future"
+    driver.get(BASE + "/admin/console/dead-letters")
+    rows = driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")
 
     step("one letter: body, headers and x-death; replay it")
     rows[0].find_element(By.CSS_SELECTOR, "th a").click()
@@ -177,6 +197,16 @@ try:
     assert f"Replay {remaining} dead letter(s)?" == text_of("h1"), text_of("h1")
     driver.find_element(By.XPATH, f"//button[normalize-space()='Replay {remaining} letter(s)']").click()
     wait.until(lambda d: f"Replayed {remaining} letter(s)." in d.find_element(By.CSS_SELECTOR, ".notice").text)
+
+    step("discard the whole group after its confirmation")
+    rows = driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")
+    rows[0].find_element(By.XPATH, ".//button[normalize-space()='Discard all…']").click()
+    wait.until(lambda d: "Discard" in d.find_element(By.TAG_NAME, "h1").text)
+    confirm = text_of("h1")
+    assert confirm.startswith("Discard ") and confirm.endswith(" dead letter(s)?"), confirm
+    many = int(confirm.split()[1])
+    driver.find_element(By.XPATH, f"//button[normalize-space()='Discard {many} letter(s)']").click()
+    wait.until(lambda d: f"Discarded {many} letter(s)." in d.find_element(By.CSS_SELECTOR, ".notice").text)
 
     step("commands: a user's latest, with their outcomes")
     driver.find_element(By.LINK_TEXT, "Commands").click()

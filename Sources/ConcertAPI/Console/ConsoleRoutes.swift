@@ -120,12 +120,7 @@ struct ConsolePages: Sendable {
 
     static func fields(_ request: Request) async throws -> [String: String] {
         var request = request
-        let body = try await request.collectBody(upTo: 64 * 1024)
-        var components = URLComponents()
-        components.percentEncodedQuery = String(buffer: body).replacingOccurrences(of: "+", with: "%20")
-        var fields: [String: String] = [:]
-        for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
-        return fields
+        return formFields(String(buffer: try await request.collectBody(upTo: 64 * 1024)))
     }
 
     func signIn(error: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
@@ -182,7 +177,10 @@ struct ConsolePages: Sendable {
         let partitions = (0..<console.partitions).map { number -> PartitionRow in
             let fact = queueFacts[PipelineTopology.partitionQueue(number)]
             let entries = byPartition[number] ?? []
-            let latest = entries.max { ($0.lastCommitAt ?? .distantPast) < ($1.lastCommitAt ?? .distantPast) }
+            let latest = entries.compactMap(\.lastCommitAt).max()
+            // One batch writes all its outcomes in one statement, so they share `completed_at`,
+            // whichever schedules of the partition they belong to.
+            let lastBatch = entries.filter { $0.lastCommitAt == latest }.reduce(0) { $0 + $1.lastBatchSize }
             return PartitionRow(
                 number: number,
                 ready: fact?.ready.map(String.init) ?? "?",
@@ -190,8 +188,8 @@ struct ConsolePages: Sendable {
                 consumers: fact?.consumers.map(String.init) ?? "?",
                 activeConsumer: fact?.activeConsumer ?? "-",
                 rate: String(format: "%.1f", Double(entries.reduce(0) { $0 + $1.committedLastMinute }) / 60),
-                lastCommit: latest?.lastCommitAt.map { Self.ago($0, now: now) } ?? "none in the last hour",
-                lastBatch: latest.map { String($0.lastBatchSize) } ?? "-"
+                lastCommit: latest.map { Self.ago($0, now: now) } ?? "none in the last hour",
+                lastBatch: latest == nil ? "-" : String(lastBatch)
             )
         }
         return OverviewPage(
@@ -225,10 +223,17 @@ struct ConsolePages: Sendable {
         return (filter, FilterForm(reason: value("reason") ?? "", type: value("type") ?? "", partition: value("partition") ?? "", since: value("since") ?? ""))
     }
 
+    /// The query string as a form encodes it (`+` for a space).
     static func query(_ request: Request) -> [String: String] {
-        var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        return query
+        formFields(request.uri.query ?? "")
+    }
+
+    static func formFields(_ encoded: String) -> [String: String] {
+        var components = URLComponents()
+        components.percentEncodedQuery = encoded.replacingOccurrences(of: "+", with: "%20")
+        var fields: [String: String] = [:]
+        for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
+        return fields
     }
 
     func deadLetters(_ request: Request) async throws -> Response {
