@@ -39,46 +39,43 @@ struct ConsoleBrowserTests {
                         )
                     }
                 }
-                let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
                 let adminToken = "console-tests-admin-token-0123456789abcdef"
                 let userSecret = "console-tests-user-secret-0123456789abcdef"
                 let port = try StartupTests.freePort()
-                var environment = ProcessInfo.processInfo.environment
-                environment["CONCERT_DATABASE_URL"] = databaseURL
-                environment["CONCERT_AMQP_URL"] = amqp.addresses.map { "amqp://\(amqp.username):\(amqp.password)@\($0)/\(vhost)" }.joined(separator: ",")
-                environment["CONCERT_HTTP_PORT"] = String(port)
-                environment["CONCERT_PARTITIONS"] = String(partitions)
-                environment["CONCERT_TOKEN_SECRET"] = "console-tests-token-secret-0123456789abcdef"
-                environment["CONCERT_USER_TOKEN_SECRET"] = userSecret
-                environment["CONCERT_ADMIN_TOKEN"] = adminToken
-                environment["CONCERT_MAX_SEATS_PER_USER"] = "off"
-                environment["CONCERT_RATE_LIMIT"] = "off"
-                environment["CONCERT_LOG_LEVEL"] = "warning"
-                let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-console-\(UUID().uuidString.prefix(6)).log")
-                let serve = try SpawnedProcess(
-                    ClusterEnvironment.root.appendingPathComponent(".build/debug/concert").path, ["serve"], environment: environment, log: log)
-                defer { _ = serve.stop() }
-                try await eventually(timeout: .seconds(60), "concert serve is ready") {
-                    await LiveAPI(port: port).send("GET", "/health/ready", bearer: nil).status == 200
-                }
+                let environment = ClusterEnvironment.serveEnvironment(
+                    amqp: amqp, databaseURL: databaseURL, port: port, partitions: partitions, userSecret: userSecret,
+                    ["CONCERT_ADMIN_TOKEN": adminToken])
+                let serve = try ClusterEnvironment.startServe(environment, name: "console")
+                let log = serve.log
+                // Stopped (and waited for) on a thread of its own, never on the concurrency pool.
+                do {
+                    try await eventually(timeout: .seconds(60), "concert serve is ready") {
+                        await LiveAPI(port: port).send("GET", "/health/ready", bearer: nil).status == 200
+                    }
 
-                let users = (0..<3).map { "console-buyer-\($0)" }
-                var browser = environment
-                browser["CONSOLE_URL"] = "http://127.0.0.1:\(port)"
-                browser["CONSOLE_ADMIN_TOKEN"] = adminToken
-                browser["CONSOLE_ACCESS_TOKENS"] = users.map { AccessTokens.sign(user: UserID($0)!, secret: userSecret, lifetime: 3600) }.joined(separator: ",")
-                browser["CONSOLE_USER"] = users[0]
-                browser["CONSOLE_POISON"] = String(Self.poison)
-                if let folder = environment["CONCERT_CONSOLE_SCREENSHOTS"] { browser["CONSOLE_SCREENSHOTS"] = folder }
-                let output = FileManager.default.temporaryDirectory.appendingPathComponent("console-browser-\(UUID().uuidString.prefix(6)).log")
-                let script = try SpawnedProcess(
-                    "/usr/bin/env", ["python3", ClusterEnvironment.root.appendingPathComponent("Tests/Browser/console_test.py").path],
-                    environment: browser, log: output)
-                let status = await onThread { script.waitForExit(timeout: .seconds(300)) }
-                let lines = script.logLines().filter { !$0.isEmpty }
-                for line in lines { print(line) }
-                #expect(status == 0, "the browser test failed (\(lines.last ?? "no output")); concert serve's log: \(log.path)")
-                #expect(lines.contains("browser: all steps passed"))
+                    let users = (0..<3).map { "console-buyer-\($0)" }
+                    var browser = environment
+                    browser["CONSOLE_URL"] = "http://127.0.0.1:\(port)"
+                    browser["CONSOLE_ADMIN_TOKEN"] = adminToken
+                    browser["CONSOLE_ACCESS_TOKENS"] = users.map { AccessTokens.sign(user: UserID($0)!, secret: userSecret, lifetime: 3600) }.joined(separator: ",")
+                    browser["CONSOLE_USER"] = users[0]
+                    browser["CONSOLE_POISON"] = String(Self.poison)
+                    if let folder = environment["CONCERT_CONSOLE_SCREENSHOTS"] { browser["CONSOLE_SCREENSHOTS"] = folder }
+                    let output = FileManager.default.temporaryDirectory.appendingPathComponent("console-browser-\(UUID().uuidString.prefix(6)).log")
+                    let script = try SpawnedProcess(
+                        "/usr/bin/env", ["python3", ClusterEnvironment.root.appendingPathComponent("Tests/Browser/console_test.py").path],
+                        environment: browser, log: output)
+                    let status = await onThread { script.waitForExit(timeout: .seconds(300)) }
+                    let lines = script.logLines().filter { !$0.isEmpty }
+                    for line in lines { print(line) }
+                    #expect(status == 0, "the browser test failed (\(lines.last ?? "no output")); concert serve's log: \(log.path)")
+                    #expect(lines.contains("browser: all steps passed"))
+                } catch {
+                    _ = await onThread { serve.stop() }
+                    throw error
+                }
+                let stopped = await onThread { serve.stop() }
+                #expect(stopped == 0, "concert serve did not stop cleanly on SIGTERM; log: \(log.path)")
             }
         }
     }

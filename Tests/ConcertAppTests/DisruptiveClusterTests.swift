@@ -44,6 +44,29 @@ enum ClusterEnvironment {
         throw ClusterTestFailure(description: "no connection to \(vhost) listed by the management API within 30 s")
     }
 
+    /// The environment of a `concert serve` the test starts on its own database schema and
+    /// virtual host (every node of the broker), on `port`; `extra` adds or overrides.
+    static func serveEnvironment(amqp: AMQPConfiguration, databaseURL: String, port: Int, partitions: Int, userSecret: String, _ extra: [String: String] = [:]) -> [String: String] {
+        let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
+        var environment = ProcessInfo.processInfo.environment
+        environment["CONCERT_DATABASE_URL"] = databaseURL
+        environment["CONCERT_AMQP_URL"] = amqp.addresses.map { "amqp://\(amqp.username):\(amqp.password)@\($0)/\(vhost)" }.joined(separator: ",")
+        environment["CONCERT_HTTP_PORT"] = String(port)
+        environment["CONCERT_PARTITIONS"] = String(partitions)
+        environment["CONCERT_TOKEN_SECRET"] = "app-tests-token-secret-0123456789abcdef"
+        environment["CONCERT_USER_TOKEN_SECRET"] = userSecret
+        environment["CONCERT_MAX_SEATS_PER_USER"] = "off"
+        environment["CONCERT_RATE_LIMIT"] = "off"
+        environment["CONCERT_LOG_LEVEL"] = "warning"
+        return environment.merging(extra) { _, new in new }
+    }
+
+    /// `concert serve` (the debug build) with `environment`, logging to a temporary file named after `name`.
+    static func startServe(_ environment: [String: String], name: String) throws -> SpawnedProcess {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-\(name)-\(UUID().uuidString.prefix(6)).log")
+        return try SpawnedProcess(root.appendingPathComponent(".build/debug/concert").path, ["serve"], environment: environment, log: log)
+    }
+
     /// `n2@localhost` → 2.
     static func number(of node: String) -> Int? {
         Int(node.dropFirst().prefix { $0.isNumber })
@@ -228,20 +251,12 @@ struct DisruptiveClusterTests {
                 let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
                 let userSecret = "cluster-tests-user-secret-0123456789abcdef"
                 let port = try StartupTests.freePort()
-                var environment = ProcessInfo.processInfo.environment
-                environment["CONCERT_DATABASE_URL"] = databaseURL
-                environment["CONCERT_AMQP_URL"] = amqp.addresses.map { "amqp://\(amqp.username):\(amqp.password)@\($0)/\(vhost)" }.joined(separator: ",")
-                environment["CONCERT_HTTP_PORT"] = String(port)
-                environment["CONCERT_PARTITIONS"] = String(Self.partitions)
-                environment["CONCERT_HOLD_SECONDS"] = String(Self.holdSeconds)
-                environment["CONCERT_TOKEN_SECRET"] = "cluster-tests-token-secret-0123456789abcdef"
-                environment["CONCERT_USER_TOKEN_SECRET"] = userSecret
-                environment["CONCERT_MAX_SEATS_PER_USER"] = "off"
-                environment["CONCERT_RATE_LIMIT"] = "off"
-                environment["CONCERT_LOG_LEVEL"] = "warning"
-                let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-cluster-\(UUID().uuidString.prefix(6)).log")
-                let serve = try SpawnedProcess(
-                    ClusterEnvironment.root.appendingPathComponent(".build/debug/concert").path, ["serve"], environment: environment, log: log)
+                let serve = try ClusterEnvironment.startServe(
+                    ClusterEnvironment.serveEnvironment(
+                        amqp: amqp, databaseURL: databaseURL, port: port, partitions: Self.partitions, userSecret: userSecret,
+                        ["CONCERT_HOLD_SECONDS": String(Self.holdSeconds)]),
+                    name: "cluster")
+                let log = serve.log
                 var touched: [Int] = []
                 do {
                     try await Self.scenario(api: LiveAPI(port: port), client: client, vhost: vhost, userSecret: userSecret, touched: &touched)

@@ -33,15 +33,7 @@ public final class SpawnedProcess: Sendable {
     /// of its own (`onThread`), not from the concurrency pool.
     public func stop(timeout: Duration = .seconds(20)) -> Int32? {
         kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + timeout
-        var status: Int32 = 0
-        while ContinuousClock.now < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { return (status >> 8) & 0xFF }
-            usleep(50_000)
-        }
-        kill(pid, SIGKILL)
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        return nil
+        return waitForExit(timeout: timeout)
     }
 
     /// Waits up to `timeout` for the process to end by itself; its exit status, or nil (then it
