@@ -17,6 +17,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE = os.environ["CONSOLE_URL"]
@@ -85,7 +86,25 @@ options.binary_location = "/usr/bin/chromium"
 for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1400"):
     options.add_argument(argument)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(driver, 30)
+# Checks made while a page is being replaced can fail in passing (stale or detached nodes): a
+# wait tries again until its time is up.
+wait = WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,))
+
+
+def follow(element):
+    """Clicks a link or a form's button and waits until the next page has loaded."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+
+    def replaced(_):
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:  # stale, or detached while the next page loads
+            return True
+
+    wait.until(replaced)
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete" and d.find_elements(By.TAG_NAME, "main"))
 
 
 def text_of(selector):
@@ -109,10 +128,10 @@ try:
 
     step("a wrong token is refused with a message; the right one signs in")
     driver.find_element(By.ID, "token").send_keys("not-the-token")
-    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    follow(driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     assert "not the admin token" in text_of("[role=alert]"), driver.page_source[:500]
     driver.find_element(By.ID, "token").send_keys(ADMIN)
-    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    follow(driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     wait.until(lambda d: d.find_elements(By.ID, "partitions-heading"))
     cookie = driver.get_cookie("concert_console")
     assert cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Strict", cookie
@@ -137,11 +156,11 @@ try:
     shot("console-overview.png")
 
     step("the poison messages are in a dead-letter group")
-    driver.find_element(By.LINK_TEXT, "Dead letters").click()
+    follow(driver.find_element(By.LINK_TEXT, "Dead letters"))
     def grouped(d):
         d.refresh()
         return d.find_elements(By.CSS_SELECTOR, "tr[data-group]")
-    rows = WebDriverWait(driver, 60).until(grouped)
+    rows = WebDriverWait(driver, 60, ignored_exceptions=(WebDriverException,)).until(grouped)
     assert len(rows) == 1, f"{len(rows)} groups"
     count = int(rows[0].find_elements(By.CSS_SELECTOR, "td.num")[0].text)
     assert count == POISON, f"the group has {count} letters, {POISON} were injected"
@@ -149,24 +168,24 @@ try:
 
     step("the filter: by partition and reason")
     driver.find_element(By.ID, "partition").send_keys("3")
-    driver.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Filter']"))
     assert "No dead letters match the filter." in text_of("main"), "partition 3 has no letters: " + text_of("main")[-300:]
     driver.find_element(By.ID, "partition").clear()
     driver.find_element(By.ID, "partition").send_keys("0")
-    driver.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Filter']"))
     assert len(driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")) == 1, "partition 0 has the poison"
     reason = driver.find_element(By.CSS_SELECTOR, "tr[data-group] th a").text
     driver.find_element(By.ID, "reason").send_keys(reason)
-    driver.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Filter']"))
     assert len(driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")) == 1, "filtered by its own reason"
     driver.find_element(By.ID, "since").send_keys("2999-01-01T00:00")
-    driver.find_element(By.XPATH, "//button[normalize-space()='Filter']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Filter']"))
     assert "No dead letters match the filter." in text_of("main"), "nothing is seen in the future"
     driver.get(BASE + "/admin/console/dead-letters")
     rows = driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")
 
     step("one letter: body, headers and x-death; replay it")
-    rows[0].find_element(By.CSS_SELECTOR, "th a").click()
+    follow(rows[0].find_element(By.CSS_SELECTOR, "th a"))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "tbody th a"))
     group_url = driver.current_url
     letters = [link.get_attribute("href") for link in driver.find_elements(By.CSS_SELECTOR, "tbody th a")]
@@ -176,13 +195,13 @@ try:
     assert "not a command" in text_of("#body"), text_of("#body")
     assert text_of("#headers").strip().startswith("{"), text_of("#headers")
     assert text_of("#x-death"), "no x-death section"
-    driver.find_element(By.XPATH, "//button[normalize-space()='Replay']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Replay']"))
     wait.until(lambda d: "Replayed 1 letter(s)." in d.find_element(By.CSS_SELECTOR, ".notice").text)
 
     step("discard another letter")
     driver.get(letters[1])
     letter_url = driver.current_url
-    driver.find_element(By.XPATH, "//button[normalize-space()='Discard']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Discard']"))
     wait.until(lambda d: "Discarded 1 letter(s)." in d.find_element(By.CSS_SELECTOR, ".notice").text)
     driver.get(letter_url)
     assert "No dead letter" in driver.page_source, "the discarded letter is still there"
@@ -192,26 +211,26 @@ try:
     rows = driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")
     remaining = int(rows[0].find_elements(By.CSS_SELECTOR, "td.num")[0].text)
     assert remaining == POISON - 1, f"{remaining} letters left after discarding one of {POISON}"
-    rows[0].find_element(By.XPATH, ".//button[normalize-space()='Replay all…']").click()
+    follow(rows[0].find_element(By.XPATH, ".//button[normalize-space()='Replay all…']"))
     wait.until(lambda d: d.find_elements(By.TAG_NAME, "h1") and "Replay" in d.find_element(By.TAG_NAME, "h1").text)
     assert f"Replay {remaining} dead letter(s)?" == text_of("h1"), text_of("h1")
-    driver.find_element(By.XPATH, f"//button[normalize-space()='Replay {remaining} letter(s)']").click()
+    follow(driver.find_element(By.XPATH, f"//button[normalize-space()='Replay {remaining} letter(s)']"))
     wait.until(lambda d: f"Replayed {remaining} letter(s)." in d.find_element(By.CSS_SELECTOR, ".notice").text)
 
     step("discard the whole group after its confirmation")
     rows = driver.find_elements(By.CSS_SELECTOR, "tr[data-group]")
-    rows[0].find_element(By.XPATH, ".//button[normalize-space()='Discard all…']").click()
+    follow(rows[0].find_element(By.XPATH, ".//button[normalize-space()='Discard all…']"))
     wait.until(lambda d: "Discard" in d.find_element(By.TAG_NAME, "h1").text)
     confirm = text_of("h1")
     assert confirm.startswith("Discard ") and confirm.endswith(" dead letter(s)?"), confirm
     many = int(confirm.split()[1])
-    driver.find_element(By.XPATH, f"//button[normalize-space()='Discard {many} letter(s)']").click()
+    follow(driver.find_element(By.XPATH, f"//button[normalize-space()='Discard {many} letter(s)']"))
     wait.until(lambda d: f"Discarded {many} letter(s)." in d.find_element(By.CSS_SELECTOR, ".notice").text)
 
     step("commands: a user's latest, with their outcomes")
-    driver.find_element(By.LINK_TEXT, "Commands").click()
+    follow(driver.find_element(By.LINK_TEXT, "Commands"))
     driver.find_element(By.ID, "user").send_keys(USER)
-    driver.find_element(By.XPATH, "//button[normalize-space()='Look up']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Look up']"))
     def looked_up(d):
         cells = d.find_elements(By.XPATH, "//tbody/tr/td[4]")
         return [cell.text for cell in cells]
@@ -220,7 +239,7 @@ try:
     command_id = driver.find_element(By.CSS_SELECTOR, "tbody th code").text
     driver.find_element(By.ID, "user").clear()
     driver.find_element(By.ID, "id").send_keys(command_id)
-    driver.find_element(By.XPATH, "//button[normalize-space()='Look up']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Look up']"))
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tbody tr")) == 1 and command_id in d.page_source)
 
     step("every page is reachable from the keyboard: the first Tab lands on a link")
@@ -229,7 +248,7 @@ try:
     assert focused.tag_name == "a", focused.tag_name
 
     step("sign out; the pages need a session again")
-    driver.find_element(By.XPATH, "//button[normalize-space()='Sign out']").click()
+    follow(driver.find_element(By.XPATH, "//button[normalize-space()='Sign out']"))
     wait.until(lambda d: d.current_url.endswith("/admin/console/sign-in"))
     driver.get(BASE + "/admin/console/commands")
     assert driver.current_url.endswith("/admin/console/sign-in"), driver.current_url
