@@ -93,7 +93,7 @@ public struct APIServices: Sendable {
     ) async -> APIServices {
         let waitingRoom = WaitingRoomStore(client: database, logger: logger)
         let activeTokens = ActiveTokens(store: waitingRoom)
-        return APIServices(
+        var services = APIServices(
             wallets: WalletStore(client: database, logger: logger),
             catalogue: CatalogueStore(client: database, logger: logger),
             waitingRoom: waitingRoom,
@@ -111,17 +111,13 @@ public struct APIServices: Sendable {
             adminToken: adminToken,
             readiness: readiness,
             metrics: metrics
-        ).with(console: ConsoleServices(
+        )
+        services.console = ConsoleServices(
             store: ConsoleStore(client: database, logger: logger),
             partitions: partitions,
             adminToken: adminToken,
             queueFacts: ConsoleServices.passiveQueueFacts(broker, topology: PipelineTopology(partitions: partitions))
-        ))
-    }
-
-    func with(console: ConsoleServices) -> APIServices {
-        var services = self
-        services.console = console
+        )
         return services
     }
 

@@ -92,6 +92,19 @@ public struct DeadLetterStore: Sendable {
         ).first
     }
 
+    /// The letters with these ids, in the order given (ids not archived are left out).
+    public func find(ids: [Int64]) async throws -> [Record] {
+        let found = try await records(
+            """
+            SELECT id, message_id, type, reason, exchange, routing_key, count, first_seen_at, last_seen_at, replayed_at,
+                   replay_count, body, headers::text
+            FROM dead_letters WHERE id = ANY(\(ids))
+            """
+        )
+        let byID = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0) })
+        return ids.compactMap { byID[$0] }
+    }
+
     /// Notes a replay.
     public func markReplayed(_ id: Int64, at time: Date) async throws {
         try await client.fetch(

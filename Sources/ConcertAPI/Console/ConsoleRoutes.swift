@@ -18,7 +18,7 @@ extension Router<APIRequestContext> {
         let open = group("/admin/console")
         open.get("/assets/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
-            guard ["console.css", "console.js"].contains(name), let data = ConsoleServices.asset(name) else {
+            guard let data = console.assets[name] else {
                 return ConsolePages.plain(.notFound, "No such file.")
             }
             var headers: HTTPFields = [.contentType: name.hasSuffix(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8"]
@@ -257,10 +257,7 @@ struct ConsolePages: Sendable {
         let type = query["type"].flatMap { $0.isEmpty ? nil : $0 }
         let (filter, _) = try Self.filter(query.filter { $0.key == "partition" || $0.key == "since" })
         let ids = try await console.store.deadLetterIDs(reason: reason, type: type, filter: filter)
-        var letters: [LetterRow] = []
-        for id in ids.prefix(200) {
-            if let record = try await deadLetters.store.find(id) { letters.append(LetterRow(record)) }
-        }
+        let letters = try await deadLetters.store.find(ids: Array(ids.prefix(200))).map(LetterRow.init)
         var page = GroupPage(page: Page(title: "Dead letters: \(reason)"), reason: reason, type: type ?? "(none)", count: ids.count, letters: letters)
         try signedIn(&page.page, request)
         page.page.onDeadLetters = true
@@ -383,7 +380,7 @@ struct ConsolePages: Sendable {
 
     /// A short page for refusals and errors.
     static func plain(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let escaped = message.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        let escaped = escapeHTML(message)
         return html(
             status,
             """
@@ -393,6 +390,17 @@ struct ConsolePages: Sendable {
             <p><a href="/admin/console">Console</a> · <a href="/admin/console/sign-in">Sign in</a></p></main></body></html>
             """
         )
+    }
+
+    /// Text made safe inside HTML elements and quoted attributes.
+    static func escapeHTML(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// How often and when a letter was replayed.
+    static func replayed(_ record: DeadLetterStore.Record) -> String {
+        record.replayedAt.map { "\(record.replayCount)×, last \(timestamp($0))" } ?? "no"
     }
 
     static func redirect(_ location: String) -> Response {
@@ -549,9 +557,7 @@ struct GroupRow {
 
     static func hiddenFields(reason: String, type: String?, filter: FilterForm) -> String {
         func field(_ name: String, _ value: String) -> String {
-            let escaped = value.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
-                .replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            return "<input type=\"hidden\" name=\"\(name)\" value=\"\(escaped)\">"
+            "<input type=\"hidden\" name=\"\(name)\" value=\"\(ConsolePages.escapeHTML(value))\">"
         }
         var fields = [field("reason", reason)]
         if let type { fields.append(field("type", type)) }
@@ -575,7 +581,7 @@ struct LetterRow {
         routingKey = record.routingKey
         count = record.count
         lastSeen = ConsolePages.timestamp(record.lastSeenAt)
-        replayed = record.replayedAt.map { "\(record.replayCount)×, last \(ConsolePages.timestamp($0))" } ?? "no"
+        replayed = ConsolePages.replayed(record)
     }
 }
 
@@ -614,7 +620,7 @@ struct LetterPage {
         count = record.count
         firstSeen = ConsolePages.timestamp(record.firstSeenAt)
         lastSeen = ConsolePages.timestamp(record.lastSeenAt)
-        replayed = record.replayedAt.map { "\(record.replayCount)×, last \(ConsolePages.timestamp($0))" } ?? "no"
+        replayed = ConsolePages.replayed(record)
         body = Self.pretty(Data(record.body)) ?? (String(validating: record.body, as: UTF8.self) ?? "(\(record.body.count) bytes, not UTF-8)")
         let headerObject = try? JSONSerialization.jsonObject(with: Data(record.headers.utf8))
         headers = Self.pretty(Data(record.headers.utf8)) ?? record.headers

@@ -32,6 +32,8 @@ public struct ConsoleServices: Sendable {
     /// Each pipeline queue's facts by name.
     public var queueFacts: @Sendable () async -> [String: QueueFacts]
     let templates: MustacheLibrary
+    /// `Console/Assets`, read once: the stylesheet and the refresh script.
+    let assets: [String: Data]
 
     public init(store: ConsoleStore, partitions: Int, adminToken: String?, queueFacts: @escaping @Sendable () async -> [String: QueueFacts]) {
         self.store = store
@@ -39,6 +41,7 @@ public struct ConsoleServices: Sendable {
         sessions = adminToken.map { ConsoleSessions(adminToken: $0) }
         self.queueFacts = queueFacts
         templates = Self.loadTemplates()
+        assets = Self.loadAssets()
     }
 
     /// Facts from passive declares on `broker` (ready messages and consumers of each queue).
@@ -70,9 +73,13 @@ public struct ConsoleServices: Sendable {
         return library
     }
 
-    /// A static file of `Console/Assets`.
-    static func asset(_ name: String) -> Data? {
-        guard let folder = Bundle.module.url(forResource: "Assets", withExtension: nil) else { return nil }
-        return try? Data(contentsOf: folder.appendingPathComponent(name))
+    /// The files of `Console/Assets` by name.
+    static func loadAssets() -> [String: Data] {
+        guard let folder = Bundle.module.url(forResource: "Assets", withExtension: nil),
+              let files = try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+        else { preconditionFailure("the console assets are missing from the ConcertAPI bundle") }
+        var assets: [String: Data] = [:]
+        for file in files { assets[file.lastPathComponent] = try? Data(contentsOf: file) }
+        return assets
     }
 }

@@ -38,10 +38,10 @@ public struct ConsoleSessions: Sendable {
 
     /// A new session and its cookie value.
     public func open(now: Date = Date()) -> (session: Session, cookie: String) {
-        let nonce = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64URL
+        let nonce = QueueTokens.base64URL(Data((0..<16).map { _ in UInt8.random(in: 0...255) }))
         let expires = Int64(now.addingTimeInterval(lifetime).timeIntervalSince1970)
         let payload = "v1.\(expires).\(nonce)"
-        let mac = Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: sessionKey)).base64URL
+        let mac = QueueTokens.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: sessionKey)))
         return (Session(nonce: nonce, expires: Date(timeIntervalSince1970: TimeInterval(expires))), "\(payload).\(mac)")
     }
 
@@ -58,7 +58,7 @@ public struct ConsoleSessions: Sendable {
 
     /// The CSRF token of a session's forms.
     public func csrfToken(for session: Session) -> String {
-        Data(HMAC<SHA256>.authenticationCode(for: Data(session.nonce.utf8), using: csrfKey)).base64URL
+        QueueTokens.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(session.nonce.utf8), using: csrfKey)))
     }
 
     /// Whether a posted CSRF token belongs to the session (constant time).
@@ -69,11 +69,7 @@ public struct ConsoleSessions: Sendable {
 }
 
 extension Data {
-    /// Base64url without padding (RFC 4648 §5).
-    var base64URL: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
+    /// Decodes base64url without padding (RFC 4648 §5), as `QueueTokens.base64URL` encodes it.
     init?(base64URL text: String) {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
