@@ -235,6 +235,7 @@ let package = Package(
                 "ConcertAPI",
                 "ConcertApp",
                 "ConcertDomain",
+                "ConcertPipeline",
                 "ConcertStorage",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

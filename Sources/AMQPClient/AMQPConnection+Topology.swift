@@ -22,6 +22,26 @@ extension AMQPConnection {
         try await perform { session throws(AMQPError) in try session.declareQueue(AMQPQueue(name: name), passive: true) }
     }
 
+    /// Whether an exchange exists (passive declare): false when the broker answers 404.
+    public func exchangeExists(_ name: String) async throws -> Bool {
+        do {
+            try await perform { session throws(AMQPError) in try session.declareExchange(AMQPExchange(name: name, type: .direct), passive: true) }
+            return true
+        } catch let error as AMQPError where error.replyCode == 404 {
+            return false
+        }
+    }
+
+    /// Whether a queue exists (passive declare): false when the broker answers 404.
+    public func queueExists(_ name: String) async throws -> Bool {
+        do {
+            _ = try await inspectQueue(name)
+            return true
+        } catch let error as AMQPError where error.replyCode == 404 {
+            return false
+        }
+    }
+
     /// Deletes a queue and returns how many messages it held.
     @discardableResult
     public func deleteQueue(_ name: String) async throws -> Int {

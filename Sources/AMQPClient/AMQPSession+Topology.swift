@@ -1,7 +1,7 @@
 internal import CRabbitMQ
 
 extension AMQPSession {
-    func declareExchange(_ exchange: AMQPExchange) throws(AMQPError) {
+    func declareExchange(_ exchange: AMQPExchange, passive: Bool = false) throws(AMQPError) {
         let (state, channel) = try controlChannel()
         let ok = CArena.with { arena in
             amqp_exchange_declare(
@@ -9,7 +9,7 @@ extension AMQPSession {
                 channel,
                 arena.bytes(exchange.name),
                 arena.bytes(exchange.type.rawValue),
-                0,
+                passive ? 1 : 0,
                 exchange.durable ? 1 : 0,
                 exchange.autoDelete ? 1 : 0,
                 exchange.internal ? 1 : 0,

@@ -143,7 +143,6 @@ final class AMQPSession {
         for channel in consumers.keys { finishConsumer(channel: channel, error: nil) }
         guard let state = connection else { return }
         connection = nil
-        let lostAddress = currentAddress
         // The node may be the one that failed: the next connect tries the next node first.
         addressAttempt += 1
         status.disconnected()
@@ -213,7 +212,13 @@ final class AMQPSession {
             for waiter in confirms.reset() { waiter.resume(throwing: error) }
         }
         finishConsumer(channel: channel, error: error)
-        logger.warning("AMQP channel closed by the broker", metadata: ["amqp.channel": "\(channel)", "error": "\(error)"])
+        // The control channel's closes answer a declare or delete whose caller gets the error (a
+        // passive declare's 404 is how one asks whether a queue exists): not news for the log.
+        logger.log(
+            level: channel == Self.controlChannel ? .debug : .warning,
+            "AMQP channel closed by the broker",
+            metadata: ["amqp.channel": "\(channel)", "error": "\(error)"]
+        )
     }
 
     func acknowledgeChannelClose(channel: UInt16) {

@@ -21,12 +21,14 @@ struct ConnectionLoop: @unchecked Sendable {
         var failures = 0
         var nextAttempt = clock.now
         var wasConnected = false
+        var lastWarned: ContinuousClock.Instant?
 
         while !mailbox.isClosed {
             if !session.isConnected, clock.now >= nextAttempt {
                 do {
                     try session.connect()
                     failures = 0
+                    lastWarned = nil
                 } catch {
                     failures += 1
                     // Every node of a cluster is tried once at once; then a round waits the back-off.
@@ -34,9 +36,13 @@ struct ConnectionLoop: @unchecked Sendable {
                     nextAttempt = failures % nodes == 0
                         ? clock.now + session.configuration.reconnectBackoff.delay(afterFailures: failures / nodes)
                         : clock.now
-                    // Moving on to another node of a cluster is routine; a whole round failing is not.
+                    // Moving on to another node of a cluster is routine; a whole round failing is
+                    // not: said when it first happens, then at most once a minute, not per retry.
+                    let roundFailed = failures % nodes == 0
+                    let sayIt = roundFailed && lastWarned.map { clock.now - $0 >= .seconds(60) } ?? roundFailed
+                    if sayIt { lastWarned = clock.now }
                     session.logger.log(
-                        level: failures % nodes == 0 ? .warning : .info,
+                        level: sayIt ? .warning : .debug,
                         "AMQP connect failed",
                         metadata: ["error": "\(error)", "amqp.attempt": "\(failures)"]
                     )

@@ -1,6 +1,8 @@
+public import AMQPClient
 public import ConcertAPI
 public import ConcertDomain
 public import ConcertPipeline
+import ConcertStorage
 import Foundation
 public import Logging
 
@@ -78,80 +80,207 @@ public struct ConcertConfiguration: Sendable {
         self.adminToken = adminToken
     }
 
-    /// Reads the `CONCERT_*` variables; unset ones keep their defaults, malformed ones are an error.
+    /// Reads the `CONCERT_*` variables; unset ones keep their defaults. Every malformed one is an
+    /// error, all reported together (`ConfigurationProblems`), before anything connects anywhere.
     public init(environment: [String: String]) throws {
-        self.init()
-        if let host = environment["CONCERT_HTTP_HOST"] { httpHost = host }
-        if let port = environment["CONCERT_HTTP_PORT"] {
-            guard let value = Int(port), (1...65535).contains(value) else {
-                throw ConfigurationError(variable: "CONCERT_HTTP_PORT", problem: "must be a port number, got \(port)")
-            }
-            httpPort = value
-        }
-        if let url = environment["CONCERT_DATABASE_URL"] { databaseURL = url }
-        if let url = environment["CONCERT_AMQP_URL"] { amqpURL = url }
-        managementURL = environment["CONCERT_AMQP_MANAGEMENT_URL"]
-        func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+        let (configuration, problems) = Self.read(environment: environment)
+        guard problems.isEmpty else { throw ConfigurationProblems(problems) }
+        self = configuration
+    }
+
+    /// The configuration `environment` describes, with the defaults in place of the variables
+    /// that cannot be used, and a problem for each of those (`concert doctor` shows both).
+    public static func read(environment: [String: String]) -> (ConcertConfiguration, [ConfigurationError]) {
+        var configuration = ConcertConfiguration()
+        var problems: [ConfigurationError] = []
+        func problem(_ variable: String, _ text: String) { problems.append(ConfigurationError(variable: variable, problem: text)) }
+        func integer(_ name: String, _ range: ClosedRange<Int>) -> Int? {
             guard let text = environment[name] else { return nil }
             guard let value = Int(text), range.contains(value) else {
-                throw ConfigurationError(variable: name, problem: "must be an integer in \(range.lowerBound)...\(range.upperBound), got \(text)")
+                problem(name, "must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+                return nil
             }
             return value
         }
-        partitions = try integer("CONCERT_PARTITIONS", 1...1024) ?? partitions
-        holdSeconds = try integer("CONCERT_HOLD_SECONDS", 1...86_400) ?? holdSeconds
-        queueCapacity = try integer("CONCERT_QUEUE_CAPACITY", 1...10_000_000) ?? queueCapacity
-        admitPerSecond = try integer("CONCERT_ADMIT_PER_SECOND", 0...10_000_000) ?? admitPerSecond
-        activeSeconds = try integer("CONCERT_ACTIVE_SECONDS", 1...86_400) ?? activeSeconds
-        abandonSeconds = try integer("CONCERT_ABANDON_SECONDS", 1...86_400) ?? abandonSeconds
-        if let secret = environment["CONCERT_TOKEN_SECRET"] {
-            guard secret.utf8.count >= 32 else {
-                throw ConfigurationError(variable: "CONCERT_TOKEN_SECRET", problem: "must be at least 32 characters (HS256 wants a key as long as its hash)")
+
+        if let host = environment["CONCERT_HTTP_HOST"] {
+            if host.isEmpty { problem("CONCERT_HTTP_HOST", "must be a host name or address to listen on, got ''") } else { configuration.httpHost = host }
+        }
+        configuration.httpPort = integer("CONCERT_HTTP_PORT", 1...65535) ?? configuration.httpPort
+        if let url = environment["CONCERT_DATABASE_URL"] {
+            do {
+                _ = try DatabaseAddress(url: url)
+                configuration.databaseURL = url
+            } catch {
+                problem("CONCERT_DATABASE_URL", "must be postgres://user:password@host:port/database, got '\(Self.withoutPassword(url))'")
             }
-            tokenSecret = secret
+        }
+        if let url = environment["CONCERT_AMQP_URL"] {
+            do {
+                _ = try AMQPConfiguration(url: url)
+                configuration.amqpURL = url
+            } catch let error as AMQPError {
+                problem("CONCERT_AMQP_URL", "\(error.message), got '\(Self.withoutPassword(url))'")
+            } catch {
+                problem("CONCERT_AMQP_URL", "\(error), got '\(Self.withoutPassword(url))'")
+            }
+        }
+        if let url = environment["CONCERT_AMQP_MANAGEMENT_URL"], !url.isEmpty {
+            let nodes = url.split(separator: ",").map { URLComponents(string: $0.trimmingCharacters(in: .whitespaces)) }
+            if nodes.allSatisfy({ ["http", "https"].contains($0?.scheme ?? "") && !($0?.host ?? "").isEmpty }) {
+                configuration.managementURL = url
+            } else {
+                problem("CONCERT_AMQP_MANAGEMENT_URL", "must be http://user:password@host:15672 (or several, comma-separated), got '\(Self.withoutPassword(url))'")
+            }
+        }
+        configuration.partitions = integer("CONCERT_PARTITIONS", 1...1024) ?? configuration.partitions
+        configuration.holdSeconds = integer("CONCERT_HOLD_SECONDS", 1...86_400) ?? configuration.holdSeconds
+        configuration.queueCapacity = integer("CONCERT_QUEUE_CAPACITY", 1...10_000_000) ?? configuration.queueCapacity
+        configuration.admitPerSecond = integer("CONCERT_ADMIT_PER_SECOND", 0...10_000_000) ?? configuration.admitPerSecond
+        configuration.activeSeconds = integer("CONCERT_ACTIVE_SECONDS", 1...86_400) ?? configuration.activeSeconds
+        configuration.abandonSeconds = integer("CONCERT_ABANDON_SECONDS", 1...86_400) ?? configuration.abandonSeconds
+        if let secret = environment["CONCERT_TOKEN_SECRET"] {
+            if secret.utf8.count >= minimumTokenSecretLength {
+                configuration.tokenSecret = secret
+            } else {
+                problem("CONCERT_TOKEN_SECRET", "must be at least \(minimumTokenSecretLength) characters (HS256 wants a key as long as its hash), it has \(secret.utf8.count)")
+            }
         }
         if let token = environment["CONCERT_ADMIN_TOKEN"], !token.isEmpty {
-            guard token.utf8.count >= 16 else {
-                throw ConfigurationError(variable: "CONCERT_ADMIN_TOKEN", problem: "must be at least 16 characters")
+            if token.utf8.count >= minimumAdminTokenLength {
+                configuration.adminToken = token
+            } else {
+                problem("CONCERT_ADMIN_TOKEN", "must be at least \(minimumAdminTokenLength) characters, it has \(token.utf8.count)")
             }
-            adminToken = token
         }
         if let limit = environment["CONCERT_RATE_LIMIT"], !limit.isEmpty {
             do {
-                rateLimit = try RateLimiter.parse(limit)
+                configuration.rateLimit = try RateLimiter.parse(limit)
             } catch {
-                throw ConfigurationError(variable: "CONCERT_RATE_LIMIT", problem: error.description)
+                problem("CONCERT_RATE_LIMIT", error.description)
             }
         }
         if let limit = environment["CONCERT_MAX_SEATS_PER_USER"] {
             if limit.lowercased() == "off" {
-                maximumSeatsPerUser = nil
+                configuration.maximumSeatsPerUser = nil
+            } else if let value = Int(limit), (1...10_000).contains(value) {
+                configuration.maximumSeatsPerUser = value
             } else {
-                guard let value = Int(limit), (1...10_000).contains(value) else {
-                    throw ConfigurationError(variable: "CONCERT_MAX_SEATS_PER_USER", problem: "must be an integer in 1...10000 or off, got \(limit)")
-                }
-                maximumSeatsPerUser = value
+                problem("CONCERT_MAX_SEATS_PER_USER", "must be an integer in 1...10000 or off, got '\(limit)'")
             }
         }
         if let secret = environment["CONCERT_USER_TOKEN_SECRET"], !secret.isEmpty {
-            guard secret.count >= 32 else {
-                throw ConfigurationError(variable: "CONCERT_USER_TOKEN_SECRET", problem: "must be at least 32 characters (HS256 wants a key as long as its hash)")
+            if secret.count >= AccessTokens.minimumSecretLength {
+                configuration.userTokenSecret = secret
+            } else {
+                problem("CONCERT_USER_TOKEN_SECRET", "must be at least \(AccessTokens.minimumSecretLength) characters (HS256 wants a key as long as its hash), it has \(secret.count)")
             }
-            userTokenSecret = secret
         }
-        if let path = environment["CONCERT_USER_JWKS"], !path.isEmpty { userJWKSPath = path }
-        if let issuer = environment["CONCERT_USER_TOKEN_ISSUER"], !issuer.isEmpty { userTokenIssuer = issuer }
-        if let audience = environment["CONCERT_USER_TOKEN_AUDIENCE"], !audience.isEmpty { userTokenAudience = audience }
+        if let path = environment["CONCERT_USER_JWKS"], !path.isEmpty {
+            if FileManager.default.isReadableFile(atPath: path) {
+                configuration.userJWKSPath = path
+            } else {
+                problem("CONCERT_USER_JWKS", "must be the path of a readable JWKS file, got '\(path)'")
+            }
+        }
+        if let issuer = environment["CONCERT_USER_TOKEN_ISSUER"], !issuer.isEmpty { configuration.userTokenIssuer = issuer }
+        if let audience = environment["CONCERT_USER_TOKEN_AUDIENCE"], !audience.isEmpty { configuration.userTokenAudience = audience }
         if let level = environment["CONCERT_LOG_LEVEL"] {
-            guard let value = Logger.Level(rawValue: level.lowercased()) else {
-                throw ConfigurationError(variable: "CONCERT_LOG_LEVEL", problem: "must be one of trace, debug, info, notice, warning, error, critical")
+            if let value = Logger.Level(rawValue: level.lowercased()) {
+                configuration.logLevel = value
+            } else {
+                problem("CONCERT_LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical, got '\(level)'")
             }
-            logLevel = value
         }
+        return (configuration, problems)
+    }
+
+    /// `read(environment:)` and then `problems(for:)`: every problem of a process in `role`, each
+    /// variable named once.
+    public static func read(environment: [String: String], role: Role) -> (ConcertConfiguration, [ConfigurationError]) {
+        let (configuration, malformed) = read(environment: environment)
+        let missing = configuration.problems(for: role).filter { need in !malformed.contains { need.variable.contains($0.variable) } }
+        return (configuration, malformed + missing)
+    }
+
+    /// What a process in `role` needs beyond well-formed variables: the HTTP API signs waiting-room
+    /// tokens and verifies users' access tokens, so it needs their keys.
+    public func problems(for role: Role) -> [ConfigurationError] {
+        guard role == .api else { return [] }
+        var problems: [ConfigurationError] = []
+        if tokenSecret == nil {
+            problems.append(ConfigurationError(variable: "CONCERT_TOKEN_SECRET", problem: "is required: the HS256 key of waiting-room tokens, at least \(Self.minimumTokenSecretLength) characters, the same for every API process (scripts/services up writes one to .run/env)"))
+        }
+        if userTokenSecret == nil, userJWKSPath == nil {
+            problems.append(ConfigurationError(variable: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS", problem: "must be set: the API verifies users' access tokens with them (scripts/services up writes a development secret to .run/env)"))
+        }
+        return problems
+    }
+
+    /// What a process does, for `problems(for:)`.
+    public enum Role: Sendable {
+        /// `serve` and `api`: the HTTP API.
+        case api
+        /// Workers and one-shot commands.
+        case other
+    }
+
+    /// `CONCERT_TOKEN_SECRET`'s shortest length.
+    public static let minimumTokenSecretLength = 32
+    /// `CONCERT_ADMIN_TOKEN`'s shortest length.
+    public static let minimumAdminTokenLength = 16
+
+    /// Every variable with its default (`nil`: none) and whether it is a secret.
+    public static let variables: [(name: String, default: String?, secret: Bool)] = [
+        ("CONCERT_HTTP_HOST", "127.0.0.1", false),
+        ("CONCERT_HTTP_PORT", "8080", false),
+        ("CONCERT_DATABASE_URL", ConcertConfiguration().databaseURL, false),
+        ("CONCERT_AMQP_URL", ConcertConfiguration().amqpURL, false),
+        ("CONCERT_AMQP_MANAGEMENT_URL", nil, false),
+        ("CONCERT_PARTITIONS", "16", false),
+        ("CONCERT_HOLD_SECONDS", "300", false),
+        ("CONCERT_QUEUE_CAPACITY", "1000", false),
+        ("CONCERT_ADMIT_PER_SECOND", "0", false),
+        ("CONCERT_ACTIVE_SECONDS", "600", false),
+        ("CONCERT_ABANDON_SECONDS", "30", false),
+        ("CONCERT_RATE_LIMIT", "20/s burst 40", false),
+        ("CONCERT_MAX_SEATS_PER_USER", "4", false),
+        ("CONCERT_TOKEN_SECRET", nil, true),
+        ("CONCERT_ADMIN_TOKEN", nil, true),
+        ("CONCERT_USER_TOKEN_SECRET", nil, true),
+        ("CONCERT_USER_JWKS", nil, false),
+        ("CONCERT_USER_TOKEN_ISSUER", nil, false),
+        ("CONCERT_USER_TOKEN_AUDIENCE", nil, false),
+        ("CONCERT_LOG_LEVEL", "info", false),
+    ]
+
+    /// Each variable's value as `environment` sets it or its default, passwords and secrets masked.
+    public static func effectiveSettings(_ environment: [String: String]) -> [(name: String, value: String)] {
+        variables.map { variable in
+            guard let given = environment[variable.name], !given.isEmpty else {
+                return (variable.name, variable.default.map { "\(withoutPassword($0))  (default)" } ?? "not set")
+            }
+            return (variable.name, variable.secret ? "set, \(given.utf8.count) characters" : withoutPassword(given))
+        }
+    }
+
+    /// `url` with its password (if any) replaced by `***`, for messages and `concert doctor`.
+    public static func withoutPassword(_ url: String) -> String {
+        url.split(separator: ",", omittingEmptySubsequences: false).map { part -> String in
+            let text = String(part)
+            guard var components = URLComponents(string: text.trimmingCharacters(in: .whitespaces)), components.password != nil else { return text }
+            components.password = "***"
+            return components.string ?? text
+        }.joined(separator: ",")
     }
 }
 
 extension ConcertConfiguration {
+    /// `CONCERT_AMQP_URL` without its password.
+    public var brokerDescription: String {
+        (try? AMQPConfiguration(url: amqpURL)).map { "\($0)" } ?? Self.withoutPassword(amqpURL)
+    }
+
     /// The topology these settings describe.
     public var topology: PipelineTopology {
         PipelineTopology(partitions: partitions, holdSeconds: holdSeconds)
@@ -173,8 +302,21 @@ extension ConcertConfiguration {
 }
 
 /// A configuration variable that cannot be used.
-public struct ConfigurationError: Error, CustomStringConvertible {
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     public let variable: String
     public let problem: String
     public var description: String { "\(variable) \(problem)" }
+}
+
+/// Every configuration variable that cannot be used, said together: one line each, under a line
+/// that counts them (one problem is just its line).
+public struct ConfigurationProblems: Error, Sendable, CustomStringConvertible {
+    public let problems: [ConfigurationError]
+
+    public init(_ problems: [ConfigurationError]) { self.problems = problems }
+
+    public var description: String {
+        guard problems.count > 1 else { return problems.first?.description ?? "no configuration problems" }
+        return (["\(problems.count) settings need fixing:"] + problems.map { "  \($0)" }).joined(separator: "\n")
+    }
 }

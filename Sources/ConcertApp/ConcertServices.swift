@@ -40,7 +40,7 @@ public enum ConcertServices {
         while true {
             do {
                 try await DatabaseCheck.check(address, logger: logger)
-                if lastSaid != nil { logger.info("database reachable again", metadata: ["database": "\(address)"]) }
+                logger.info(lastSaid == nil ? "database connected" : "database connected after all", metadata: ["database": "\(address)"])
                 return
             } catch let problem as DatabaseCheck.Problem {
                 progress?.update(problem.description)
@@ -103,7 +103,10 @@ public enum ConcertServices {
             [
                 .init(
                     service: Preparation(configuration: configuration, progress: progress, finally: { try await api.view.refresh() }, logger: logger),
-                    successTerminationBehavior: .ignore
+                    successTerminationBehavior: .ignore,
+                    // A start-up that cannot succeed (a newer schema, another partition count) stops
+                    // the HTTP server gracefully and the process with its one line.
+                    failureTerminationBehavior: .gracefullyShutdownGroup
                 ),
                 .init(service: database),
             ] + afterStartup.map { .init(service: AfterStartup(service: $0, progress: progress)) } + [
@@ -126,7 +129,11 @@ public enum ConcertServices {
             [broker] + pipelineServices(configuration, preferred: preferred, database: database, broker: broker, localInbox: nil, logger: logger)
         return group(
             [
-                .init(service: Preparation(configuration: configuration, progress: progress, logger: logger), successTerminationBehavior: .ignore),
+                .init(
+                    service: Preparation(configuration: configuration, progress: progress, logger: logger),
+                    successTerminationBehavior: .ignore,
+                    failureTerminationBehavior: .gracefullyShutdownGroup
+                ),
                 .init(service: database),
             ] + afterStartup.map { .init(service: AfterStartup(service: $0, progress: progress)) },
             logger: logger
@@ -193,7 +200,7 @@ public enum ConcertServices {
         while true {
             do {
                 try await BrokerCheck.check(broker, logger: logger)
-                if lastSaid != nil { logger.info("broker reachable again", metadata: ["broker": "\(broker)"]) }
+                if lastSaid != nil { logger.info("broker reachable after all", metadata: ["broker": "\(broker)"]) }
                 return
             } catch let problem as BrokerCheck.Problem {
                 progress?.update(problem.description)
@@ -218,14 +225,19 @@ public enum ConcertServices {
         try await waitForDatabase(configuration, progress: progress, logger: logger)
         try await waitForBroker(configuration, progress: progress, logger: logger)
         progress?.update("migrating the database schema")
-        _ = try await withDatabase(configuration, logger: logger) { database in
+        let applied = try await withDatabase(configuration, logger: logger) { database in
             try await Migrator().migrate(database, logger: logger)
         }
+        logger.info(
+            applied.isEmpty ? "database schema up to date" : "database schema migrated",
+            metadata: ["schema.version": "\(Migration.all.last?.version ?? 0)"]
+        )
         progress?.update("declaring the broker topology")
         let topology = configuration.topology
         try await withBroker(configuration, logger: logger) { broker in
             try await topology.apply(to: broker)
         }
+        logger.info("broker topology declared", metadata: ["broker": "\(configuration.brokerDescription)", "partitions": "\(topology.partitions)"])
         try await finally()
         progress?.finish()
     }

@@ -99,33 +99,11 @@ public enum SystemStatus {
     /// The management plugin's view of each queue: `GET /api/queues/<vhost>/<name>` (consumer
     /// details are only in the per-queue answer) and `GET /api/connections` for connection names.
     static func managementQueues(_ configuration: ConcertConfiguration) async throws -> [String: QueueInfo] {
-        guard let text = configuration.managementURL else { return [:] }
-        let broker = try AMQPConfiguration(url: configuration.amqpURL)
-        // On a cluster (a comma-separated list), the first node that answers speaks for all.
-        let nodes = text.split(separator: ",").compactMap { URLComponents(string: $0.trimmingCharacters(in: .whitespaces)) }
-        guard var components = nodes.first else { return [:] }
-        let user = components.user ?? broker.username
-        let password = components.password ?? broker.password
-        components.user = nil
-        components.password = nil
-        let vhost = broker.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "%2F"
-
-        func get(_ path: String) async throws -> Any {
-            components.percentEncodedPath = path
-            var request = URLRequest(url: components.url!)
-            request.setValue("Basic \(Data("\(user):\(password)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
-            request.timeoutInterval = 5
-            let (data, _) = try await URLSession.shared.data(for: request)
-            return try JSONSerialization.jsonObject(with: data)
-        }
-
-        // The same credentials everywhere (one cluster); a node that is down or paused is passed over.
-        for node in nodes {
-            components = node
-            components.user = nil
-            components.password = nil
-            if (try? await get("/api/overview")) != nil { break }
-        }
+        guard let management = ManagementAPI(configuration) else { return [:] }
+        // A node that is down or paused is passed over.
+        let node = await management.answeringNode()
+        let vhost = management.virtualHost
+        func get(_ path: String) async throws -> Any { try await management.get(path, from: node) }
         var names: [String: String] = [:]
         for connection in try await get("/api/connections") as? [[String: Any]] ?? [] {
             if let name = connection["name"] as? String {

@@ -15,17 +15,19 @@ struct Concert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concert",
         abstract: "Concert-ticket reservation backend: HTTP API, partition workers and operator tools.",
-        subcommands: [Serve.self, API.self, Worker.self, Migrate.self, Seed.self, Topology.self, DeadLetters.self, Status.self, Users.self]
+        subcommands: [Serve.self, API.self, Worker.self, Migrate.self, Seed.self, Topology.self, DeadLetters.self, Status.self, Users.self, Doctor.self]
     )
 }
 
 /// The registry behind this process's metrics, served at `/metrics`; filled once `bootstrap` ran.
 let metricsRegistry = PrometheusCollectorRegistry()
 
-/// Reads the configuration and sets up logging and metrics once, for every subcommand.
-func bootstrap(label: String) throws -> (ConcertConfiguration, Logger) {
+/// Reads and checks the configuration — every problem said at once, before anything connects —
+/// and sets up logging and metrics once, for every subcommand.
+func bootstrap(label: String, role: ConcertConfiguration.Role = .other) throws -> (ConcertConfiguration, Logger) {
+    let (configuration, problems) = ConcertConfiguration.read(environment: ProcessInfo.processInfo.environment, role: role)
+    guard problems.isEmpty else { throw ConfigurationProblems(problems) }
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
-    let configuration = try ConcertConfiguration(environment: ProcessInfo.processInfo.environment)
     LoggingSystem.bootstrap { name in
         var handler = StreamLogHandler.standardError(label: name)
         handler.logLevel = configuration.logLevel
@@ -40,7 +42,7 @@ struct Serve: AsyncParsableCommand {
     )
 
     func run() async throws {
-        let (configuration, logger) = try bootstrap(label: "concert.serve")
+        let (configuration, logger) = try bootstrap(label: "concert.serve", role: .api)
         try await ConcertServices.buildServeGroup(configuration, metrics: metricsRegistry, logger: logger).run()
     }
 }
@@ -52,7 +54,7 @@ struct API: AsyncParsableCommand {
     )
 
     func run() async throws {
-        let (configuration, logger) = try bootstrap(label: "concert.api")
+        let (configuration, logger) = try bootstrap(label: "concert.api", role: .api)
         try await ConcertServices.buildServeGroup(configuration, pipeline: false, metrics: metricsRegistry, logger: logger).run()
     }
 }
@@ -65,6 +67,27 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.status")
         print(try await SystemStatus.report(configuration, logger: logger))
+    }
+}
+
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the configuration, the database, the broker and the topology; say what is wrong with each.",
+        discussion: "Prints the effective configuration (secrets masked), then one line per check with ✓ or ✗ and why. Changes nothing. Exit status 0 only when no check failed."
+    )
+
+    func run() async throws {
+        // Doctor reports malformed variables instead of stopping at them.
+        let environment = ProcessInfo.processInfo.environment
+        let level = ConcertConfiguration.read(environment: environment).0.logLevel
+        LoggingSystem.bootstrap { name in
+            var handler = StreamLogHandler.standardError(label: name)
+            handler.logLevel = max(level, .warning)
+            return handler
+        }
+        let report = await ConcertApp.Doctor.examine(environment: environment, logger: Logger(label: "concert.doctor"))
+        print(report.text)
+        if !report.passed { throw ExitCode.failure }
     }
 }
 

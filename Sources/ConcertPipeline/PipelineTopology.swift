@@ -129,9 +129,14 @@ public struct PipelineTopology: Sendable, Equatable {
         ]
     }
 
-    /// Declares every exchange, queue and binding. Idempotent; a queue that exists with other
-    /// arguments (say, a changed partition count or hold length) fails with `channelClosed` 406.
+    /// Declares every exchange, queue and binding. Idempotent. Refuses (`Mismatch`) a broker that
+    /// has another number of partition queues — the partition count decides where a schedule's
+    /// commands go, so changing it under a running system would split a schedule's commands over
+    /// two workers — or a queue with other arguments (say, another hold length: 406).
     public func apply(to connection: AMQPConnection) async throws {
+        if let declared = try await Self.declaredPartitions(on: connection), declared != partitions {
+            throw Mismatch(description: Self.partitionCountMismatch(declared: declared, configured: partitions))
+        }
         for exchange in exchanges { try await connection.declare(exchange) }
         for queue in queues {
             do {
@@ -143,7 +148,22 @@ public struct PipelineTopology: Sendable, Equatable {
         for binding in bindings { try await connection.declare(binding) }
     }
 
-    /// A queue exists with other arguments than this build declares.
+    /// How many partition queues the broker has (`concert.commands.p0`, `p1`, … without a gap), by
+    /// passive declares; `nil` when it has none, as before the first start.
+    public static func declaredPartitions(on connection: AMQPConnection) async throws -> Int? {
+        guard try await connection.queueExists(partitionQueue(0)) else { return nil }
+        var count = 1
+        while count <= 1024, try await connection.queueExists(partitionQueue(count)) { count += 1 }
+        return count
+    }
+
+    /// What start-up and `concert doctor` say when the broker's partition count is not the configured one.
+    public static func partitionCountMismatch(declared: Int, configured: Int) -> String {
+        "CONCERT_PARTITIONS is \(configured) but the broker has \(declared) partition queues (\(partitionQueue(0))…p\(declared - 1)); "
+            + "the count decides which partition a schedule's commands go to, so it changes only with the procedure in topology/README.md › Changing the topology"
+    }
+
+    /// A queue exists with other arguments than this build declares, or the broker has another partition count.
     public struct Mismatch: Error, CustomStringConvertible {
         public let description: String
     }

@@ -2,8 +2,13 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import AMQPClient
+import ConcertPipeline
+import ConcertStorage
+import PostgresNIO
 import Glibc
 import Testing
+import TestSupport
 
 /// The `concert` executable (the debug build `scripts/test` makes) started with settings that
 /// cannot work: one-shot commands fail at once with one line that names the setting; `serve`
@@ -34,26 +39,27 @@ struct StartupTests {
     }
 
     struct Finished {
-        let status: Int32
-        let errorLines: [String]
+        let status: Int32?
+        /// Everything it wrote, standard output and standard error together.
+        let lines: [String]
         let elapsed: Duration
+
+        /// The lines not logged at `info` (what is news for an operator).
+        var problemLines: [String] { lines.filter { !$0.contains(" info ") } }
     }
 
-    /// Runs `concert arguments…` with `changes` to the environment, to the end (at most 60 s).
-    static func run(_ arguments: [String], _ changes: [String: String]) throws -> Finished {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment.merging(changes) { _, new in new }
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+    /// Runs `concert arguments…` with `changes` to the environment (an empty value unsets a
+    /// variable) to its end, at most `timeout`; off the concurrency pool.
+    static func run(_ arguments: [String], _ changes: [String: String], timeout: Duration = .seconds(60)) async throws -> Finished {
+        var environment = Self.environment.merging(changes) { _, new in new }
+        for (name, value) in changes where value.isEmpty { environment[name] = nil }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-run-\(UUID().uuidString.prefix(8)).log")
+        defer { try? FileManager.default.removeItem(at: log) }
         let started = ContinuousClock.now
-        try process.run()
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
-        return Finished(status: process.terminationStatus, errorLines: lines, elapsed: ContinuousClock.now - started)
+        let process = try SpawnedProcess(executable.path, arguments, environment: environment, log: log)
+        let status = await onThread { process.waitForExit(timeout: timeout) }
+        let lines = process.logLines().filter { !$0.isEmpty }
+        return Finished(status: status, lines: lines, elapsed: ContinuousClock.now - started)
     }
 
     @Test(arguments: [
@@ -62,18 +68,18 @@ struct StartupTests {
         (["status"], "password authentication failed"),
         (["dead-letters", "list"], "password authentication failed"),
     ])
-    func oneShotCommandsRefusedByTheDatabaseFailAtOnce(arguments: [String], expected: String) throws {
-        let finished = try Self.run(arguments, ["CONCERT_DATABASE_URL": Self.database(password: "wrong")])
+    func oneShotCommandsRefusedByTheDatabaseFailAtOnce(arguments: [String], expected: String) async throws {
+        let finished = try await Self.run(arguments, ["CONCERT_DATABASE_URL": Self.database(password: "wrong")])
         Self.expectOneLineFailure(finished, containing: expected, naming: "CONCERT_DATABASE_URL")
     }
 
     @Test(arguments: [
         (Self.database(database: "no_such_database"), "database \"no_such_database\" does not exist"),
         (Self.database(port: 1), "cannot reach PostgreSQL at 127.0.0.1:1"),
-        ("mysql://somewhere/else", "invalid CONCERT_DATABASE_URL"),
+        ("mysql://somewhere/else", "must be postgres://user:password@host:port/database, got 'mysql://somewhere/else'"),
     ])
-    func aDatabaseURLThatCannotWorkFailsMigrateAtOnce(url: String, expected: String) throws {
-        let finished = try Self.run(["migrate"], ["CONCERT_DATABASE_URL": url])
+    func aDatabaseURLThatCannotWorkFailsMigrateAtOnce(url: String, expected: String) async throws {
+        let finished = try await Self.run(["migrate"], ["CONCERT_DATABASE_URL": url])
         Self.expectOneLineFailure(finished, containing: expected, naming: "CONCERT_DATABASE_URL")
     }
 
@@ -82,15 +88,15 @@ struct StartupTests {
         (Self.broker(virtualHost: "no-such-vhost"), "virtual host \"no-such-vhost\" does not exist"),
         (Self.broker(port: 1), "cannot reach RabbitMQ at 127.0.0.1:1"),
     ])
-    func aBrokerURLThatCannotWorkFailsTopologyApplyAtOnce(url: String, expected: String) throws {
-        let finished = try Self.run(["topology", "apply"], ["CONCERT_AMQP_URL": url])
+    func aBrokerURLThatCannotWorkFailsTopologyApplyAtOnce(url: String, expected: String) async throws {
+        let finished = try await Self.run(["topology", "apply"], ["CONCERT_AMQP_URL": url])
         Self.expectOneLineFailure(finished, containing: expected, naming: "CONCERT_AMQP_URL")
     }
 
     /// Without a way to verify access tokens the API does not start: one line naming the variables.
     @Test(arguments: ["api", "serve"])
-    func theAPIRefusesToStartWithoutAccessTokenKeys(subcommand: String) throws {
-        let finished = try Self.run([subcommand], [
+    func theAPIRefusesToStartWithoutAccessTokenKeys(subcommand: String) async throws {
+        let finished = try await Self.run([subcommand], [
             "CONCERT_USER_TOKEN_SECRET": "",
             "CONCERT_USER_JWKS": "",
             "CONCERT_TOKEN_SECRET": "startup-tests-secret-0123456789abcdef",
@@ -102,59 +108,125 @@ struct StartupTests {
     static func expectOneLineFailure(_ finished: Finished, containing expected: String, naming variable: String) {
         #expect(finished.status == 1)
         #expect(finished.elapsed < .seconds(10))
-        #expect(finished.errorLines.count == 1, "\(finished.errorLines)")
-        #expect(finished.errorLines.first?.contains(expected) == true, "\(finished.errorLines)")
-        #expect(finished.errorLines.first?.contains(variable) == true, "\(finished.errorLines)")
+        #expect(finished.problemLines.count == 1, "\(finished.lines)")
+        #expect(finished.problemLines.first?.contains(expected) == true, "\(finished.lines)")
+        #expect(finished.problemLines.first?.contains(variable) == true, "\(finished.lines)")
     }
 
-    /// `serve` with a database that refuses its login: HTTP answers anyway, `/health/ready` says
-    /// what start-up waits for, the API answers 503, the log says it once, and SIGTERM stops it.
-    @Test func serveWaitingForTheDatabaseSaysWhyOnceAndStopsOnSIGTERM() async throws {
+    /// `serve` with a dependency it cannot use yet — a database that refuses its login, a broker
+    /// that refuses it, a virtual host that does not exist: HTTP answers anyway, `/health/ready`
+    /// says what start-up waits for, the API answers 503, the log says it once and nothing per
+    /// retry (the operator may be fixing it), and SIGTERM stops it.
+    @Test(arguments: [
+        ("CONCERT_DATABASE_URL", Self.database(password: "wrong"), "refused the login"),
+        ("CONCERT_AMQP_URL", Self.broker(password: "wrong"), "RabbitMQ refused the login"),
+        ("CONCERT_AMQP_URL", Self.broker(virtualHost: "no-such-vhost"), "virtual host \"no-such-vhost\" does not exist"),
+    ])
+    func serveWaitingForADependencySaysWhyOnceAndStopsOnSIGTERM(variable: String, url: String, expected: String) async throws {
         let port = try Self.freePort()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-startup-\(UUID().uuidString.prefix(6)).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["serve"]
-        process.environment = Self.environment.merging([
-            "CONCERT_DATABASE_URL": Self.database(password: "wrong"),
-            "CONCERT_HTTP_PORT": String(port),
-            "CONCERT_TOKEN_SECRET": "startup-tests-secret-0123456789abcdef",
-            "CONCERT_USER_TOKEN_SECRET": "startup-tests-user-secret-0123456789abcdef",
-        ]) { _, new in new }
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        defer { try? FileManager.default.removeItem(at: log) }
+        let process = try SpawnedProcess(
+            Self.executable.path,
+            ["serve"],
+            environment: Self.environment.merging([variable: url, "CONCERT_HTTP_PORT": String(port)]) { _, new in new },
+            log: log
+        )
+        var stopped = false
+        defer { if !stopped { kill(process.pid, SIGKILL) } }
 
         var ready: (status: Int, body: [String: String])?
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            if let answer = try? await Self.get(port: port, "/health/ready"), answer.body["startup"]?.contains("refused the login") == true {
+            if let answer = try? await Self.get(port: port, "/health/ready"), answer.body["startup"]?.contains(expected) == true {
                 ready = answer
                 break
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        let readiness = try #require(ready, "no /health/ready naming the refused login within 20 s")
+        let readiness = try #require(ready, "no /health/ready saying '\(expected)' within 20 s")
         #expect(readiness.status == 503)
         #expect(readiness.body["status"] == "starting")
+        #expect(readiness.body["startup"]?.contains(variable) == true)
         let concerts = try await Self.get(port: port, "/v1/concerts")
         #expect(concerts.status == 503)
         #expect(concerts.body["code"] == "SERVICE_UNAVAILABLE")
-        #expect(concerts.body["detail"]?.contains("refused the login") == true)
+        #expect(concerts.body["detail"]?.contains(expected) == true)
 
-        // A few retries later, the log still says it once.
-        try await Task.sleep(for: .seconds(3))
-        let said = try String(contentsOf: log, encoding: .utf8).components(separatedBy: "\n").filter { $0.contains("refused the login") }
-        #expect(said.count == 1, "\(said)")
+        // Several retries later (they back off from 250 ms to 5 s): said once; besides it only the
+        // server's start and the database's connection, at info.
+        try await Task.sleep(for: .seconds(4))
+        let lines = process.logLines().filter { !$0.isEmpty }
+        #expect(lines.filter { $0.contains(expected) }.count == 1, "\(lines)")
+        #expect(lines.filter { !$0.contains(" info ") }.count == 1, "\(lines)")
+        #expect(lines.count <= 3, "\(lines)")
 
-        let stopping = ContinuousClock.now
-        kill(process.processIdentifier, SIGTERM)
-        while process.isRunning, ContinuousClock.now - stopping < .seconds(15) { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(!process.isRunning, "serve did not stop within 15 s of SIGTERM")
-        #expect(process.terminationStatus == 0)
+        let status = await onThread { process.stop(timeout: .seconds(15)) }
+        stopped = true
+        #expect(status == 0, "serve did not stop cleanly within 15 s of SIGTERM")
+    }
+
+    /// Every malformed or missing variable is named in the first lines of output, together, before
+    /// anything connects (the database and broker URLs here point where nothing listens: no line
+    /// about them, and no waiting).
+    @Test(arguments: ["serve", "api"])
+    func everyBadVariableIsNamedAtOnceBeforeAnythingConnects(subcommand: String) async throws {
+        let finished = try await Self.run([subcommand], [
+            "CONCERT_TOKEN_SECRET": "",
+            "CONCERT_ADMIN_TOKEN": "short",
+            "CONCERT_PARTITIONS": "0",
+            "CONCERT_USER_TOKEN_SECRET": "also-short",
+            "CONCERT_HOLD_SECONDS": "five minutes",
+            "CONCERT_DATABASE_URL": Self.database(port: 1),
+            "CONCERT_AMQP_URL": Self.broker(port: 1),
+        ])
+        #expect(finished.status == 1)
+        #expect(finished.elapsed < .seconds(5))
+        #expect(finished.lines.first == "Error: 5 settings need fixing:", "\(finished.lines)")
+        #expect(finished.lines.count == 6, "\(finished.lines)")
+        for variable in ["CONCERT_TOKEN_SECRET is required", "CONCERT_ADMIN_TOKEN must be at least 16", "CONCERT_PARTITIONS must be an integer in 1...1024, got '0'",
+                         "CONCERT_USER_TOKEN_SECRET must be at least 32", "CONCERT_HOLD_SECONDS must be an integer"] {
+            #expect(finished.lines.contains { $0.hasPrefix("  \(variable)") }, "\(variable) not named: \(finished.lines)")
+        }
+        #expect(!finished.lines.contains { $0.contains("cannot reach") })
+    }
+
+    @Test(arguments: [
+        (["worker"], "0"), (["worker"], "-3"), (["topology", "apply"], "sixteen"), (["serve"], "1025"),
+    ])
+    func aBadPartitionCountStopsEveryCommandWithOneLine(arguments: [String], partitions: String) async throws {
+        let finished = try await Self.run(arguments, ["CONCERT_PARTITIONS": partitions])
+        Self.expectOneLineFailure(finished, containing: "must be an integer in 1...1024, got '\(partitions)'", naming: "CONCERT_PARTITIONS")
+    }
+
+    /// A database whose schema is newer than this build: `serve` stops with one line (it would
+    /// otherwise write rows a newer build's code depends on in ways it cannot know).
+    @Test func serveRefusesADatabaseNewerThanTheBuild() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { database, url in
+            try await Migrator().migrate(database, logger: DatabaseEnvironment.logger)
+            try await database.query("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')", logger: DatabaseEnvironment.logger)
+            let finished = try await Self.run(["serve"], ["CONCERT_DATABASE_URL": url, "CONCERT_HTTP_PORT": String(try Self.freePort())], timeout: .seconds(30))
+            Self.expectOneLineFailure(finished, containing: "schema version 9999, newer than this build's", naming: "upgrade")
+        }
+    }
+
+    /// A broker whose topology has another partition count: `serve` stops with one line naming
+    /// CONCERT_PARTITIONS instead of declaring more partitions (which would move schedules between workers).
+    @Test func serveRefusesATopologyWithAnotherPartitionCount() async throws {
+        try await BrokerVirtualHost.withVirtualHost { broker in
+            let url = Self.broker(virtualHost: broker.virtualHost)
+            let applied = try await Self.run(["topology", "apply"], ["CONCERT_AMQP_URL": url, "CONCERT_PARTITIONS": "4"])
+            #expect(applied.status == 0, "\(applied.lines)")
+            let finished = try await Self.run(
+                ["serve"],
+                ["CONCERT_AMQP_URL": url, "CONCERT_PARTITIONS": "8", "CONCERT_HTTP_PORT": String(try Self.freePort())],
+                timeout: .seconds(30)
+            )
+            Self.expectOneLineFailure(finished, containing: "CONCERT_PARTITIONS is 8 but the broker has 4 partition queues", naming: "CONCERT_PARTITIONS")
+            // Nothing was declared: p4…p7 do not exist.
+            let exists = try await withConnection(broker) { try await $0.queueExists(PipelineTopology.partitionQueue(4)) }
+            #expect(!exists)
+        }
     }
 
     static func get(port: Int, _ path: String) async throws -> (status: Int, body: [String: String]) {

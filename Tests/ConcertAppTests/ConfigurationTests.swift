@@ -1,0 +1,65 @@
+import ConcertApp
+import Testing
+
+/// Reading the environment needs no servers: every problem is found in one pass.
+struct ConfigurationTests {
+    static let secret = String(repeating: "s", count: 32)
+
+    @Test func anEmptyEnvironmentGivesTheDefaultsAndNeedsTheAPIKeys() {
+        let (configuration, problems) = ConcertConfiguration.read(environment: [:])
+        #expect(problems.isEmpty)
+        #expect(configuration.partitions == 16 && configuration.holdSeconds == 300 && configuration.httpPort == 8080)
+        let (_, forAPI) = ConcertConfiguration.read(environment: [:], role: .api)
+        #expect(forAPI.map(\.variable) == ["CONCERT_TOKEN_SECRET", "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS"])
+    }
+
+    @Test func everyMalformedVariableIsReportedTogether() {
+        let (configuration, problems) = ConcertConfiguration.read(environment: [
+            "CONCERT_HTTP_PORT": "80000",
+            "CONCERT_DATABASE_URL": "mysql://root:hunter2@db/x",
+            "CONCERT_AMQP_URL": "amqp://a:b@h1/v1,amqp://a:b@h2/v2",
+            "CONCERT_AMQP_MANAGEMENT_URL": "ftp://nowhere",
+            "CONCERT_PARTITIONS": "0",
+            "CONCERT_RATE_LIMIT": "fast",
+            "CONCERT_MAX_SEATS_PER_USER": "many",
+            "CONCERT_USER_JWKS": "/no/such/file.json",
+            "CONCERT_LOG_LEVEL": "loud",
+        ])
+        #expect(problems.map(\.variable) == [
+            "CONCERT_HTTP_PORT", "CONCERT_DATABASE_URL", "CONCERT_AMQP_URL", "CONCERT_AMQP_MANAGEMENT_URL", "CONCERT_PARTITIONS",
+            "CONCERT_RATE_LIMIT", "CONCERT_MAX_SEATS_PER_USER", "CONCERT_USER_JWKS", "CONCERT_LOG_LEVEL",
+        ])
+        // The defaults stand in for what cannot be used; a password never appears in a message.
+        #expect(configuration.partitions == 16)
+        #expect(!ConfigurationProblems(problems).description.contains("hunter2"))
+        #expect(ConfigurationProblems(problems).description.hasPrefix("9 settings need fixing:\n  CONCERT_HTTP_PORT must be an integer in 1...65535, got '80000'"))
+    }
+
+    @Test func aShortSecretIsNamedOnceNotAlsoAsMissing() {
+        let (_, problems) = ConcertConfiguration.read(
+            environment: ["CONCERT_TOKEN_SECRET": "short", "CONCERT_USER_TOKEN_SECRET": "short too", "CONCERT_ADMIN_TOKEN": "tiny"],
+            role: .api
+        )
+        #expect(problems.map(\.variable) == ["CONCERT_TOKEN_SECRET", "CONCERT_ADMIN_TOKEN", "CONCERT_USER_TOKEN_SECRET"])
+        #expect(problems[0].problem.contains("at least 32 characters"))
+    }
+
+    @Test func oneProblemIsOneLine() {
+        #expect(throws: ConfigurationProblems.self) { try ConcertConfiguration(environment: ["CONCERT_PARTITIONS": "x"]) }
+        let (_, problems) = ConcertConfiguration.read(environment: ["CONCERT_PARTITIONS": "x"])
+        #expect(ConfigurationProblems(problems).description == "CONCERT_PARTITIONS must be an integer in 1...1024, got 'x'")
+    }
+
+    @Test func theEffectiveSettingsMaskPasswordsAndSecrets() {
+        let settings = ConcertConfiguration.effectiveSettings([
+            "CONCERT_DATABASE_URL": "postgres://u:hunter2@db:5432/x",
+            "CONCERT_TOKEN_SECRET": Self.secret,
+        ])
+        let byName = Dictionary(uniqueKeysWithValues: settings.map { ($0.name, $0.value) })
+        #expect(byName["CONCERT_DATABASE_URL"] == "postgres://u:***@db:5432/x")
+        #expect(byName["CONCERT_TOKEN_SECRET"] == "set, 32 characters")
+        #expect(byName["CONCERT_ADMIN_TOKEN"] == "not set")
+        #expect(byName["CONCERT_PARTITIONS"] == "16  (default)")
+        #expect(settings.count == ConcertConfiguration.variables.count)
+    }
+}
