@@ -145,9 +145,10 @@ public struct APIServices: Sendable {
 /// The API's router: every route of the contract, behind the problem mapping and request logging.
 public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
+    let routes = RouteMethods()
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: ProblemMiddleware(routes: routes))
     router.addHealthRoutes(readiness: services.readiness)
     router.addOpenAPIRoute()
     router.addMetricsRoute(services.metrics)
@@ -159,5 +160,6 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.addCommandRoutes(services)
     router.addAdminRoutes(services)
     router.addConsoleRoutes(services)
+    routes.learn(router)
     return router
 }

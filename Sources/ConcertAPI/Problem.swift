@@ -74,6 +74,17 @@ extension Problem {
         )
     }
 
+    /// 405: the path exists, the method is not one of `allowed` (listed in `Allow`).
+    public static func methodNotAllowed(_ allowed: [String]) -> Problem {
+        Problem(
+            status: .methodNotAllowed,
+            code: "METHOD_NOT_ALLOWED",
+            title: "Method not allowed",
+            detail: "This resource takes \(allowed.joined(separator: ", ")).",
+            headers: [.allow: allowed.joined(separator: ", ")]
+        )
+    }
+
     /// 404 for a resource that does not exist.
     public static func notFound(_ code: String = "NOT_FOUND", _ detail: String) -> Problem {
         Problem(status: .notFound, code: code, title: "Not found", detail: detail)

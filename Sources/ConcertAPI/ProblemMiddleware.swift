@@ -11,13 +11,23 @@ import NIOCore
 /// an unreachable database or broker → 503 with `Retry-After`; anything else → 500 with no
 /// detail, logged in full under the request id.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    /// Known paths, for `405` with `Allow` when the router found no route for the method.
+    let routes: RouteMethods?
+
+    public init(routes: RouteMethods? = nil) {
+        self.routes = routes
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let problem = Self.problem(for: error)
+            var problem = Self.problem(for: error)
+            if let unrouted = error as? HTTPError, unrouted.status == .notFound,
+                let allowed = routes?.methods(for: request.uri.path), !allowed.contains(request.method.rawValue)
+            {
+                problem = .methodNotAllowed(allowed)
+            }
             if problem.status == .internalServerError {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
             } else if problem.status == .serviceUnavailable {

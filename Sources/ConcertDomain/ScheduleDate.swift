@@ -4,9 +4,10 @@ public struct ScheduleDate: Hashable, Sendable, Codable, Comparable, CustomStrin
     public let month: Int
     public let day: Int
 
-    /// `nil` unless it is a real date of the Gregorian calendar (years 2000–9999).
+    /// `nil` unless it is a real date of the (proleptic) Gregorian calendar, years 0001–9999 —
+    /// every date RFC 3339 / OpenAPI's `format: date` can write; one with no concert is simply not found.
     public init?(year: Int, month: Int, day: Int) {
-        guard (2000...9999).contains(year), (1...12).contains(month), (1...Self.daysIn(month: month, year: year)).contains(day) else {
+        guard (1...9999).contains(year), (1...12).contains(month), (1...Self.daysIn(month: month, year: year)).contains(day) else {
             return nil
         }
         self.year = year

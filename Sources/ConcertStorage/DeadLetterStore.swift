@@ -71,6 +71,8 @@ public struct DeadLetterStore: Sendable {
 
     /// Newest first; `reason` filters by prefix (e.g. `handler failed`, `delivery_limit`).
     public func list(limit: Int = 50, reason: String? = nil) async throws -> [Record] {
+        // PostgreSQL text holds no NUL, so no stored reason starts with a prefix that has one.
+        if reason?.utf8.contains(0) == true { return [] }
         let pattern = reason.map { $0.replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" } ?? "%"
         return try await records(
             """

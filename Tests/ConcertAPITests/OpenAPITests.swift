@@ -52,6 +52,29 @@ import Testing
         #expect(routed.subtracting(documented).isEmpty, "routed but not documented: \(routed.subtracting(documented).sorted())")
     }
 
+    /// A path that exists answers a method it does not take with 405, `Allow` and problem+json
+    /// (RFC 9110 §15.5.6); a path that does not exist stays 404.
+    @Test func anotherMethodOnAKnownPathIs405WithAllow() async throws {
+        let app = Application(router: await Self.router())
+        try await app.test(.router) { client in
+            for (method, path, allowed) in [
+                (HTTPRequest.Method("TRACE")!, "/v1/reservations", "POST"),
+                (.delete, "/v1/concerts/1/dates", "GET"),
+                (.put, "/admin/dead-letters/7", "DELETE, GET"),
+                (.get, "/v1/payments", "POST"),
+            ] {
+                let response = try await client.execute(uri: path, method: method)
+                #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                #expect(response.headers[.allow] == allowed, "\(method) \(path)")
+                #expect(response.headers[.contentType] == "application/problem+json")
+                #expect(String(buffer: response.body).contains(#""code":"METHOD_NOT_ALLOWED""#))
+            }
+            let unknown = try await client.execute(uri: "/v1/nothing-here", method: .get)
+            #expect(unknown.status == .notFound)
+            #expect(unknown.headers[.allow] == nil)
+        }
+    }
+
     @Test func theDocumentIsServed() async throws {
         let app = Application(router: await Self.router())
         try await app.test(.router) { client in

@@ -37,7 +37,8 @@ import Testing
         inbox.expect(id)
         let started = ContinuousClock.now
         #expect(await inbox.outcome(of: id, within: .milliseconds(100)) == nil)
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // It ends (not after a minute): loose enough for a machine the parallel suites load.
+        #expect(ContinuousClock.now - started < .seconds(10))
         // A late outcome finds nobody and is dropped.
         inbox.deliver([outcome(id)])
         #expect(inbox.waiting == 0)

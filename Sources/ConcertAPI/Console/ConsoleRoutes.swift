@@ -207,6 +207,9 @@ struct ConsolePages: Sendable {
 
     static func filter(_ query: [String: String]) throws -> (ConsoleStore.DeadLetterFilter, FilterForm) {
         func value(_ name: String) -> String? { query[name].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } }
+        for name in ["reason", "type"] where value(name)?.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) == true {
+            throw Refusal(.badRequest, "\(name.capitalized): printable text, without control characters.")
+        }
         var filter = ConsoleStore.DeadLetterFilter(reason: value("reason"), type: value("type"))
         if let text = value("partition") {
             guard let partition = Int(text), partition >= 0 else { throw Refusal(.badRequest, "Partition: a partition number (0, 1, …), not \(text).") }
