@@ -71,6 +71,9 @@ final class LoadRunState: Sendable {
         var bodies: [Int: [UInt8]] = [:]
         var idle: [LoadConnection] = []
         var all: [LoadConnection] = []
+        /// Replacement connections being opened: the run does not end before they are settled, so
+        /// that no connection reaches the server after the run (while it may be shutting down).
+        var connecting = 0
         /// Due but not yet sent (open loop and bursts).
         var queue: [Int] = []
         var queueHead = 0
@@ -250,9 +253,15 @@ final class LoadRunState: Sendable {
         state.all.removeAll { $0 === connection }
         state.idle.removeAll { $0 === connection }
         guard state.promise != nil else { return }
-        connect().whenComplete { _ in
-            self.dispatch()
-            self.finishIfDone()
+        // A replacement only while requests are left to send.
+        let issuingOver = state.next >= plan.count || NIODeadline.now() >= state.stopIssuingAt
+        if !issuingOver || state.queueHead < state.queue.count {
+            state.connecting += 1
+            connect().whenComplete { _ in
+                self.mutable.value.connecting -= 1
+                self.dispatch()
+                self.finishIfDone()
+            }
         }
         finishIfDone()
     }
@@ -272,7 +281,7 @@ final class LoadRunState: Sendable {
         let issuingOver = state.next >= plan.count || NIODeadline.now() >= state.stopIssuingAt
         let queueEmpty = state.queueHead >= state.queue.count
         let inFlight = state.all.contains { $0.inFlight != nil }
-        guard issuingOver, queueEmpty || state.all.isEmpty, !inFlight else { return }
+        guard issuingOver, queueEmpty || state.all.isEmpty, !inFlight, state.connecting == 0 else { return }
         state.promise = nil
         state.ticker?.cancel()
         state.watchdog?.cancel()
