@@ -38,6 +38,10 @@ public struct AMQPConfiguration: Sendable {
     public var reconnectBackoff: ReconnectBackoff
     /// Name shown in the broker's management UI (`connection_name`).
     public var connectionName: String
+    /// Sends runs of publishes and acks posted together as one burst (`TCP_CORK` around them)
+    /// instead of a TCP segment per message. Measured on `scripts/bench e2e`: RabbitMQ ~13 % less
+    /// CPU per command, p99 at half load lower. On by default.
+    public var corksWriteBursts = true
 
     /// A configuration with sane defaults for everything but the address and credentials.
     public init(

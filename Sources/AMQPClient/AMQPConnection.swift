@@ -103,7 +103,8 @@ public final class AMQPConnection: Service, Sendable {
                             waiter: continuation
                         )
                     },
-                    fail: { continuation.resume(throwing: $0) }
+                    fail: { continuation.resume(throwing: $0) },
+                    writesOnly: true
                 )
             )
         }
@@ -141,7 +142,8 @@ public final class AMQPConnection: Service, Sendable {
         mailbox.post(
             ConnectionJob(
                 run: { session in session.settle(settlement, origin: origin, deliveryTag: tag, multiple: multiple) },
-                fail: { _ in }  // shutting down: the broker requeues unacknowledged deliveries
+                fail: { _ in },  // shutting down: the broker requeues unacknowledged deliveries
+                writesOnly: true
             )
         )
     }

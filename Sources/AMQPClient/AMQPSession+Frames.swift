@@ -16,6 +16,32 @@ extension AMQPSession {
         return descriptor >= 0 ? descriptor : nil
     }
 
+    /// Runs `body` with the socket corked (`TCP_CORK`): the kernel sends what `body` writes in
+    /// full segments, and the rest when it is uncorked at the end. librabbitmq flushes after
+    /// each message; corked, a run of publishes or acks reaches the broker as one burst.
+    /// `body` must not wait for the broker (its request would wait for the uncork);
+    /// `uncork()` lets an unavoidable wait (the publish channel's `confirm.select`) go first.
+    func corked(_ body: () -> Void) {
+        guard let descriptor = socketDescriptor else { return body() }
+        setCork(descriptor, true)
+        corkedDescriptor = descriptor
+        body()
+        uncork()
+    }
+
+    /// Sends what waits in a corked socket and stops corking it.
+    func uncork() {
+        guard let descriptor = corkedDescriptor else { return }
+        corkedDescriptor = nil
+        // The session may have dropped the socket meanwhile (a failed write): only a live one.
+        if socketDescriptor == descriptor { setCork(descriptor, false) }
+    }
+
+    private func setCork(_ descriptor: Int32, _ on: Bool) {
+        var value: Int32 = on ? 1 : 0
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Reads every frame that is available without blocking and acts on it.
     ///
     /// This is also where librabbitmq sends heartbeats and notices a silent broker, so the loop

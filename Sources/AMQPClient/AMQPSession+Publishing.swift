@@ -44,6 +44,8 @@ extension AMQPSession {
     /// Opens the publish channel and puts it into confirm mode, once per connection.
     private func ensurePublishChannel() throws(AMQPError) {
         guard !publishChannelInConfirmMode else { return }
+        // Opening the channel waits for the broker: what is corked goes first.
+        uncork()
         let state = try requireConnection()
         try ensureOpen(channel: publishChannel)
         if amqp_confirm_select(state, publishChannel) == nil {

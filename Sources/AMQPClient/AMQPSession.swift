@@ -38,6 +38,8 @@ final class AMQPSession {
     /// Counts channel openings over the session's life (never reset, across reconnects too).
     var nextIncarnation: UInt64 = 0
     var publishChannelInConfirmMode = false
+    /// The socket `corked` holds corked, until `uncork`.
+    var corkedDescriptor: Int32?
     var confirms = ConfirmTracker<CheckedContinuation<Void, any Error>>()
     /// Consumers by channel; kept across reconnects and re-subscribed.
     var consumers: [UInt16: ConsumerRegistration] = [:]

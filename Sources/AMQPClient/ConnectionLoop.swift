@@ -48,7 +48,7 @@ struct ConnectionLoop: @unchecked Sendable {
                     )
                 }
             }
-            for job in mailbox.take() { job.run(session) }
+            run(mailbox.take())
             session.pumpFrames()
 
             if wasConnected, !session.isConnected {
@@ -66,6 +66,39 @@ struct ConnectionLoop: @unchecked Sendable {
             wait(timeout: timeout)
         }
         drain(clock: clock)
+    }
+
+    /// Runs `jobs` in order; consecutive jobs that only write (publishes of concurrent requests,
+    /// acks of a batch) go out corked, as one burst the broker reads at once, instead of one TCP
+    /// segment per message. A job that waits for an answer (a declare, `basic.get`) never runs
+    /// corked: its request would sit in the socket until the kernel's cork limit (200 ms).
+    private func run(_ jobs: [ConnectionJob]) {
+        guard session.configuration.corksWriteBursts, jobs.count > 1 else {
+            for job in jobs { job.run(session) }
+            return
+        }
+        var next = 0
+        for run in Self.corkedRuns(jobs.map(\.writesOnly)) {
+            for job in jobs[next..<run.lowerBound] { job.run(session) }
+            session.corked { for job in jobs[run] { job.run(session) } }
+            next = run.upperBound
+        }
+        for job in jobs[next...] { job.run(session) }
+    }
+
+    /// The runs of two or more consecutive write-only jobs, in order: what goes out corked.
+    static func corkedRuns(_ writesOnly: [Bool]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start: Int?
+        for (index, writes) in zip(0..., writesOnly + [false]) {
+            if writes {
+                start = start ?? index
+            } else if let first = start {
+                if index - first > 1 { runs.append(first..<index) }
+                start = nil
+            }
+        }
+        return runs
     }
 
     /// Shutdown: runs the jobs posted before the close (final acks, last publishes), waits a little

@@ -6,6 +6,9 @@ struct ConnectionJob: Sendable {
     let run: @Sendable (AMQPSession) -> Void
     /// Called instead of `run` when the connection shuts down before the job ran.
     let fail: @Sendable (AMQPError) -> Void
+    /// True for a job that only writes (a publish, an ack) and never waits for the broker's
+    /// answer: runs of such jobs leave in one burst (`AMQPSession.corked`).
+    var writesOnly = false
 }
 
 /// The queue of jobs other threads hand to a connection thread, plus the eventfd that wakes it.

@@ -157,3 +157,21 @@ import Testing
         #expect(transient == AMQPMessageProperties(persistent: false))
     }
 }
+
+/// Which jobs go out corked: only runs of two or more that never wait for the broker — a declare
+/// or `basic.get` inside a corked run would hold its own request until the kernel's 200 ms cork
+/// limit (measured: e2e fell from ~1 500 to 325 commands/s when every batch was corked).
+@Suite struct CorkedRunTests {
+    @Test(arguments: [
+        ([], []),
+        ([true], []),
+        ([true, true], [0..<2]),
+        ([false, true, true, true, false], [1..<4]),
+        ([true, false, true], []),
+        ([true, true, false, false, true, true, true], [0..<2, 4..<7]),
+        ([false, false], []),
+    ] as [([Bool], [Range<Int>])])
+    func onlyRunsOfWritesAreCorked(writesOnly: [Bool], runs: [Range<Int>]) {
+        #expect(ConnectionLoop.corkedRuns(writesOnly) == runs)
+    }
+}
