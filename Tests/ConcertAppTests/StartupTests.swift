@@ -107,7 +107,8 @@ struct StartupTests {
 
     static func expectOneLineFailure(_ finished: Finished, containing expected: String, naming variable: String) {
         #expect(finished.status == 1)
-        #expect(finished.elapsed < .seconds(10))
+        // At once rather than after a retry loop: seconds, however loaded the machine is.
+        #expect(finished.elapsed < .seconds(30))
         #expect(finished.problemLines.count == 1, "\(finished.lines)")
         #expect(finished.problemLines.first?.contains(expected) == true, "\(finished.lines)")
         #expect(finished.problemLines.first?.contains(variable) == true, "\(finished.lines)")
