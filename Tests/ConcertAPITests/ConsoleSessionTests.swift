@@ -1,4 +1,5 @@
 @testable import ConcertAPI
+import ConcertStorage
 import Foundation
 import Testing
 
@@ -40,5 +41,23 @@ import Testing
         #expect(sessions.isAdminToken("console-admin-token-0123456789abcdef"))
         #expect(!sessions.isAdminToken("console-admin-token-0123456789abcdeF"))
         #expect(!sessions.isAdminToken(""))
+    }
+}
+
+/// The dead-letter filter's form: what PostgreSQL cannot take (a NUL) or nobody types (control
+/// characters) is a 400 with a sentence, not a 500.
+@Suite struct ConsoleFilterTests {
+    @Test(arguments: ["reason", "type"])
+    func controlCharactersAreRefused(field: String) {
+        #expect(throws: ConsolePages.Refusal.self) { try ConsolePages.filter([field: "handler\u{0}failed"]) }
+        #expect(throws: ConsolePages.Refusal.self) { try ConsolePages.filter([field: "line\u{1B}[2J"]) }
+    }
+
+    @Test func printableTextIsTheFilter() throws {
+        let (filter, form) = try ConsolePages.filter(["reason": "malformed envelope: not JSON", "type": "ReserveSeat", "partition": "3"])
+        #expect(filter.reason == "malformed envelope: not JSON")
+        #expect(filter.type == "ReserveSeat")
+        #expect(filter.partition == 3)
+        #expect(form.reason == "malformed envelope: not JSON")
     }
 }
