@@ -8,7 +8,7 @@ import TestSupport
 
 /// `concert doctor` over the executable: on a healthy stack every check passes (exit 0); on a
 /// broken one it fails (exit 1), naming the check and why, while the others still run.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["CONCERT_REQUIRE_SERVICES"] == "1"))
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["CONCERT_REQUIRE_SERVICES"] == "1"))
 struct DoctorTests {
     /// The `✓`/`✗`/`–` lines of a doctor run by check name (a check may fail on several lines).
     struct Verdicts {
