@@ -11,7 +11,9 @@ public final class SeverableProxy: Sendable {
     public let port: Int
     private let listener: Int32
     private let targetPort: UInt16
-    /// Client-side sockets of the live connections.
+    /// Client-side sockets of the live connections. A socket leaves the set and is closed under its
+    /// lock, and is cut only under it: a number shut down is never one the process has reused for
+    /// another connection (another test's, in the same process) after the close.
     private let clients = Mutex<Set<Int32>>([])
     private let closed = Atomic<Bool>(false)
     private let accepted = Atomic<Int>(0)
@@ -38,11 +40,9 @@ public final class SeverableProxy: Sendable {
 
     /// Cuts every connection's client side now; what the server already received still runs.
     public func severClients() {
-        let sockets = clients.withLock { sockets in
-            defer { sockets.removeAll() }
-            return sockets
+        clients.withLock { sockets in
+            for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
         }
-        for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     /// Stops accepting and cuts every connection.
@@ -78,7 +78,10 @@ public final class SeverableProxy: Sendable {
             let finish: @Sendable () -> Void = {
                 // The second direction to end closes both sockets.
                 if done.add(1, ordering: .relaxed).newValue == 2 {
-                    Glibc.close(client)
+                    self.clients.withLock { sockets in
+                        sockets.remove(client)
+                        Glibc.close(client)
+                    }
                     Glibc.close(server)
                 }
             }
