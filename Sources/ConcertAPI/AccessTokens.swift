@@ -105,11 +105,10 @@ public struct AccessTokens: Sendable {
     /// `AUTH_INVALID` or `AUTH_EXPIRED` otherwise.
     public func user(of request: Request) async throws(Problem) -> UserID {
         guard let header = request.headers[.authorization] else { throw .authMissing }
-        let prefix = "bearer "
-        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else {
+        guard let token = BearerCredentials.parse(header), !token.isEmpty else {
             throw .authInvalid("the Authorization header is not a Bearer token")
         }
-        return try await verify(String(header.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces))
+        return try await verify(token)
     }
 
     /// The request's user, who must be `user`: 403 `NOT_YOUR_ACCOUNT` for another one.
@@ -127,9 +126,9 @@ public struct AccessTokens: Sendable {
         claims.add("iat", issued)
         if let issuer { claims.add("iss", issuer) }
         claims.add("sub", user.rawValue)
-        let signingInput = QueueTokens.header + "." + QueueTokens.base64URL(Data(claims.finish().utf8))
+        let signingInput = QueueTokens.header + "." + Base64URL.encode(claims.finish().utf8)
         let signature = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return signingInput + "." + QueueTokens.base64URL(Data(signature))
+        return signingInput + "." + Base64URL.encode(signature)
     }
 
     /// The header's `alg`, read without trusting anything else in the token.

@@ -120,10 +120,10 @@ struct AdminAuthentication: RouterMiddleware {
     let token: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token, let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        guard let token, let header = request.headers[.authorization], let credentials = BearerCredentials.parse(header) else {
             throw Problem.adminUnauthorized
         }
-        let presented = SHA256.hash(data: Data(header.dropFirst("Bearer ".count).utf8))
+        let presented = SHA256.hash(data: Data(credentials.utf8))
         let expected = SHA256.hash(data: Data(token.utf8))
         guard presented == expected else { throw Problem.adminUnauthorized }
         return try await next(request, context)

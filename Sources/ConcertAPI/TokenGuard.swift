@@ -12,9 +12,8 @@ struct TokenGuard: Sendable {
     /// The bearer token's claims: 401 `TOKEN_MISSING`, `TOKEN_INVALID` or `TOKEN_EXPIRED` otherwise.
     func verified(_ request: Request) async throws(Problem) -> VerifiedQueueToken {
         guard let header = request.headers[.authorization] else { throw .tokenMissing }
-        let prefix = "Bearer "
-        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix.lowercased() else { throw .tokenInvalid }
-        return try await tokens.verify(String(header.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces))
+        guard let token = BearerCredentials.parse(header), !token.isEmpty else { throw .tokenInvalid }
+        return try await tokens.verify(token)
     }
 
     /// An active token of `concert` (7 of §7: without one nothing is read or changed).

@@ -28,11 +28,7 @@ func bootstrap(label: String, role: ConcertConfiguration.Role = .other) throws -
     let (configuration, problems) = ConcertConfiguration.read(environment: ProcessInfo.processInfo.environment, role: role)
     guard problems.isEmpty else { throw ConfigurationProblems(problems) }
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
-    LoggingSystem.bootstrap { name in
-        var handler = StreamLogHandler.standardError(label: name)
-        handler.logLevel = configuration.logLevel
-        return handler
-    }
+    LoggingSystem.bootstrap { name in DeferredMetadataLogHandler.standardError(label: name, level: configuration.logLevel) }
     return (configuration, Logger(label: label))
 }
 
@@ -80,11 +76,7 @@ struct Doctor: AsyncParsableCommand {
         // Doctor reports malformed variables instead of stopping at them.
         let environment = ProcessInfo.processInfo.environment
         let level = ConcertConfiguration.read(environment: environment).0.logLevel
-        LoggingSystem.bootstrap { name in
-            var handler = StreamLogHandler.standardError(label: name)
-            handler.logLevel = max(level, .warning)
-            return handler
-        }
+        LoggingSystem.bootstrap { name in DeferredMetadataLogHandler.standardError(label: name, level: max(level, .warning)) }
         let report = await ConcertApp.Doctor.examine(environment: environment, logger: Logger(label: "concert.doctor"))
         print(report.text)
         if !report.passed { throw ExitCode.failure }

@@ -40,7 +40,7 @@ struct AccessTokenTests {
 
     @Test func algNoneIsRefused() async throws {
         let tokens = try await AccessTokens(.init(secret: Self.secret))
-        func part(_ json: String) -> String { QueueTokens.base64URL(Data(json.utf8)) }
+        func part(_ json: String) -> String { Base64URL.encode(json.utf8) }
         let exp = Int(Date().timeIntervalSince1970) + 600
         let unsigned = part(#"{"alg":"none","typ":"JWT"}"#) + "." + part(#"{"sub":"alice","exp":\#(exp)}"#) + "."
         #expect(await code { _ = try await tokens.verify(unsigned) } == "AUTH_INVALID")

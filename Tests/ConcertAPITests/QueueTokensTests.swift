@@ -1,9 +1,10 @@
 @testable import ConcertAPI
 import ConcertDomain
 import Foundation
+import JWTKit
 import Testing
 
-/// Queue tokens are signed by hand and verified by JWTKit: both must agree.
+/// Queue tokens are signed by hand and verified by hand when in that form, by JWTKit otherwise: all must agree.
 @Suite struct QueueTokensTests {
     @Test func aSignedTokenVerifiesWithItsClaimsAndSigningIsDeterministic() async throws {
         let tokens = await QueueTokens(secret: "queue-token-tests-secret-0123456789ab")
@@ -28,5 +29,61 @@ import Testing
         await #expect(throws: Problem.tokenInvalid) { try await tokens.verify(String(tampered)) }
         let expired = tokens.sign(user: UserID("alice")!, concert: ConcertID(1)!, seq: 1, issuedAt: Date(timeIntervalSince1970: 1_000_000))
         await #expect(throws: Problem.tokenExpired) { try await tokens.verify(expired) }
+    }
+
+    @Test func tokensInTheSignedFormAreReadWithoutJWTKitAndOthersStillVerify() async throws {
+        let secret = "queue-token-tests-secret-0123456789ab"
+        let tokens = await QueueTokens(secret: secret)
+        let issued = Date(timeIntervalSince1970: 1_900_000_000)
+        let token = tokens.sign(user: UserID("bob-2")!, concert: ConcertID(9_000_000_000)!, seq: 123_456_789, issuedAt: issued)
+        let signed = try #require(tokens.signedHere(token))
+        #expect(signed.token == VerifiedQueueToken(userID: UserID("bob-2")!, concertID: ConcertID(9_000_000_000)!, seq: 123_456_789))
+        #expect(signed.expires == issued.addingTimeInterval(QueueTokens.signatureLifetime))
+
+        // The same claims signed by JWTKit with the same secret, in another member order: not the
+        // hand-written form, so JWTKit checks it, and it is just as valid.
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        let claims = QueueTokenClaims(
+            sub: .init(value: "carol"), concertId: 3, seq: 5, iat: .init(value: Date()), exp: .init(value: Date().addingTimeInterval(600))
+        )
+        let standard = try await keys.sign(claims)
+        #expect(tokens.signedHere(standard) == nil)
+        #expect(try await tokens.verify(standard) == VerifiedQueueToken(userID: UserID("carol")!, concertID: ConcertID(3)!, seq: 5))
+
+        // A valid signature over claims outside the form (a zero seq) is refused either way.
+        let zeroSeq = try await keys.sign(QueueTokenClaims(sub: .init(value: "dave"), concertId: 3, seq: 0, iat: .init(value: Date()), exp: .init(value: Date().addingTimeInterval(600))))
+        await #expect(throws: Problem.tokenInvalid) { try await tokens.verify(zeroSeq) }
+        // A changed signature byte is not read by hand, and refused.
+        let parts = token.split(separator: ".")
+        let flippedSignature = (parts[2].first == "A" ? "B" : "A") + String(parts[2].dropFirst())
+        let flipped = "\(parts[0]).\(parts[1]).\(flippedSignature)"
+        #expect(tokens.signedHere(String(flipped)) == nil)
+        await #expect(throws: Problem.tokenInvalid) { try await tokens.verify(String(flipped)) }
+    }
+
+    @Test func base64URLAgreesWithFoundationAndRefusesWhatNoEncodingGives() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var expected = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            while expected.last == "=" { expected.removeLast() }
+            #expect(Base64URL.encode(bytes) == expected)
+            #expect(Base64URL.decode(Substring(expected).utf8) == bytes)
+        }
+        for invalid in ["A", "AAAAA", "AB=", "A+BC", "A/BC", "AB CD", "é"] {
+            #expect(Base64URL.decode(Substring(invalid).utf8) == nil, "\(invalid)")
+        }
+    }
+
+    @Test func bearerCredentialsTakeTheSchemeInAnyCaseAndDropSpacesAndTabs() {
+        #expect(BearerCredentials.parse("Bearer abc.def") == "abc.def")
+        #expect(BearerCredentials.parse("bEaReR \t abc \t ") == "abc")
+        #expect(BearerCredentials.parse("Bearer ") == "")
+        #expect(BearerCredentials.parse("Bearer") == nil)
+        #expect(BearerCredentials.parse("Bearerabc") == nil)
+        #expect(BearerCredentials.parse("Basic abc") == nil)
+        #expect(BearerCredentials.parse("Bearér abc") == nil)
+        #expect(BearerCredentials.parse("") == nil)
     }
 }

@@ -38,17 +38,17 @@ public struct ConsoleSessions: Sendable {
 
     /// A new session and its cookie value.
     public func open(now: Date = Date()) -> (session: Session, cookie: String) {
-        let nonce = QueueTokens.base64URL(Data((0..<16).map { _ in UInt8.random(in: 0...255) }))
+        let nonce = Base64URL.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
         let expires = Int64(now.addingTimeInterval(lifetime).timeIntervalSince1970)
         let payload = "v1.\(expires).\(nonce)"
-        let mac = QueueTokens.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: sessionKey)))
+        let mac = Base64URL.encode(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: sessionKey))
         return (Session(nonce: nonce, expires: Date(timeIntervalSince1970: TimeInterval(expires))), "\(payload).\(mac)")
     }
 
     /// The session a cookie value stands for, if its signature holds and it has not expired.
     public func session(fromCookie value: String, now: Date = Date()) -> Session? {
         let parts = value.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "v1", let expires = Int64(parts[1]), let mac = Data(base64URL: String(parts[3])) else { return nil }
+        guard parts.count == 4, parts[0] == "v1", let expires = Int64(parts[1]), let mac = Base64URL.decode(parts[3].utf8) else { return nil }
         let payload = "v1.\(parts[1]).\(parts[2])"
         guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(payload.utf8), using: sessionKey) else { return nil }
         let expiry = Date(timeIntervalSince1970: TimeInterval(expires))
@@ -58,21 +58,12 @@ public struct ConsoleSessions: Sendable {
 
     /// The CSRF token of a session's forms.
     public func csrfToken(for session: Session) -> String {
-        QueueTokens.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data(session.nonce.utf8), using: csrfKey)))
+        Base64URL.encode(HMAC<SHA256>.authenticationCode(for: Data(session.nonce.utf8), using: csrfKey))
     }
 
     /// Whether a posted CSRF token belongs to the session (constant time).
     public func isValidCSRFToken(_ token: String, for session: Session) -> Bool {
-        guard let mac = Data(base64URL: token) else { return false }
+        guard let mac = Base64URL.decode(Substring(token).utf8) else { return false }
         return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(session.nonce.utf8), using: csrfKey)
-    }
-}
-
-extension Data {
-    /// Decodes base64url without padding (RFC 4648 §5), as `QueueTokens.base64URL` encodes it.
-    init?(base64URL text: String) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        self.init(base64Encoded: base64)
     }
 }
