@@ -79,7 +79,7 @@ public struct APIServices: Sendable {
     }
 
     /// Every service over one database client and one broker connection: what a `concert`
-    /// process (and a test) runs the API with.
+    /// process (and a test) runs the API with. `abandonAfter`: `CONCERT_ABANDON_SECONDS`.
     public static func make(
         database: PostgresClient,
         broker: AMQPConnection,
@@ -89,6 +89,7 @@ public struct APIServices: Sendable {
         adminToken: String?,
         readiness: ReadinessChecks,
         metrics: PrometheusCollectorRegistry,
+        abandonAfter: Double = 30,
         logger: Logger
     ) async -> APIServices {
         let waitingRoom = WaitingRoomStore(client: database, logger: logger)
@@ -100,7 +101,7 @@ public struct APIServices: Sendable {
             tokens: await QueueTokens(secret: tokenSecret),
             accessTokens: accessTokens,
             view: WaitingRoomView(store: waitingRoom, logger: logger),
-            lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger),
+            lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger, abandonAfter: abandonAfter),
             commands: CommandStore(client: database, logger: logger),
             commandIDs: CommandIDs(secret: tokenSecret),
             activeTokens: activeTokens,

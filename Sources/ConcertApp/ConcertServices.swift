@@ -273,6 +273,7 @@ public enum ConcertServices {
                 startup: { progress.current }
             ),
             metrics: metrics,
+            abandonAfter: TimeInterval(configuration.abandonSeconds),
             logger: logger
         )
         services.rateLimiter = configuration.rateLimit

@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import PostgresNIO
 import TestSupport
@@ -169,6 +170,57 @@ struct WaitingRoomAPITests {
             try await harness.admit(capacity: 1, abandonAfter: 30, now: later)
             #expect(try await Self.get(client, "/v1/queue/status", token: silent).json()["code"] == "TOKEN_EXPIRED")
             #expect(try await Self.get(client, "/v1/queue/status", token: polling).json()["status"] == "active")
+        }
+    }
+
+    /// Polls soon after a written time are held back, yet a token is abandoned only a whole
+    /// window after its last poll: the held-back time is written before the written one runs out.
+    @Test func pollsAreHeldBackButATokenIsAbandonedOnlyAWindowAfterItsLastPoll() async throws {
+        try await APIHarness.withAPI { client, harness in
+            _ = try #require(try await Self.issue(client, user: "steady").1?.token)
+            let recorder = LastSeenRecorder(store: harness.services.waitingRoom, logger: Logger(label: "test"), abandonAfter: 30)
+            let concert = ConcertID(1)!
+            let t0 = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 100).rounded())
+            func stored() async throws -> Date? {
+                let rows = try await harness.client.query("SELECT last_seen_at FROM queue_tokens WHERE concert_id = 1 AND seq = 1")
+                for try await seen in rows.decode(Date.self) { return seen }
+                return nil
+            }
+            func state() async throws -> String? {
+                let rows = try await harness.client.query("SELECT state FROM queue_tokens WHERE concert_id = 1 AND seq = 1")
+                for try await state in rows.decode(String.self) { return state }
+                return nil
+            }
+
+            recorder.saw(concert: concert, seq: 1, at: t0)
+            try await recorder.flush(now: t0)
+            #expect(try await stored() == t0)
+            // 5 s later (under a third of the window): held back, nothing written.
+            recorder.saw(concert: concert, seq: 1, at: t0 + 5)
+            try await recorder.flush(now: t0 + 5)
+            try await recorder.flush(now: t0 + 20)
+            #expect(try await stored() == t0)
+            // Written once t0 comes within two flushes and a second of the window's end (30 − 5 s).
+            try await recorder.flush(now: t0 + 25)
+            #expect(try await stored() == t0 + 5)
+            // 34 s after t0 but 29 s after the last poll: still waiting.
+            try await harness.admit(capacity: 0, abandonAfter: 30, now: t0 + 34)
+            #expect(try await state() == "waiting")
+            // A poll a third of the window after the written time is written at the next flush.
+            recorder.saw(concert: concert, seq: 1, at: t0 + 16)
+            try await recorder.flush(now: t0 + 16)
+            #expect(try await stored() == t0 + 16)
+            // Held back, then written on shutdown (`everything`).
+            recorder.saw(concert: concert, seq: 1, at: t0 + 20)
+            try await recorder.flush(now: t0 + 20)
+            #expect(try await stored() == t0 + 16)
+            try await recorder.flush(now: t0 + 20, everything: true)
+            #expect(try await stored() == t0 + 20)
+            // Abandoned a whole window after the last poll, not before.
+            try await harness.admit(capacity: 0, abandonAfter: 30, now: t0 + 49)
+            #expect(try await state() == "waiting")
+            try await harness.admit(capacity: 0, abandonAfter: 30, now: t0 + 51)
+            #expect(try await state() == "abandoned")
         }
     }
 
