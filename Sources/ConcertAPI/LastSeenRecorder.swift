@@ -42,22 +42,20 @@ public final class LastSeenRecorder: Service, Sendable {
     private let logger: Logger
     private let interval: Duration
     private let abandonAfter: TimeInterval
-    private let times = Mutex(Times())
-
-    /// A poll this soon after the token's written time is held back.
-    private var refresh: TimeInterval { abandonAfter / 3 }
-
+    /// A poll this soon after the token's written time is held back: a third of the window.
+    private let refresh: TimeInterval
     /// A held-back time is written once the written one is this close to the abandon window's
     /// end: two flushes and a second to spare.
-    private var margin: TimeInterval {
-        2 * (Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18) + 1
-    }
+    private let margin: TimeInterval
+    private let times = Mutex(Times())
 
     public init(store: WaitingRoomStore, logger: Logger, abandonAfter: TimeInterval = 30, interval: Duration = .seconds(2)) {
         self.store = store
         self.logger = logger
         self.abandonAfter = abandonAfter
         self.interval = interval
+        refresh = abandonAfter / 3
+        margin = 2 * (Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18) + 1
     }
 
     /// Notes a poll of token `seq`.

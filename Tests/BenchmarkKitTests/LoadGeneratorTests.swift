@@ -83,7 +83,8 @@ import Testing
             let requests = Array(repeating: LoadRequest(method: .GET, path: "/slow"), count: 50)
             let run = try await HTTPLoadGenerator.run(LoadPlan(port: port, connections: 50, shape: .burst, requests: requests))
             // All due at once, each sent once and answered or counted as failed (-1: its connection
-            // was lost, which a machine the parallel suites overload has produced once in 50).
+            // was lost — seen once in 50 beside the parallel suites, most likely SeverableProxy
+            // shutting down a socket number this test had reused, fixed since).
             #expect(run.dueNanos.allSatisfy { $0 == 0 })
             #expect(run.statusCounts.values.reduce(0, +) == 50)
             #expect((run.statusCounts[200] ?? 0) >= 45, "\(run.statusCounts)")
