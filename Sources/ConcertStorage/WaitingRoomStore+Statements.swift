@@ -6,6 +6,11 @@ import PostgresNIO
 extension WaitingRoomStore {
     /// Issues tokens to (concert, user) pairs: the live token of each, or a new one; pairs of
     /// concerts without a waiting room come back as `unknown`.
+    ///
+    /// Each pair's live token is looked up on its own (`LATERAL … LIMIT 1`, which the planner
+    /// cannot flatten into a join): as a join, the generic plan a connection settles on while the
+    /// table is still small scans every live token of the concert per batch, ever more as the
+    /// queue grows (measured: 10.7 ms a batch of 30 at 50 000 waiting, 0.65 ms this way).
     struct IssueTokens: PostgresPreparedStatement {
         static let sql = """
             WITH input AS (
@@ -13,9 +18,12 @@ extension WaitingRoomStore {
                 FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS i(concert_id, user_id, n)
                 JOIN waiting_rooms w ON w.concert_id = i.concert_id
             ), existing AS (
-                SELECT t.concert_id, t.user_id, t.seq, t.state, t.issued_at, t.expires_at FROM queue_tokens t
-                JOIN input i ON t.concert_id = i.concert_id AND t.user_id = i.user_id
-                WHERE t.state IN ('waiting', 'active')
+                SELECT t.concert_id, t.user_id, t.seq, t.state, t.issued_at, t.expires_at
+                FROM input i CROSS JOIN LATERAL (
+                    SELECT * FROM queue_tokens t
+                    WHERE t.concert_id = i.concert_id AND t.user_id = i.user_id AND t.state IN ('waiting', 'active')
+                    LIMIT 1
+                ) t
             ), inserted AS (
                 INSERT INTO queue_tokens (concert_id, seq, user_id, state)
                 SELECT i.concert_id, nextval(format('queue_seq_%s', i.concert_id)::regclass), i.user_id, 'waiting'

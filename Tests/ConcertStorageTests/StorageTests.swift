@@ -1,3 +1,4 @@
+import Foundation
 @testable import ConcertStorage
 import PostgresNIO
 import TestSupport
@@ -170,5 +171,46 @@ struct ClosedConnectionTests {
                 #expect(ClosedConnectionWatch.shared.waiting(on: connection) == 0)
             }
         }
+    }
+
+    /// A connection keeps the generic plan it settled on while `queue_tokens` was empty; the issue
+    /// statement must still look up each requested user's live token by index, not scan every live
+    /// token of the concert per batch (which made token issue slower the longer the queue grew).
+    @Test func tokenIssueReadsOnlyTheRequestedUsersTokensWhateverTheQueueLength() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await Migrator().migrate(client, logger: logger)
+            _ = try await DemoData().seed(client, logger: logger)
+            try await client.withConnection { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE issue_probe(bigint[], text[]) AS " + WaitingRoomStore.IssueTokens.sql), logger: logger)
+                try await connection.query("SET plan_cache_mode = force_generic_plan", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: "EXECUTE issue_probe('{1}', '{first-user}')"), logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO queue_tokens (concert_id, seq, user_id, state)
+                    SELECT 1, nextval('queue_seq_1'), 'waiting-' || g, 'waiting' FROM generate_series(1, 20000) AS g
+                    """,
+                    logger: logger
+                )
+                let users = (1...10).map { "new-user-\($0)" }.joined(separator: ",")
+                let explained = try await connection.fetch(
+                    PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE issue_probe('{1,1,1,1,1,1,1,1,1,1}', '{\(users)}')"),
+                    logger: logger
+                )
+                let plan = try explained[0].decode(String.self)
+                let document = try #require(try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])
+                let read = Self.rowsRead(from: "queue_tokens", in: try #require(document.first?["Plan"] as? [String: Any]))
+                #expect(read <= 10, "the issue statement read \(read) rows of queue_tokens for 10 new users")
+            }
+        }
+    }
+
+    /// Rows the plan's scans of `table` returned (per loop times loops), modifications not counted.
+    static func rowsRead(from table: String, in node: [String: Any]) -> Int {
+        var read = 0
+        if node["Relation Name"] as? String == table, node["Node Type"] as? String != "ModifyTable" {
+            read += (node["Actual Rows"] as? Int ?? 0) * (node["Actual Loops"] as? Int ?? 1)
+        }
+        for child in node["Plans"] as? [[String: Any]] ?? [] { read += rowsRead(from: table, in: child) }
+        return read
     }
 }
