@@ -1,5 +1,6 @@
 @testable import ConcertAPI
 import ConcertDomain
+import Crypto
 import Foundation
 import HTTPTypes
 import JWTKit
@@ -110,5 +111,87 @@ struct AccessTokenTests {
         #expect(Problem.authInvalid("x").headers[.wwwAuthenticate]?.contains(#"error="invalid_token""#) == true)
         #expect(Problem.authExpired.status == .unauthorized)
         #expect(Problem.notYourAccount.status == .forbidden)
+    }
+
+    /// An HS256 token of any header and claims text, signed with `secret`.
+    static func signed(header: String = #"{"alg":"HS256","typ":"JWT"}"#, claims: String, secret: String = secret) -> String {
+        let input = Base64URL.encode(header.utf8) + "." + Base64URL.encode(claims.utf8)
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return input + "." + Base64URL.encode(mac)
+    }
+
+    /// Plain HS256 tokens are checked without JWTKit, and every token gets the answer JWTKit gives.
+    @Test func plainTokensSkipJWTKitAndEveryTokenIsAnsweredAsJWTKitWould() async throws {
+        let tokens = try await AccessTokens(.init(secret: Self.secret, issuer: "https://id.example", audience: "concert-api"))
+        let exp = Int(Date().timeIntervalSince1970) + 600
+        let past = exp - 1200
+        let plain = [
+            AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://id.example", audience: "concert-api"),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#),
+            Self.signed(claims: #" { "aud" : ["web", "concert-api"] , "exp" : \#(exp), "iss":"https://id.example", "sub":"alice", "scope":"buy read", "email_verified":true, "nonce":null } "#),
+            Self.signed(header: #"{"typ":"JWT","alg":"HS256"}"#, claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":["concert-api"]}"#),
+            Self.signed(header: #"{"alg":"HS256"}"#, claims: #"{"sub":"alice","exp":\#(past),"iss":"https://id.example","aud":"concert-api"}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://evil.example","aud":"concert-api"}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":[]}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api","seq":7,"concertId":1}"#),
+            Self.signed(claims: #"{"sub":"not a user id!","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#),
+            Self.signed(claims: #"{"sub":"älice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api","iat":\#(exp - 600)}"#),
+        ]
+        let others = [
+            Self.signed(header: #"{"alg":"HS256","kid":"k1"}"#, claims: #"{"sub":"alice","exp":\#(exp)}"#),
+            Self.signed(claims: #"{"sub":"al\u0069ce","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp).5,"iss":"https://id.example","aud":"concert-api"}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":"\#(exp)","iss":"https://id.example","aud":"concert-api"}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api","realm":{"roles":["x"]}}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api","seq":"7"}"#),
+            Self.signed(claims: #"{"sub":"alice","sub":"bob","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api","iat":"now"}"#),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#, secret: "another-secret-of-thirty-two-chars!!"),
+            Self.signed(claims: #"{"sub":"alice","exp":\#(exp)"#),
+        ]
+        for token in plain {
+            let fast = try #require(tokens.plainHS256Claims(token), "\(token)")
+            #expect(fast == (try await tokens.claimsVerifiedByJWTKit(token)), "\(token)")
+        }
+        for token in others { #expect(tokens.plainHS256Claims(token) == nil, "\(token)") }
+        for token in plain + others {
+            let answer = await code { _ = try await tokens.verify(token) }
+            let jwtKitsAnswer = await code { _ = try await tokens.accept(try await tokens.claimsVerifiedByJWTKit(token), now: Date()) }
+            #expect(answer == jwtKitsAnswer, "\(token)")
+        }
+        #expect(try await tokens.verify(plain[2]) == alice)
+        #expect(await code { _ = try await tokens.verify(plain[4]) } == "AUTH_EXPIRED")
+        #expect(await code { _ = try await tokens.verify(plain[7]) } == "AUTH_INVALID")
+        #expect(await code { _ = try await tokens.verify(others[1]) } == nil)
+    }
+
+    /// Whatever the flat reader reads, a full JSON parser reads the same; the rest it declines.
+    @Test func flatJSONReadsOnlyWhatJSONSerializationReadsTheSame() throws {
+        let read = [
+            #"{}"#, #" { } "#, #"{"a":"b"}"#, #"{"a":1,"b":-20,"c":0}"#, #"{"a":["x","y"],"b":[]}"#,
+            #"{"t":true,"f":false,"n":null}"#, #"{"s":"ünï €"}"#, "{\n\t\"a\" :\r \"b\" }", #"{"n":123456789012345678}"#,
+        ]
+        let declined = [
+            #"{"a":"b\"c"}"#, #"{"a":1.5}"#, #"{"a":1e3}"#, #"{"a":01}"#, #"{"a":{"b":1}}"#, #"{"a":[1]}"#, #"{"a":"b","a":"c"}"#,
+            #"{"a":1234567890123456789}"#, #"{"a":"b",}"#, #"{"a":"b"} x"#, #"["a"]"#, #"{"a":tru}"#, #"{"a":-}"#, #"{a:1}"#, "",
+            "{\"a\":\"\u{01}\"}",
+        ]
+        for text in read {
+            let flat = try #require(FlatJSONObject(Array(text.utf8)), "\(text)")
+            let full = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            #expect(Set(flat.members.keys) == Set(full.keys), "\(text)")
+            for (name, value) in flat.members {
+                switch value {
+                case .string(let string): #expect(full[name] as? String == string, "\(text)")
+                case .integer(let integer): #expect((full[name] as? NSNumber)?.int64Value == integer, "\(text)")
+                case .strings(let strings): #expect(full[name] as? [String] == strings, "\(text)")
+                case .boolean(let boolean): #expect(full[name] as? Bool == boolean, "\(text)")
+                case .null: #expect(full[name] is NSNull, "\(text)")
+                }
+            }
+        }
+        for text in declined { #expect(FlatJSONObject(Array(text.utf8)) == nil, "\(text)") }
+        #expect(FlatJSONObject(Array(#"{"a":"b"}"#.utf8).dropLast(0) + [0xFF]) == nil)
+        #expect(FlatJSONObject(Array(#"{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)) == nil)
     }
 }
