@@ -201,13 +201,24 @@ public struct PartitionWorker: Service {
     static func expiryID(of holds: [UUID]) -> UUID {
         var low: UInt64 = 0xcbf2_9ce4_8422_2325
         var high: UInt64 = 0x6c62_272e_07bb_0142
-        for id in holds.sorted(by: { $0.uuidString < $1.uuidString }) {
+        // In the order of their text (`uuidString`, whose digits and dashes sort as the bytes do),
+        // compared as two big-endian words: formatting them, as this once did, was a quarter of a
+        // worker's CPU (`sprintf` for each comparison of the sort).
+        let ordered = holds.map { id in
             withUnsafeBytes(of: id.uuid) { bytes in
-                for byte in bytes {
-                    low = (low ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-                    high = (high ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 &+ 0x9e37_79b9
-                }
+                (UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)), UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
             }
+        }.sorted(by: <)
+        func mix(_ word: UInt64) {
+            for shift in stride(from: 56, through: 0, by: -8) {
+                let byte = UInt64(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
+                low = (low ^ byte) &* 0x0000_0100_0000_01b3
+                high = (high ^ byte) &* 0x0000_0100_0000_01b3 &+ 0x9e37_79b9
+            }
+        }
+        for (first, second) in ordered {
+            mix(first)
+            mix(second)
         }
         var bytes = [UInt8](repeating: 0, count: 16)
         for index in 0..<8 {
