@@ -43,6 +43,7 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
 
     /// Decodes a message body, telling unknown types and versions apart from garbage.
     public static func decode(_ body: [UInt8]) throws(DecodingFailure) -> CommandEnvelope {
+        if let envelope = readWritten(body) { return envelope }
         do {
             return try JSONDecoder.commands.decode(CommandEnvelope.self, from: Data(body))
         } catch let failure as DecodingFailure {
@@ -52,6 +53,60 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
         } catch {
             throw .malformed("not JSON")
         }
+    }
+
+    /// An envelope exactly as `encoded()` writes it (members in its order, plain strings), read
+    /// with `JSONByteReader` rather than `JSONDecoder`, whose decoding was a fifth of a worker's CPU
+    /// when it was measured. `nil` for anything else, which `JSONDecoder` then reads or refuses
+    /// with the reason, so no envelope is read differently.
+    static func readWritten(_ body: [UInt8]) -> CommandEnvelope? {
+        var reader = JSONByteReader(body)
+        guard reader.expect(#"{"id":"#), let id = reader.uuid(),
+            reader.expect(#","partitionKey":"#), let partitionKey = reader.string(),
+            reader.expect(#","payload":"#), let command = readWrittenPayload(&reader),
+            reader.expect(#","submittedAt":"#), let submittedAt = reader.time(),
+            reader.expect(#","type":"#), reader.string() == command.type.rawValue,
+            reader.expect(#","userId":"#), let userId = reader.string().flatMap(UserID.init),
+            reader.expect(#","version":"#), reader.integer() == Int64(currentVersion),
+            reader.expect("}"), reader.atEnd
+        else { return nil }
+        return CommandEnvelope(id: id, userId: userId, partitionKey: partitionKey, command: command, submittedAt: submittedAt)
+    }
+
+    /// The payload as `payloadJSON` writes it; which command it is shows in its first member.
+    private static func readWrittenPayload(_ reader: inout JSONByteReader) -> Command? {
+        if reader.expect(#"{"concertId":"#) {
+            guard let concert = reader.integer().flatMap(ConcertID.init),
+                reader.expect(#","date":"#), let date = reader.string().flatMap(ScheduleDate.init),
+                reader.expect(#","seatNumber":"#), let seat = reader.integer().flatMap({ SeatNumber(Int($0)) }),
+                reader.expect("}")
+            else { return nil }
+            return .reserveSeat(.init(concertId: concert, date: date, seatNumber: seat))
+        }
+        if reader.expect(#"{"reservationId":"#) {
+            guard let reservation = reader.uuid(), reader.expect("}") else { return nil }
+            return .pay(.init(reservationId: reservation))
+        }
+        guard reader.expect(#"{"holds":["#) else { return nil }
+        var holds: [Command.ExpireHold.Holds] = []
+        if !reader.expect("]") {
+            repeat {
+                guard reader.expect(#"{"partitionKey":"#), let key = reader.string(), reader.expect(#","reservationIds":["#) else { return nil }
+                var reservations: [UUID] = []
+                if !reader.expect("]") {
+                    repeat {
+                        guard let reservation = reader.uuid() else { return nil }
+                        reservations.append(reservation)
+                    } while reader.expect(",")
+                    guard reader.expect("]") else { return nil }
+                }
+                guard reader.expect("}") else { return nil }
+                holds.append(.init(partitionKey: key, reservationIds: reservations))
+            } while reader.expect(",")
+            guard reader.expect("]") else { return nil }
+        }
+        guard reader.expect("}") else { return nil }
+        return .expireHold(.init(holds: holds))
     }
 
     static func describe(_ error: DecodingError) -> String {

@@ -55,6 +55,17 @@ public struct ScheduleDate: Hashable, Sendable, Codable, Comparable, CustomStrin
         self.day = day
     }
 
+    /// Days since 1970-01-01 (negative before it).
+    public var daysSinceEpoch: Int64 {
+        // Days-from-civil from Howard Hinnant's date algorithms.
+        let year = month <= 2 ? self.year - 1 : self.year
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return Int64(era * 146_097 + dayOfEra - 719_468)
+    }
+
     public var description: String {
         func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)

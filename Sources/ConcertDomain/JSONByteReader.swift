@@ -1,0 +1,141 @@
+public import Foundation
+
+/// Reads the plainest JSON byte by byte — the counterpart of `JSONText` for the hot paths that
+/// read what they (or a token issuer) wrote: strings without escapes, integers of at most 18
+/// digits, UUIDs and RFC 3339 UTC times to the second. Every read returns `nil` for anything
+/// else, and callers then hand the whole text to a full JSON decoder: a reader never gives an
+/// answer a decoder would not, it only declines.
+public struct JSONByteReader {
+    public let bytes: [UInt8]
+    public private(set) var offset = 0
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// Nothing but whitespace is left.
+    public var atEnd: Bool {
+        mutating get {
+            skipWhitespace()
+            return offset == bytes.count
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    public mutating func peek() -> UInt8? {
+        skipWhitespace()
+        return offset < bytes.count ? bytes[offset] : nil
+    }
+
+    public mutating func skipWhitespace() {
+        while offset < bytes.count, bytes[offset] == 0x20 || bytes[offset] == 0x09 || bytes[offset] == 0x0A || bytes[offset] == 0x0D {
+            offset += 1
+        }
+    }
+
+    /// Consumes `byte`, after whitespace, if it comes next.
+    public mutating func take(_ byte: UInt8) -> Bool {
+        skipWhitespace()
+        guard offset < bytes.count, bytes[offset] == byte else { return false }
+        offset += 1
+        return true
+    }
+
+    /// Consumes `literal` if the text continues with exactly it (no whitespace skipped).
+    public mutating func expect(_ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count - offset >= count,
+            literal.withUTF8Buffer({ $0.elementsEqual(bytes[offset..<offset + count]) })
+        else { return false }
+        offset += count
+        return true
+    }
+
+    /// A string (after whitespace) without escapes or control characters, valid UTF-8.
+    public mutating func string() -> String? {
+        guard let range = stringBytes() else { return nil }
+        return String(validating: bytes[range], as: UTF8.self)
+    }
+
+    /// `-?(0|[1-9][0-9]*)` of at most 18 digits (after whitespace), not followed by a fraction or exponent.
+    public mutating func integer() -> Int64? {
+        skipWhitespace()
+        let negative = offset < bytes.count && bytes[offset] == UInt8(ascii: "-")
+        if negative { offset += 1 }
+        let start = offset
+        var value: Int64 = 0
+        while offset < bytes.count, offset - start < 19, let digit = Self.digit(bytes[offset]) {
+            value = value * 10 + Int64(digit)
+            offset += 1
+        }
+        let digits = offset - start
+        guard digits > 0, digits <= 18, digits == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: ".") || bytes[offset] | 0x20 == UInt8(ascii: "e") { return nil }
+        return negative ? -value : value
+    }
+
+    /// A string holding a UUID's 36-character text (either case).
+    public mutating func uuid() -> UUID? {
+        guard let range = stringBytes(), range.count == 36 else { return nil }
+        var uuid = [UInt8](repeating: 0, count: 16)
+        var index = range.lowerBound
+        for byte in 0..<16 {
+            if byte == 4 || byte == 6 || byte == 8 || byte == 10 {
+                guard bytes[index] == UInt8(ascii: "-") else { return nil }
+                index += 1
+            }
+            guard let high = Self.hexDigit(bytes[index]), let low = Self.hexDigit(bytes[index + 1]) else { return nil }
+            uuid[byte] = high << 4 | low
+            index += 2
+        }
+        return UUID(uuid: (uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8], uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]))
+    }
+
+    /// A string holding an RFC 3339 UTC time to the second, `YYYY-MM-DDTHH:MM:SSZ`, as `RFC3339` writes it.
+    public mutating func time() -> Date? {
+        guard let range = stringBytes(), range.count == 20 else { return nil }
+        let text = bytes[range]
+        let start = range.lowerBound
+        func number(_ from: Int, _ count: Int) -> Int? {
+            var value = 0
+            for index in start + from..<start + from + count {
+                guard let digit = Self.digit(bytes[index]) else { return nil }
+                value = value * 10 + digit
+            }
+            return value
+        }
+        guard text[start + 10] == UInt8(ascii: "T"), text[start + 13] == UInt8(ascii: ":"), text[start + 16] == UInt8(ascii: ":"),
+            text[start + 19] == UInt8(ascii: "Z"),
+            let day = ScheduleDate(String(decoding: text[start..<start + 10], as: UTF8.self)),
+            let hour = number(11, 2), hour < 24, let minute = number(14, 2), minute < 60, let second = number(17, 2), second < 60
+        else { return nil }
+        let seconds = day.daysSinceEpoch * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+
+    /// The bytes between a string's quotes (after whitespace): no escapes, no control characters.
+    private mutating func stringBytes() -> Range<Int>? {
+        guard take(UInt8(ascii: "\"")) else { return nil }
+        let start = offset
+        while offset < bytes.count, bytes[offset] != UInt8(ascii: "\"") {
+            guard bytes[offset] >= 0x20, bytes[offset] != UInt8(ascii: "\\") else { return nil }
+            offset += 1
+        }
+        guard offset < bytes.count else { return nil }
+        defer { offset += 1 }
+        return start..<offset
+    }
+
+    private static func digit(_ byte: UInt8) -> Int? {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? Int(byte - UInt8(ascii: "0")) : nil
+    }
+
+    private static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
