@@ -42,7 +42,7 @@ public struct AccessTokens: Sendable {
 
     private let hmacKeys: JWTKeyCollection?
     /// The HS256 secret, for tokens of the plainest form checked without JWTKit (`plainHS256Claims`).
-    private let hmacKey: SymmetricKey?
+    private let hmacKey: PreparedHMAC?
     private let publicKeys: JWTKeyCollection?
     private let issuer: String?
     private let audience: String?
@@ -58,7 +58,7 @@ public struct AccessTokens: Sendable {
             let keys = JWTKeyCollection()
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
             hmacKeys = keys
-            hmacKey = SymmetricKey(data: Data(secret.utf8))
+            hmacKey = PreparedHMAC(key: SymmetricKey(data: Data(secret.utf8)))
         } else {
             hmacKeys = nil
             hmacKey = nil
@@ -148,7 +148,7 @@ public struct AccessTokens: Sendable {
             header["alg"] == .string("HS256"), header.members.keys.allSatisfy({ $0 == "alg" || $0 == "typ" }),
             header["typ"].map({ if case .string = $0 { true } else { false } }) ?? true,
             let signature = Base64URL.decode(utf8[utf8.index(after: lastDot)...]),
-            HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Array(utf8[..<lastDot]), using: hmacKey),
+            hmacKey.isValid(signature, for: Array(utf8[..<lastDot])),
             let claimBytes = Base64URL.decode(utf8[utf8.index(after: firstDot)..<lastDot]), let claims = FlatJSONObject(claimBytes),
             case .string(let subject)? = claims["sub"], case .integer(let expires)? = claims["exp"]
         else { return nil }

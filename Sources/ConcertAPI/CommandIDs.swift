@@ -15,7 +15,7 @@ import Synchronization
 /// process): an id shows as pending only to the user it was minted for. A forged id is found out with probability 1 − 2⁻³²; finding one that
 /// passes would only show its finder a "pending" command that does not exist.
 public struct CommandIDs: Sendable {
-    private let key: SymmetricKey
+    private let key: PreparedHMAC
     /// The 40 "random" bits: a counter from a random start. They only need to keep ids of one
     /// millisecond apart (the MAC, not these bits, is what cannot be guessed), and reading
     /// randomness from the kernel costs a system call per id.
@@ -23,7 +23,7 @@ public struct CommandIDs: Sendable {
 
     /// Derives the key from the waiting-room secret (a key of its own: a MAC is not a token signature).
     public init(secret: String) {
-        key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Data("concert command ids v1".utf8), using: SymmetricKey(data: Data(secret.utf8))))
+        key = PreparedHMAC(key: SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Data("concert command ids v1".utf8), using: SymmetricKey(data: Data(secret.utf8)))))
         sequence = Sequence()
     }
 
@@ -74,6 +74,6 @@ public struct CommandIDs: Sendable {
     }
 
     private func tag(_ bytes: ArraySlice<UInt8>, user: UserID) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array(bytes) + Array(user.rawValue.utf8), using: key).prefix(4))
+        Array(key.code(for: Array(bytes) + Array(user.rawValue.utf8)).prefix(4))
     }
 }

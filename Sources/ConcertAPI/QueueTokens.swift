@@ -35,7 +35,7 @@ public struct QueueTokens: Sendable {
     public static let signatureLifetime: TimeInterval = 24 * 3600
 
     private let keys: JWTKeyCollection
-    private let signingKey: SymmetricKey
+    private let signingKey: PreparedHMAC
     private let verified: VerifiedCache
     private let cacheCapacity: Int
 
@@ -43,7 +43,7 @@ public struct QueueTokens: Sendable {
     public init(secret: String, cacheCapacity: Int = 200_000) async {
         verified = VerifiedCache()
         self.cacheCapacity = cacheCapacity
-        signingKey = SymmetricKey(data: Data(secret.utf8))
+        signingKey = PreparedHMAC(key: SymmetricKey(data: Data(secret.utf8)))
         keys = JWTKeyCollection()
         // Sorted keys make signing deterministic, so a re-issue returns the very same token.
         let encoder = JSONEncoder()
@@ -65,7 +65,7 @@ public struct QueueTokens: Sendable {
         claims.add("seq", seq)
         claims.add("sub", user.rawValue)
         let signingInput = Self.header + "." + Base64URL.encode(claims.finish().utf8)
-        let signature = HMAC<SHA256>.authenticationCode(for: Array(signingInput.utf8), using: signingKey)
+        let signature = signingKey.code(for: Array(signingInput.utf8))
         return signingInput + "." + Base64URL.encode(signature)
     }
 
@@ -115,7 +115,7 @@ public struct QueueTokens: Sendable {
         guard let firstDot = utf8.firstIndex(of: UInt8(ascii: ".")), let lastDot = utf8.lastIndex(of: UInt8(ascii: ".")),
             firstDot < lastDot, utf8[..<firstDot].elementsEqual(Self.header.utf8),
             let signature = Base64URL.decode(utf8[utf8.index(after: lastDot)...]),
-            HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Array(utf8[..<lastDot]), using: signingKey),
+            signingKey.isValid(signature, for: Array(utf8[..<lastDot])),
             let claims = Base64URL.decode(utf8[utf8.index(after: firstDot)..<lastDot])
         else { return nil }
         var reader = SignedClaimsReader(bytes: claims)

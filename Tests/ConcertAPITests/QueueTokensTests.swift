@@ -1,5 +1,6 @@
 @testable import ConcertAPI
 import ConcertDomain
+import Crypto
 import Foundation
 import JWTKit
 import Testing
@@ -85,5 +86,22 @@ import Testing
         #expect(BearerCredentials.parse("Basic abc") == nil)
         #expect(BearerCredentials.parse("Bearér abc") == nil)
         #expect(BearerCredentials.parse("") == nil)
+    }
+}
+
+/// A prepared key gives the MAC `HMAC` gives, however often it is used.
+struct PreparedHMACTests {
+    @Test func eachCodeIsTheOneHMACComputesAndReuseDoesNotLeakBetweenMessages() {
+        for keyText in ["k", String(repeating: "s", count: 64), String(repeating: "long key ", count: 20)] {
+            let key = SymmetricKey(data: Data(keyText.utf8))
+            let prepared = PreparedHMAC(key: key)
+            for message in ["", "a", "header.claims", String(repeating: "x", count: 1000), "a"] {
+                let expected = Array(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: key))
+                #expect(Array(prepared.code(for: Array(message.utf8))) == expected, "\(keyText.prefix(5)) \(message.prefix(10))")
+                #expect(prepared.isValid(expected, for: Array(message.utf8)))
+                #expect(!prepared.isValid(Array(expected.dropLast()) + [expected.last! ^ 1], for: Array(message.utf8)))
+                #expect(!prepared.isValid(Array(expected.dropLast()), for: Array(message.utf8)))
+            }
+        }
     }
 }
