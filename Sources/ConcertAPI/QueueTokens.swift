@@ -118,50 +118,16 @@ public struct QueueTokens: Sendable {
             signingKey.isValid(signature, for: Array(utf8[..<lastDot])),
             let claims = Base64URL.decode(utf8[utf8.index(after: firstDot)..<lastDot])
         else { return nil }
-        var reader = SignedClaimsReader(bytes: claims)
+        var reader = JSONByteReader(claims)
         guard reader.expect(#"{"concertId":"#), let concertID = reader.integer(),
             reader.expect(#","exp":"#), let expires = reader.integer(),
             reader.expect(#","iat":"#), reader.integer() != nil,
             reader.expect(#","seq":"#), let seq = reader.integer(), seq > 0,
-            reader.expect(#","sub":""#), let sub = reader.userID(),
-            reader.expect(#""}"#), reader.atEnd,
+            reader.expect(#","sub":"#), let sub = reader.string().flatMap(UserID.init),
+            reader.expect("}"), reader.atEnd,
             let concert = ConcertID(concertID)
         else { return nil }
         return (VerifiedQueueToken(userID: sub, concertID: concert, seq: seq), Date(timeIntervalSince1970: TimeInterval(expires)))
-    }
-
-    /// Reads the claims `sign` writes, byte by byte.
-    private struct SignedClaimsReader {
-        let bytes: [UInt8]
-        var offset = 0
-
-        var atEnd: Bool { offset == bytes.count }
-
-        mutating func expect(_ literal: StaticString) -> Bool {
-            let count = literal.utf8CodeUnitCount
-            guard bytes.count - offset >= count else { return false }
-            let matches = literal.withUTF8Buffer { $0.elementsEqual(bytes[offset..<offset + count]) }
-            if matches { offset += count }
-            return matches
-        }
-
-        /// A non-negative integer of at most 18 digits.
-        mutating func integer() -> Int64? {
-            var value: Int64 = 0
-            let start = offset
-            while offset < bytes.count, offset - start < 18, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[offset]) {
-                value = value * 10 + Int64(bytes[offset] - UInt8(ascii: "0"))
-                offset += 1
-            }
-            return offset > start ? value : nil
-        }
-
-        /// A user id up to the closing quote (its characters never need escaping).
-        mutating func userID() -> UserID? {
-            guard let end = bytes[offset...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-            defer { offset = end }
-            return UserID(String(decoding: bytes[offset..<end], as: UTF8.self))
-        }
     }
 
     /// Tokens whose signature was checked, with when it expires.
