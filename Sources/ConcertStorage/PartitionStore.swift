@@ -51,15 +51,32 @@ public struct PartitionStore: Sendable {
         }
         guard !ids.isEmpty else { return [:] }
         let scheduleIDs = Array(ids.keys)
+        // A schedule's seats as one row of arrays (the aggregates of one pass see the rows in the
+        // same order): a row per seat cost PostgreSQL and PostgresNIO ~2 µs each, a worker taking
+        // over 32 schedules of 10 000 seats half a second of CPU.
         var seats: [Int64: [SeatMap.Seat]] = [:]
         let seatRows = try await connection.fetch(
-            "SELECT schedule_id, number, price, reservation_id FROM seats WHERE schedule_id = ANY(\(scheduleIDs))",
+            """
+            SELECT schedule_id, array_agg(number), array_agg(price),
+                coalesce(array_agg(number) FILTER (WHERE reservation_id IS NOT NULL), '{}'),
+                coalesce(array_agg(reservation_id) FILTER (WHERE reservation_id IS NOT NULL), '{}')
+            FROM seats WHERE schedule_id = ANY(\(scheduleIDs)) GROUP BY schedule_id
+            """,
             logger: logger
         )
         for row in seatRows {
-            let (schedule, number, price, reservation) = try row.decode((Int64, Int, Int64, UUID?).self)
-            guard let number = SeatNumber(number) else { continue }
-            seats[schedule, default: []].append(SeatMap.Seat(number: number, price: Won(price), reservationID: reservation))
+            let (schedule, numbers, prices, reservedNumbers, reservationIDs) = try row.decode((Int64, [Int32], [Int64], [Int32], [UUID]).self)
+            guard numbers.count == prices.count, reservedNumbers.count == reservationIDs.count else {
+                throw StorageError(message: "schedule \(schedule)'s seat arrays differ in length")
+            }
+            let reserved = Dictionary(zip(reservedNumbers, reservationIDs)) { first, _ in first }
+            var scheduleSeats: [SeatMap.Seat] = []
+            scheduleSeats.reserveCapacity(numbers.count)
+            for (number, price) in zip(numbers, prices) {
+                guard let seat = SeatNumber(Int(number)) else { continue }
+                scheduleSeats.append(SeatMap.Seat(number: seat, price: Won(price), reservationID: reserved[number]))
+            }
+            seats[schedule] = scheduleSeats
         }
         var reservations: [Int64: [Reservation]] = [:]
         let reservationRows = try await connection.fetch(

@@ -1,5 +1,6 @@
 import Foundation
 @testable import ConcertStorage
+import ConcertDomain
 import PostgresNIO
 import TestSupport
 import Testing
@@ -212,5 +213,68 @@ struct ClosedConnectionTests {
         }
         for child in node["Plans"] as? [[String: Any]] ?? [] { read += rowsRead(from: table, in: child) }
         return read
+    }
+
+    /// A worker taking a schedule over loads every seat with its price and live reservation.
+    @Test func seatMapsLoadEverySeatWithItsPriceAndLiveReservation() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await Migrator().migrate(client, logger: logger)
+            try await client.query("INSERT INTO concerts (id, title) VALUES (7, 'Load test')", logger: logger)
+            try await client.query("INSERT INTO schedules (concert_id, date) VALUES (7, '2026-12-24'), (7, '2026-12-25')", logger: logger)
+            try await client.query(
+                """
+                INSERT INTO seats (schedule_id, number, price)
+                SELECT s.id, n, 1000 * n + s.id FROM schedules s, generate_series(1, 300) AS n
+                """,
+                logger: logger
+            )
+            let held = UUID()
+            let paid = UUID()
+            let expired = UUID()
+            try await client.query(
+                """
+                UPDATE seats SET state = 'held', holder = 'alice', reservation_id = \(held), hold_deadline = now() + interval '5 minutes'
+                WHERE number = 17 AND schedule_id = (SELECT id FROM schedules WHERE date = '2026-12-24')
+                """,
+                logger: logger
+            )
+            try await client.query(
+                """
+                UPDATE seats SET state = 'sold', holder = 'bob', reservation_id = \(paid)
+                WHERE number = 250 AND schedule_id = (SELECT id FROM schedules WHERE date = '2026-12-24')
+                """,
+                logger: logger
+            )
+            try await client.query(
+                """
+                INSERT INTO reservations (id, schedule_id, seat_number, user_id, price, status, held_until)
+                SELECT v.id, s.id, v.seat, v.user_id, 1000 * v.seat + s.id, v.status, now() + interval '5 minutes'
+                FROM schedules s, (VALUES (\(held), 17, 'alice', 'held'), (\(paid), 250, 'bob', 'paid'), (\(expired), 3, 'carol', 'expired'))
+                    AS v(id, seat, user_id, status)
+                WHERE s.date = '2026-12-24'
+                """,
+                logger: logger
+            )
+            let christmasEve = ScheduleKey(concertID: ConcertID(7)!, date: ScheduleDate("2026-12-24")!)
+            let christmas = ScheduleKey(concertID: ConcertID(7)!, date: ScheduleDate("2026-12-25")!)
+            let loaded = try await client.withConnection { connection in
+                try await PartitionStore(connection: connection, logger: logger).loadSchedules([christmasEve, christmas])
+            }
+            let eve = try #require(loaded[christmasEve])
+            let day = try #require(loaded[christmas])
+            for (schedule, id) in [(eve.seats, eve.id), (day.seats, day.id)] {
+                #expect(schedule.seats.count == 300)
+                for number in 1...300 {
+                    let seat = try #require(schedule.seats[SeatNumber(number)!])
+                    #expect(seat.price == Won(Int64(1000 * number) + id))
+                }
+            }
+            #expect(eve.seats.seats[SeatNumber(17)!]?.reservationID == held)
+            #expect(eve.seats.seats[SeatNumber(250)!]?.reservationID == paid)
+            #expect(eve.seats.seats.values.filter { $0.reservationID != nil }.count == 2)
+            #expect(day.seats.seats.values.allSatisfy { $0.reservationID == nil })
+            #expect(Set(eve.seats.reservations.keys) == [held, paid])
+            #expect(eve.seats.reservations[paid]?.status == .paid)
+        }
     }
 }
