@@ -49,13 +49,35 @@ struct CommandIntake: Sendable {
 
     /// `Prefer: wait=N` (RFC 7240), N capped at 30.
     static func preferredWait(_ request: Request) -> Int? {
-        guard let prefer = request.headers[HTTPField.Name("Prefer")!] else { return nil }
-        for preference in prefer.split(separator: ",") {
-            let parts = preference.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if parts.count == 2, parts[0].lowercased() == "wait", let seconds = Int(parts[1]), seconds > 0 {
-                return min(seconds, 30)
+        request.headers[HTTPField.Name("Prefer")!].flatMap(Self.wait(in:))
+    }
+
+    /// The `wait` preference of a `Prefer` field value, read over its bytes (Foundation's trimming
+    /// and lower-casing cost ~2 % of a `Prefer: wait` request): preferences separated by commas,
+    /// the name in any case, optional whitespace around `=`, the value a positive integer, bare
+    /// or quoted; parameters after `;` ignored.
+    static func wait(in field: String) -> Int? {
+        for preference in field.utf8.split(separator: UInt8(ascii: ",")) {
+            let main = preference.prefix { $0 != UInt8(ascii: ";") }
+            guard let equals = main.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let name = trimmed(main[..<equals])
+            guard name.count == 4, zip(name, "wait".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { continue }
+            var value = trimmed(main[main.index(after: equals)...])
+            if value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") {
+                value = value.dropFirst().dropLast()
             }
+            guard !value.isEmpty, value.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { continue }
+            let seconds = value.reduce(0) { min($0 * 10 + Int($1 - UInt8(ascii: "0")), 1_000_000) }
+            if seconds > 0 { return min(seconds, 30) }
         }
         return nil
+    }
+
+    private static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> Substring.UTF8View.SubSequence {
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+            return bytes[bytes.endIndex...]
+        }
+        return bytes[first...last]
     }
 }

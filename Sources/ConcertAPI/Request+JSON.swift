@@ -2,6 +2,9 @@ import Foundation
 public import Hummingbird
 import NIOFoundationCompat
 
+/// Request bodies' decoder: one for every request (it is only read once configured), not one each.
+private let requestBodyDecoder = JSONDecoder()
+
 extension Request {
     /// Reads the body (at most the context's limit, else 413) and decodes it as JSON.
     ///
@@ -11,7 +14,7 @@ extension Request {
         var request = self
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
         do {
-            return try JSONDecoder().decode(Value.self, from: Data(buffer: buffer))
+            return try requestBodyDecoder.decode(Value.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
             throw Problem.invalidRequest(Self.describe(error))
         } catch {

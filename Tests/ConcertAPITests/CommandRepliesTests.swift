@@ -1,5 +1,5 @@
 import AMQPClient
-import ConcertAPI
+@testable import ConcertAPI
 import ConcertDomain
 import ConcertPipeline
 import Foundation
@@ -123,5 +123,20 @@ struct CommandRepliesTests {
         // Genuine, but minted for alice: for anyone else it was never handed out.
         #expect(!ids.isGenuine(id, for: UserID("mallory")!))
         #expect(ids.type(of: id, for: UserID("mallory")!) == nil)
+    }
+}
+
+/// `Prefer: wait=N` as RFC 7240 writes it.
+struct PreferWaitTests {
+    @Test func theWaitPreferenceIsFoundWhereverAndHoweverItIsWritten() {
+        let cases: [(String, Int?)] = [
+            ("wait=10", 10), ("WAIT=5", 5), ("Wait = 7", 7), ("respond-async, wait=3", 3), ("wait=4; foo=bar", 4),
+            ("handling=lenient,\twait=\"12\"", 12), ("wait=100", 30), ("wait=99999999999999999999", 30), ("wait=0", nil),
+            ("wait=-1", nil), ("wait=1.5", nil), ("wait=", nil), ("wait", nil), ("waiting=5", nil), ("respond-async", nil),
+            ("", nil), ("wait=abc, wait=2", 2), ("wait=\"\"", nil),
+        ]
+        for (field, expected) in cases {
+            #expect(CommandIntake.wait(in: field) == expected, "\(field)")
+        }
     }
 }
