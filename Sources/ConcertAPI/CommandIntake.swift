@@ -60,9 +60,8 @@ struct CommandIntake: Sendable {
         for preference in field.utf8.split(separator: UInt8(ascii: ",")) {
             let main = preference.prefix { $0 != UInt8(ascii: ";") }
             guard let equals = main.firstIndex(of: UInt8(ascii: "=")) else { continue }
-            let name = trimmed(main[..<equals])
-            guard name.count == 4, zip(name, "wait".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { continue }
-            var value = trimmed(main[main.index(after: equals)...])
+            guard main[..<equals].trimmingOptionalWhitespace.equalsIgnoringASCIICase("wait") else { continue }
+            var value = main[main.index(after: equals)...].trimmingOptionalWhitespace
             if value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") {
                 value = value.dropFirst().dropLast()
             }
@@ -71,13 +70,5 @@ struct CommandIntake: Sendable {
             if seconds > 0 { return min(seconds, 30) }
         }
         return nil
-    }
-
-    private static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> Substring.UTF8View.SubSequence {
-        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
-            return bytes[bytes.endIndex...]
-        }
-        return bytes[first...last]
     }
 }

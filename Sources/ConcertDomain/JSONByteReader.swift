@@ -77,24 +77,26 @@ public struct JSONByteReader {
     /// A string holding a UUID's 36-character text (either case).
     public mutating func uuid() -> UUID? {
         guard let range = stringBytes(), range.count == 36 else { return nil }
-        var uuid = [UInt8](repeating: 0, count: 16)
-        var index = range.lowerBound
-        for byte in 0..<16 {
-            if byte == 4 || byte == 6 || byte == 8 || byte == 10 {
-                guard bytes[index] == UInt8(ascii: "-") else { return nil }
-                index += 1
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let parsed = withUnsafeMutableBytes(of: &uuid) { output in
+            var index = range.lowerBound
+            for byte in 0..<16 {
+                if byte == 4 || byte == 6 || byte == 8 || byte == 10 {
+                    guard bytes[index] == UInt8(ascii: "-") else { return false }
+                    index += 1
+                }
+                guard let high = Self.hexDigit(bytes[index]), let low = Self.hexDigit(bytes[index + 1]) else { return false }
+                output[byte] = high << 4 | low
+                index += 2
             }
-            guard let high = Self.hexDigit(bytes[index]), let low = Self.hexDigit(bytes[index + 1]) else { return nil }
-            uuid[byte] = high << 4 | low
-            index += 2
+            return true
         }
-        return UUID(uuid: (uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8], uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]))
+        return parsed ? UUID(uuid: uuid) : nil
     }
 
     /// A string holding an RFC 3339 UTC time to the second, `YYYY-MM-DDTHH:MM:SSZ`, as `RFC3339` writes it.
     public mutating func time() -> Date? {
         guard let range = stringBytes(), range.count == 20 else { return nil }
-        let text = bytes[range]
         let start = range.lowerBound
         func number(_ from: Int, _ count: Int) -> Int? {
             var value = 0
@@ -104,9 +106,10 @@ public struct JSONByteReader {
             }
             return value
         }
-        guard text[start + 10] == UInt8(ascii: "T"), text[start + 13] == UInt8(ascii: ":"), text[start + 16] == UInt8(ascii: ":"),
-            text[start + 19] == UInt8(ascii: "Z"),
-            let day = ScheduleDate(String(decoding: text[start..<start + 10], as: UTF8.self)),
+        guard bytes[start + 4] == UInt8(ascii: "-"), bytes[start + 7] == UInt8(ascii: "-"), bytes[start + 10] == UInt8(ascii: "T"),
+            bytes[start + 13] == UInt8(ascii: ":"), bytes[start + 16] == UInt8(ascii: ":"), bytes[start + 19] == UInt8(ascii: "Z"),
+            let year = number(0, 4), let month = number(5, 2), let dayOfMonth = number(8, 2),
+            let day = ScheduleDate(year: year, month: month, day: dayOfMonth),
             let hour = number(11, 2), hour < 24, let minute = number(14, 2), minute < 60, let second = number(17, 2), second < 60
         else { return nil }
         let seconds = day.daysSinceEpoch * 86_400 + Int64(hour * 3600 + minute * 60 + second)
