@@ -170,6 +170,7 @@ let package = Package(
             name: "ConcertBench",
             dependencies: [
                 "BenchmarkKit",
+                "ConcertPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -19,7 +19,7 @@ public struct ConcertConfiguration: Sendable {
     public var managementURL: String?
     /// `CONCERT_LOG_LEVEL` (info).
     public var logLevel: Logger.Level
-    /// `CONCERT_PARTITIONS` (16): fixed once the topology exists.
+    /// `CONCERT_PARTITIONS` (8): fixed once the topology exists.
     public var partitions: Int
     /// `CONCERT_HOLD_SECONDS` (300): how long a reserved seat is held for payment.
     public var holdSeconds: Int
@@ -56,7 +56,7 @@ public struct ConcertConfiguration: Sendable {
         databaseURL: String = "postgres://concert:concert@127.0.0.1:5432/concert",
         amqpURL: String = "amqp://concert:concert@127.0.0.1:5672/%2F",
         logLevel: Logger.Level = .info,
-        partitions: Int = 16,
+        partitions: Int = PipelineTopology.defaultPartitions,
         holdSeconds: Int = 300,
         queueCapacity: Int = 1000,
         admitPerSecond: Int = 0,
@@ -237,7 +237,7 @@ public struct ConcertConfiguration: Sendable {
         ("CONCERT_DATABASE_URL", ConcertConfiguration().databaseURL, false),
         ("CONCERT_AMQP_URL", ConcertConfiguration().amqpURL, false),
         ("CONCERT_AMQP_MANAGEMENT_URL", nil, false),
-        ("CONCERT_PARTITIONS", "16", false),
+        ("CONCERT_PARTITIONS", "\(PipelineTopology.defaultPartitions)", false),
         ("CONCERT_HOLD_SECONDS", "300", false),
         ("CONCERT_QUEUE_CAPACITY", "1000", false),
         ("CONCERT_ADMIT_PER_SECOND", "0", false),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BenchmarkKit
+import ConcertPipeline
 import Foundation
 import Logging
 
@@ -16,7 +17,7 @@ struct E2E: AsyncParsableCommand {
     @Option(help: "Seconds of each measured phase.") var seconds = 10.0
     @Option(help: "Connections of the open-loop phases.") var connections = 256
     @Option(help: "Connections of the Prefer: wait closed loop.") var waitConnections = 64
-    @Option(help: "Partitions (CONCERT_PARTITIONS of the measured process).") var partitions = 16
+    @Option(help: "Partitions (CONCERT_PARTITIONS of the measured process).") var partitions = PipelineTopology.defaultPartitions
     @Option(help: "Seeded concerts.") var concerts = 4
     @Option(help: "Seeded dates per concert.") var dates = 8
     @Option(help: "Seeded seats per date.") var seats = 10_000
@@ -96,7 +97,7 @@ struct Pipeline: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Commands per round.") var messages = 40_000
     @Option(help: "Rounds; the medians count.") var rounds = 3
-    @Option(help: "Partitions.") var partitions = 16
+    @Option(help: "Partitions.") var partitions = PipelineTopology.defaultPartitions
 
     func run() async throws {
         var scenario = PipelineScenario()
@@ -210,7 +211,7 @@ struct Soak: AsyncParsableCommand {
     @Option(help: "Reservations per second (default: half the highest sustained rate, found first).") var rate: Double?
     @Option(help: "Share of fresh holds that are paid; the rest expire.") var payFraction = 0.5
     @Option(help: "Hold length in seconds (CONCERT_HOLD_SECONDS).") var holdSeconds = 30
-    @Option(help: "Partitions (CONCERT_PARTITIONS).") var partitions = 16
+    @Option(help: "Partitions (CONCERT_PARTITIONS).") var partitions = PipelineTopology.defaultPartitions
     @Flag(help: "Load only, no faults.") var noFaults = false
 
     func run() async throws {

@@ -8,7 +8,7 @@ struct ConfigurationTests {
     @Test func anEmptyEnvironmentGivesTheDefaultsAndNeedsTheAPIKeys() {
         let (configuration, problems) = ConcertConfiguration.read(environment: [:])
         #expect(problems.isEmpty)
-        #expect(configuration.partitions == 16 && configuration.holdSeconds == 300 && configuration.httpPort == 8080)
+        #expect(configuration.partitions == 8 && configuration.holdSeconds == 300 && configuration.httpPort == 8080)
         let (_, forAPI) = ConcertConfiguration.read(environment: [:], role: .api)
         #expect(forAPI.map(\.variable) == ["CONCERT_TOKEN_SECRET", "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS"])
     }
@@ -30,7 +30,7 @@ struct ConfigurationTests {
             "CONCERT_RATE_LIMIT", "CONCERT_MAX_SEATS_PER_USER", "CONCERT_USER_JWKS", "CONCERT_LOG_LEVEL",
         ])
         // The defaults stand in for what cannot be used; a password never appears in a message.
-        #expect(configuration.partitions == 16)
+        #expect(configuration.partitions == 8)
         #expect(!ConfigurationProblems(problems).description.contains("hunter2"))
         #expect(ConfigurationProblems(problems).description.hasPrefix("9 settings need fixing:\n  CONCERT_HTTP_PORT must be an integer in 1...65535, got '80000'"))
     }
@@ -59,7 +59,7 @@ struct ConfigurationTests {
         #expect(byName["CONCERT_DATABASE_URL"] == "postgres://u:***@db:5432/x")
         #expect(byName["CONCERT_TOKEN_SECRET"] == "set, 32 characters")
         #expect(byName["CONCERT_ADMIN_TOKEN"] == "not set")
-        #expect(byName["CONCERT_PARTITIONS"] == "16  (default)")
+        #expect(byName["CONCERT_PARTITIONS"] == "8  (default)")
         #expect(settings.count == ConcertConfiguration.variables.count)
     }
 }

@@ -1,3 +1,4 @@
+import ConcertPipeline
 import Foundation
 import PostgresNIO
 
@@ -19,7 +20,7 @@ public struct E2EScenario: Sendable {
     public var concerts = 4
     public var dates = 8
     public var seats = 10_000
-    public var partitions = 16
+    public var partitions = PipelineTopology.defaultPartitions
     public var stepSeconds = 4.0
     public var measureSeconds = 10.0
     public var startRate = 400.0

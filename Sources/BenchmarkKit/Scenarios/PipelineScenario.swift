@@ -13,7 +13,7 @@ import Synchronization
 public struct PipelineScenario: Sendable {
     public var messages = 40_000
     public var rounds = 3
-    public var partitions = 16
+    public var partitions = PipelineTopology.defaultPartitions
     public var inFlight = 2_000
     public var concerts = 4
     public var dates = 8

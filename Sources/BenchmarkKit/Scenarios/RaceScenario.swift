@@ -1,3 +1,4 @@
+import ConcertPipeline
 public import Foundation
 import NIOHTTP1
 import PostgresNIO
@@ -13,7 +14,7 @@ public struct RaceScenario: Sendable {
     public var clients = 1000
     public var rounds = 3
     public var hotSeats = 10
-    public var partitions = 16
+    public var partitions = PipelineTopology.defaultPartitions
     /// The `concert-bench` executable, to start the lock baseline.
     public var benchExecutable: URL
 

@@ -6,7 +6,7 @@ import Synchronization
 final class WorkerPool: Sendable {
     private let sandbox: Sandbox
     private let environment: [String: String]
-    private let workers = Mutex<[ChildProcess]>([])
+    private let workers = Mutex<[(process: ChildProcess, partitions: String)]>([])
     private let started = Atomic<Int>(0)
 
     init(_ sandbox: Sandbox, environment: [String: String]) {
@@ -14,24 +14,25 @@ final class WorkerPool: Sendable {
         self.environment = environment
     }
 
-    /// Starts a worker preferring `partitions` (e.g. `0-7`).
+    /// Starts a worker preferring `partitions` (e.g. `0-3`).
     func start(partitions: String) throws {
         let number = started.add(1, ordering: .relaxed).newValue
         let worker = try sandbox.start("concert-worker-\(number)", arguments: ["worker", "--partitions", partitions], environment)
-        workers.withLock { $0.append(worker) }
+        workers.withLock { $0.append((worker, partitions)) }
     }
 
-    var running: [ChildProcess] { workers.withLock { $0.filter(\.isRunning) } }
+    var running: [ChildProcess] { workers.withLock { $0.map(\.process).filter(\.isRunning) } }
 
-    /// SIGKILL to the first running worker: no chance to clean up. Returns its name.
-    func killFirst() -> String? {
-        guard let victim = running.first else { return nil }
-        kill(victim.pid, SIGKILL)
-        return victim.name
+    /// SIGKILL to the first running worker: no chance to clean up. Returns its name and the
+    /// partitions it preferred.
+    func killFirst() -> (name: String, partitions: String)? {
+        guard let victim = workers.withLock({ $0.first { $0.process.isRunning } }) else { return nil }
+        kill(victim.process.pid, SIGKILL)
+        return (victim.process.name, victim.partitions)
     }
 
     func stopAll() async {
-        for worker in workers.withLock({ $0 }) { await worker.stop() }
+        for worker in workers.withLock({ $0 }) { await worker.process.stop() }
     }
 }
 
@@ -56,10 +57,13 @@ struct SoakFaults {
             progress.note("soak +\(Int(event.secondsSinceStart)) s: \(what)")
         }
         try await sleep(until: start + duration * 0.2)
-        note("SIGKILL to \(workers.killFirst() ?? "no worker")")
+        let killed = workers.killFirst()
+        note("SIGKILL to \(killed?.name ?? "no worker")")
         try await Task.sleep(for: .seconds(15))
-        try workers.start(partitions: "0-7")
-        note("a new worker started")
+        if let killed {
+            try workers.start(partitions: killed.partitions)
+            note("a new worker started for partitions \(killed.partitions)")
+        }
 
         try await sleep(until: start + duration * 0.45)
         note("broker stopping (rabbitmqctl stop_app) for 10 s")

@@ -1,3 +1,4 @@
+import ConcertPipeline
 import Foundation
 import NIOHTTP1
 import PostgresNIO
@@ -19,7 +20,7 @@ public struct SoakScenario: Sendable {
     public var concerts = 4
     public var dates = 8
     public var seats = 10_000
-    public var partitions = 16
+    public var partitions = PipelineTopology.defaultPartitions
     public var connections = 128
     /// Seconds per round: the load is sent in rounds (the next round pays for the last one's holds).
     public var roundSeconds = 10.0
