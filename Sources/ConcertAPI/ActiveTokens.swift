@@ -14,6 +14,11 @@ import Synchronization
 /// older than `refreshAfter`. Worst case: for `refreshAfter` after a payment whose announcement
 /// this process missed, the paying user's token still reads and submits here. Waiting rows are
 /// never kept (admission changes them); only active, expired and abandoned ones.
+///
+/// Rows are read in batches: the lookups of concurrent requests that miss (a token's first use
+/// here, or its row due for a refresh) share one statement, so a burst of new users costs a few
+/// round trips rather than one per request. A row read while a payment ended some token is
+/// answered but not kept: it may predate that payment.
 public final class ActiveTokens: Sendable {
     private struct Key: Hashable {
         let concert: ConcertID
@@ -33,28 +38,46 @@ public final class ActiveTokens: Sendable {
     private struct Cache {
         var rows: [Key: Entry] = [:]
         var byUser: [UserKey: Set<Int64>] = [:]
+        /// Counts `ended` calls: a read during which it changed is not kept.
+        var endings = 0
     }
 
-    private let store: WaitingRoomStore
+    /// Reads the rows of a batch of tokens (those without a row left out).
+    public typealias Read = @Sendable ([(concert: ConcertID, seq: Int64)]) async throws -> [WaitingRoomStore.Token]
+
     private let refreshAfter: Duration
     private let capacity: Int
     private let cache = Mutex(Cache())
+    private let reader: Coalescer<Key, WaitingRoomStore.Token?>
 
-    public init(store: WaitingRoomStore, refreshAfter: Duration = .seconds(30), capacity: Int = 200_000) {
-        self.store = store
+    public convenience init(store: WaitingRoomStore, refreshAfter: Duration = .seconds(30), capacity: Int = 200_000) {
+        self.init(refreshAfter: refreshAfter, capacity: capacity) { keys in try await store.tokens(keys) }
+    }
+
+    /// `read` is how rows are read (`WaitingRoomStore.tokens` but in tests).
+    public init(refreshAfter: Duration = .seconds(30), capacity: Int = 200_000, read: @escaping Read) {
         self.refreshAfter = refreshAfter
         self.capacity = capacity
+        reader = Coalescer(maximumBatch: 500) { keys in
+            let distinct = Array(Set(keys))
+            let rows = try await read(distinct.map { (concert: $0.concert, seq: $0.seq) })
+            var found: [Key: WaitingRoomStore.Token] = [:]
+            for row in rows { found[Key(concert: row.concertID, seq: row.seq)] = row }
+            return keys.map { found[$0] }
+        }
     }
 
     /// The token's row: from memory while it is fresh, else read (and kept unless it is waiting).
     public func token(concert: ConcertID, seq: Int64) async throws -> WaitingRoomStore.Token? {
         let key = Key(concert: concert, seq: seq)
         let now = ContinuousClock.now
-        if let entry = cache.withLock({ $0.rows[key] }), now - entry.readAt < refreshAfter { return entry.token }
-        guard let token = try await store.token(concert: concert, seq: seq) else { return nil }
+        let (cached, endings) = cache.withLock { ($0.rows[key], $0.endings) }
+        if let cached, now - cached.readAt < refreshAfter { return cached.token }
+        guard let token = try await reader.submit(key) else { return nil }
         if token.state != .waiting {
             cache.withLock { cache in
-                if cache.rows.count >= capacity { cache = Cache() }
+                guard cache.endings == endings else { return }
+                if cache.rows.count >= capacity { cache = Cache(endings: cache.endings) }
                 cache.rows[key] = Entry(token: token, readAt: now)
                 cache.byUser[UserKey(concert: concert, user: token.userID), default: []].insert(seq)
             }
@@ -65,6 +88,7 @@ public final class ActiveTokens: Sendable {
     /// Payments ended these users' tokens: forget their rows, so the next check reads them.
     public func ended(_ tokens: [EndedToken]) {
         cache.withLock { cache in
+            cache.endings += 1
             for token in tokens {
                 guard let seqs = cache.byUser.removeValue(forKey: UserKey(concert: token.concert, user: token.user)) else { continue }
                 for seq in seqs { cache.rows[Key(concert: token.concert, seq: seq)] = nil }

@@ -55,6 +55,31 @@ extension WaitingRoomStore {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
+    /// Several tokens' rows, each looked up on its own by its key (`LATERAL … LIMIT 1`: as a
+    /// join, a generic plan made while the table was small could scan the table per batch).
+    struct TokenRows: PostgresPreparedStatement {
+        static let sql = """
+            SELECT k.concert_id, k.seq, t.user_id, t.state, t.issued_at, t.expires_at
+            FROM unnest($1::bigint[], $2::bigint[]) AS k(concert_id, seq)
+            CROSS JOIN LATERAL (
+                SELECT user_id, state, issued_at, expires_at FROM queue_tokens q
+                WHERE q.concert_id = k.concert_id AND q.seq = k.seq LIMIT 1
+            ) t
+            """
+        typealias Row = (Int64, Int64, String, String, Date, Date?)
+        let concerts: [Int64]
+        let seqs: [Int64]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(concerts)
+            bindings.append(seqs)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
     /// One token's row.
     struct TokenRow: PostgresPreparedStatement {
         static let sql = "SELECT user_id, state, issued_at, expires_at FROM queue_tokens WHERE concert_id = $1 AND seq = $2"

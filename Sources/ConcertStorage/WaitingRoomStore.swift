@@ -87,6 +87,19 @@ public struct WaitingRoomStore: Sendable {
         return nil
     }
 
+    /// The rows of several tokens in one statement; keys without a row are left out.
+    public func tokens(_ keys: [(concert: ConcertID, seq: Int64)]) async throws -> [Token] {
+        guard !keys.isEmpty else { return [] }
+        var tokens: [Token] = []
+        tokens.reserveCapacity(keys.count)
+        let rows = try await client.run(TokenRows(concerts: keys.map(\.concert.rawValue), seqs: keys.map(\.seq)), logger: logger)
+        for (concert, seq, user, state, issuedAt, expiresAt) in rows {
+            guard let concert = ConcertID(concert), let user = UserID(user), let state = Token.State(rawValue: state) else { continue }
+            tokens.append(Token(concertID: concert, seq: seq, userID: user, state: state, issuedAt: issuedAt, expiresAt: expiresAt))
+        }
+        return tokens
+    }
+
     /// Every concert's `admittedThrough`, for the API's in-memory view.
     public func admissionMarks() async throws -> [ConcertID: Int64] {
         var marks: [ConcertID: Int64] = [:]

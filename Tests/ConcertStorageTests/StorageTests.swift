@@ -205,6 +205,44 @@ struct ClosedConnectionTests {
         }
     }
 
+    /// The API's batched token read answers each key that has a row, and its generic plan looks
+    /// each key up alone, however long the queue grew after the plan was made.
+    @Test func tokenRowsAreReadByKeyWhateverTheQueueLength() async throws {
+        try await DatabaseEnvironment.withIsolatedDatabase { client in
+            try await Migrator().migrate(client, logger: logger)
+            _ = try await DemoData().seed(client, logger: logger)
+            let store = WaitingRoomStore(client: client, logger: logger)
+            let concert = ConcertID(1)!
+            let alice = try await store.issue(concert: concert, user: UserID("alice")!).token
+            let bob = try await store.issue(concert: concert, user: UserID("bob")!).token
+            let rows = try await store.tokens([(concert, bob.seq), (concert, 999_999), (concert, alice.seq), (ConcertID(2)!, alice.seq)])
+            #expect(rows.map(\.userID.rawValue) == ["bob", "alice"])
+            #expect(rows.map(\.seq) == [bob.seq, alice.seq])
+            #expect(try await store.tokens([]).isEmpty)
+
+            try await client.withConnection { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE rows_probe(bigint[], bigint[]) AS " + WaitingRoomStore.TokenRows.sql), logger: logger)
+                try await connection.query("SET plan_cache_mode = force_generic_plan", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: "EXECUTE rows_probe('{1}', '{1}')"), logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO queue_tokens (concert_id, seq, user_id, state)
+                    SELECT 1, nextval('queue_seq_1'), 'waiting-' || g, 'waiting' FROM generate_series(1, 20000) AS g
+                    """,
+                    logger: logger
+                )
+                let explained = try await connection.fetch(
+                    PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE rows_probe('{1,1,1,1,1}', '{3,30,300,3000,30000}')"),
+                    logger: logger
+                )
+                let plan = try explained[0].decode(String.self)
+                let document = try #require(try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])
+                let read = Self.rowsRead(from: "queue_tokens", in: try #require(document.first?["Plan"] as? [String: Any]))
+                #expect(read <= 5, "the token read statement read \(read) rows of queue_tokens for 5 keys")
+            }
+        }
+    }
+
     /// Rows the plan's scans of `table` returned (per loop times loops), modifications not counted.
     static func rowsRead(from table: String, in node: [String: Any]) -> Int {
         var read = 0
