@@ -65,7 +65,8 @@ public struct JSONByteReader {
         let start = offset
         var value: Int64 = 0
         while offset < bytes.count, offset - start < 19, let digit = Self.digit(bytes[offset]) {
-            value = value * 10 + Int64(digit)
+            // Wrapping: a 19th digit may overflow, and then the number is refused below anyway.
+            value = value &* 10 &+ Int64(digit)
             offset += 1
         }
         let digits = offset - start

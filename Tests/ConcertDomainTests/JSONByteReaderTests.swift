@@ -116,4 +116,17 @@ import Testing
             #expect(ScheduleDate(secondsSinceEpoch: Int64(days) * 86_400).daysSinceEpoch == Int64(days))
         }
     }
+
+    /// Integers of up to 18 digits are read; longer ones (which may not fit in 64 bits) are
+    /// declined without trapping on the overflow.
+    @Test func longIntegersAreDeclinedNotOverflowed() {
+        for (text, expected) in [("123456789012345678", Int64(123_456_789_012_345_678)), ("-42", -42), ("0", 0)] {
+            var reader = JSONByteReader(Array(text.utf8))
+            #expect(reader.integer() == expected, "\(text)")
+        }
+        for text in ["9999999999999999999", "99999999999999999999", "-9999999999999999999", "1234567890123456789", "00", "-", "1.0", "1e3"] {
+            var reader = JSONByteReader(Array(text.utf8))
+            #expect(reader.integer() == nil, "\(text)")
+        }
+    }
 }
