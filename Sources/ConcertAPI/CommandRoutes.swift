@@ -5,14 +5,28 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-struct ReserveRequest: Decodable {
+struct ReserveRequest: FlatJSONBody {
     let concertId: WholeNumber
     let date: String
     let seatNumber: WholeNumber
+
+    init?(flat object: FlatJSONObject) {
+        guard let concertId = object.integer("concertId"), let date = object.string("date"), let seatNumber = object.integer("seatNumber") else {
+            return nil
+        }
+        self.concertId = concertId
+        self.date = date
+        self.seatNumber = seatNumber
+    }
 }
 
-struct PayRequest: Decodable {
+struct PayRequest: FlatJSONBody {
     let reservationId: String
+
+    init?(flat object: FlatJSONObject) {
+        guard let reservationId = object.string("reservationId") else { return nil }
+        self.reservationId = reservationId
+    }
 }
 
 struct ReservationView: ResponseEncodable {

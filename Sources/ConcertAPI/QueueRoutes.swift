@@ -4,10 +4,16 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-struct IssueTokenRequest: Decodable {
+struct IssueTokenRequest: FlatJSONBody {
     /// Optional: the access token says who; when given it must be the same user.
     let userId: String?
     let concertId: WholeNumber
+
+    init?(flat object: FlatJSONObject) {
+        guard let userId = object.optionalString("userId"), let concertId = object.integer("concertId") else { return nil }
+        self.userId = userId
+        self.concertId = concertId
+    }
 }
 
 extension Router<APIRequestContext> {
