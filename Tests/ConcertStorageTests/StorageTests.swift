@@ -181,27 +181,15 @@ struct ClosedConnectionTests {
         try await DatabaseEnvironment.withIsolatedDatabase { client in
             try await Migrator().migrate(client, logger: logger)
             _ = try await DemoData().seed(client, logger: logger)
-            try await client.withConnection { connection in
-                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE issue_probe(bigint[], text[]) AS " + WaitingRoomStore.IssueTokens.sql), logger: logger)
-                try await connection.query("SET plan_cache_mode = force_generic_plan", logger: logger)
-                try await connection.query(PostgresQuery(unsafeSQL: "EXECUTE issue_probe('{1}', '{first-user}')"), logger: logger)
-                try await connection.query(
-                    """
-                    INSERT INTO queue_tokens (concert_id, seq, user_id, state)
-                    SELECT 1, nextval('queue_seq_1'), 'waiting-' || g, 'waiting' FROM generate_series(1, 20000) AS g
-                    """,
-                    logger: logger
-                )
-                let users = (1...10).map { "new-user-\($0)" }.joined(separator: ",")
-                let explained = try await connection.fetch(
-                    PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE issue_probe('{1,1,1,1,1,1,1,1,1,1}', '{\(users)}')"),
-                    logger: logger
-                )
-                let plan = try explained[0].decode(String.self)
-                let document = try #require(try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])
-                let read = Self.rowsRead(from: "queue_tokens", in: try #require(document.first?["Plan"] as? [String: Any]))
-                #expect(read <= 10, "the issue statement read \(read) rows of queue_tokens for 10 new users")
-            }
+            let users = (1...10).map { "new-user-\($0)" }.joined(separator: ",")
+            let read = try await queueTokenRowsRead(
+                client,
+                prepare: "issue_probe(bigint[], text[])",
+                as: WaitingRoomStore.IssueTokens.sql,
+                warmUp: "('{1}', '{first-user}')",
+                probe: "('{1,1,1,1,1,1,1,1,1,1}', '{\(users)}')"
+            )
+            #expect(read <= 10, "the issue statement read \(read) rows of queue_tokens for 10 new users")
         }
     }
 
@@ -220,26 +208,37 @@ struct ClosedConnectionTests {
             #expect(rows.map(\.seq) == [bob.seq, alice.seq])
             #expect(try await store.tokens([]).isEmpty)
 
-            try await client.withConnection { connection in
-                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE rows_probe(bigint[], bigint[]) AS " + WaitingRoomStore.TokenRows.sql), logger: logger)
-                try await connection.query("SET plan_cache_mode = force_generic_plan", logger: logger)
-                try await connection.query(PostgresQuery(unsafeSQL: "EXECUTE rows_probe('{1}', '{1}')"), logger: logger)
-                try await connection.query(
-                    """
-                    INSERT INTO queue_tokens (concert_id, seq, user_id, state)
-                    SELECT 1, nextval('queue_seq_1'), 'waiting-' || g, 'waiting' FROM generate_series(1, 20000) AS g
-                    """,
-                    logger: logger
-                )
-                let explained = try await connection.fetch(
-                    PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE rows_probe('{1,1,1,1,1}', '{3,30,300,3000,30000}')"),
-                    logger: logger
-                )
-                let plan = try explained[0].decode(String.self)
-                let document = try #require(try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])
-                let read = Self.rowsRead(from: "queue_tokens", in: try #require(document.first?["Plan"] as? [String: Any]))
-                #expect(read <= 5, "the token read statement read \(read) rows of queue_tokens for 5 keys")
-            }
+            let read = try await queueTokenRowsRead(
+                client,
+                prepare: "rows_probe(bigint[], bigint[])",
+                as: WaitingRoomStore.TokenRows.sql,
+                warmUp: "('{1}', '{1}')",
+                probe: "('{1,1,1,1,1}', '{3,30,300,3000,30000}')"
+            )
+            #expect(read <= 5, "the token read statement read \(read) rows of queue_tokens for 5 keys")
+        }
+    }
+
+    /// Prepares `sql` as `prepare` on one connection, runs it with `warmUp` while `queue_tokens`
+    /// is nearly empty and keeps that generic plan (as a pooled connection would), grows the queue
+    /// by 20 000 waiting tokens, and returns the rows of `queue_tokens` the plan reads for `probe`.
+    func queueTokenRowsRead(_ client: PostgresClient, prepare: String, as sql: String, warmUp: String, probe: String) async throws -> Int {
+        try await client.withConnection { connection in
+            let name = String(prepare.prefix { $0 != "(" })
+            try await connection.query(PostgresQuery(unsafeSQL: "PREPARE \(prepare) AS " + sql), logger: logger)
+            try await connection.query("SET plan_cache_mode = force_generic_plan", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "EXECUTE \(name)\(warmUp)"), logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO queue_tokens (concert_id, seq, user_id, state)
+                SELECT 1, nextval('queue_seq_1'), 'waiting-' || g, 'waiting' FROM generate_series(1, 20000) AS g
+                """,
+                logger: logger
+            )
+            let explained = try await connection.fetch(PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE \(name)\(probe)"), logger: logger)
+            let plan = try explained[0].decode(String.self)
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])
+            return Self.rowsRead(from: "queue_tokens", in: try #require(document.first?["Plan"] as? [String: Any]))
         }
     }
 
