@@ -123,6 +123,13 @@ public final class AMQPConnection: Service, Sendable {
         try settle(.ack, delivery, multiple: multiple)
     }
 
+    /// True while `delivery` can still be settled: the connection and the channel it came
+    /// through are the live ones. Once this is false the broker has returned the delivery to its
+    /// queue (maybe to another consumer already), and its receiver must not act on it.
+    public func canSettle(_ delivery: AMQPDelivery) -> Bool {
+        status.isLive(delivery.origin)
+    }
+
     /// Negatively acknowledges a delivery: requeue it, or dead-letter/drop it with `requeue: false`.
     public func nack(_ delivery: AMQPDelivery, multiple: Bool = false, requeue: Bool) throws {
         try settle(.nack(requeue: requeue), delivery, multiple: multiple)

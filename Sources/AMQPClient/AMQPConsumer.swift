@@ -61,6 +61,11 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         }
     }
 
+    /// True while this consumer still owns `delivery` (see `AMQPConnection.canSettle`).
+    public func owns(_ delivery: AMQPDelivery) -> Bool {
+        connection.canSettle(delivery)
+    }
+
     /// Acknowledges a delivery (all up to it with `multiple`).
     public func ack(_ delivery: AMQPDelivery, multiple: Bool = false) throws {
         try connection.ack(delivery, multiple: multiple)

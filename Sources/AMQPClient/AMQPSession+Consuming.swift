@@ -105,11 +105,13 @@ extension AMQPSession {
         pendingDeliveries.removeAll(keepingCapacity: true)
     }
 
-    /// Ends a consumer's sequence (after the deliveries it already has) and forgets it.
+    /// Ends a consumer's sequence and forgets it. Deliveries it has not taken yet are dropped:
+    /// its channel closes, so they could never be settled, and the broker gives them to another consumer.
     @discardableResult
     func finishConsumer(channel: UInt16, error: AMQPError?) -> ConsumerRegistration? {
         guard let registration = consumers.removeValue(forKey: channel) else { return nil }
-        if let batch = pendingDeliveries.removeValue(forKey: channel) { registration.deliveries.append(batch) }
+        pendingDeliveries.removeValue(forKey: channel)
+        registration.deliveries.discard()
         registration.deliveries.finish(throwing: error)
         return registration
     }

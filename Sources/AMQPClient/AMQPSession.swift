@@ -34,7 +34,9 @@ final class AMQPSession {
     }
     /// Which opening of each open channel this is: a channel number is reused after it closed,
     /// and an ack meant for its former consumer must never reach its new one.
-    var channelIncarnations: [UInt16: UInt64] = [:]
+    var channelIncarnations: [UInt16: UInt64] = [:] {
+        didSet { status.channelsChanged(channelIncarnations) }
+    }
     /// Counts channel openings over the session's life (never reset, across reconnects too).
     var nextIncarnation: UInt64 = 0
     var publishChannelInConfirmMode = false
@@ -132,8 +134,10 @@ final class AMQPSession {
         amqp_destroy_connection(state)
         openChannels = []
         publishChannelInConfirmMode = false
-        // Deliveries not yet handed over can no longer be acknowledged; the broker redelivers them.
+        // Deliveries not yet taken can no longer be acknowledged, and the broker redelivers them,
+        // maybe to another consumer: none of them may be acted on.
         pendingDeliveries.removeAll()
+        for registration in consumers.values { registration.deliveries.discard() }
         for waiter in confirms.reset() {
             waiter.resume(throwing: AMQPError(.connectionLost, "connection lost before the broker confirmed: \(error.message)"))
         }

@@ -25,6 +25,11 @@ final class DeliveryBuffer: Sendable {
         waiter?.resume()
     }
 
+    /// Drops the deliveries not taken yet (they can no longer be settled).
+    func discard() {
+        state.withLock { $0.deliveries.removeAll() }
+    }
+
     /// No more deliveries will come: the consumer ended (with `error` when the broker ended it).
     func finish(throwing error: AMQPError? = nil) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in

@@ -71,8 +71,14 @@ public struct PartitionState: Sendable {
     /// The schedules in memory; `maps[index[key]]` — an array, so that a map is mutated in place.
     private var maps: [SeatMap] = []
     private var index: [ScheduleKey: Int] = [:]
-    /// Schedules storage said do not exist.
-    private var missing: Set<ScheduleKey> = []
+    /// Schedules storage said do not exist, and when it said so: believed for `missingFor`, so
+    /// that a date created later is seen within it; at most `missingLimit` of them (any active
+    /// token can name dates that do not exist).
+    private var missing: [ScheduleKey: Date] = [:]
+    /// How long "this schedule does not exist" is believed.
+    public static let missingFor: TimeInterval = 1
+    /// How many missing schedules are remembered at most.
+    public static let missingLimit = 1_024
     /// Every change since the last `commit()`, oldest first.
     private var log: [(map: Int, change: SeatMap.Change)] = []
     private var scratch: [SeatMap.Change] = []
@@ -101,8 +107,9 @@ public struct PartitionState: Sendable {
         }
     }
 
-    /// Schedules the commands concern that are neither in memory nor known to be missing.
-    public func schedulesToLoad(for envelopes: [CommandEnvelope]) -> [ScheduleKey] {
+    /// Schedules the commands concern that are neither in memory nor known, since less than
+    /// `missingFor` before `now`, to be missing.
+    public func schedulesToLoad(for envelopes: [CommandEnvelope], now: Date) -> [ScheduleKey] {
         var keys: [ScheduleKey] = []
         for envelope in envelopes {
             let concerned: [ScheduleKey]
@@ -111,18 +118,25 @@ public struct PartitionState: Sendable {
             } else {
                 concerned = Self.schedule(of: envelope).map { [$0] } ?? []
             }
-            for key in concerned where index[key] == nil && !missing.contains(key) && !keys.contains(key) { keys.append(key) }
+            for key in concerned where index[key] == nil && !keys.contains(key) {
+                if let since = missing[key], now.timeIntervalSince(since) < Self.missingFor { continue }
+                keys.append(key)
+            }
         }
         return keys
     }
 
-    /// Takes a schedule loaded from storage (`nil`: it does not exist).
-    public mutating func install(_ key: ScheduleKey, _ map: SeatMap?) {
+    /// Takes a schedule loaded from storage at `now` (`nil`: it does not exist).
+    public mutating func install(_ key: ScheduleKey, _ map: SeatMap?, now: Date = .distantPast) {
         guard let map else {
-            missing.insert(key)
+            if missing.count >= Self.missingLimit {
+                missing = missing.filter { now.timeIntervalSince($0.value) < Self.missingFor }
+                if missing.count >= Self.missingLimit { missing.removeAll() }
+            }
+            missing[key] = now
             return
         }
-        missing.remove(key)
+        missing[key] = nil
         if let existing = index[key] {
             maps[existing] = map
         } else {
@@ -131,9 +145,27 @@ public struct PartitionState: Sendable {
         }
     }
 
+    /// How many schedules memory remembers as missing.
+    public var rememberedMissingSchedules: Int { missing.count }
+
     /// The seat map of a schedule in memory.
     public func seatMap(_ key: ScheduleKey) -> SeatMap? {
         index[key].map { maps[$0] }
+    }
+
+    /// The occupant each seat changed since the last `commit()` had before the change (what
+    /// storage holds if this worker is the partition's only writer), by schedule. A seat not in
+    /// the answer has not changed: its occupant in `seatMap` is the stored one.
+    public func seatsBeforeBatch() -> [ScheduleKey: [SeatNumber: UUID?]] {
+        guard !log.isEmpty else { return [:] }
+        var keys: [Int: ScheduleKey] = [:]
+        for (key, slot) in index { keys[slot] = key }
+        var before: [ScheduleKey: [SeatNumber: UUID?]] = [:]
+        for (slot, change) in log {
+            guard case .seat(let number, let previous) = change, let key = keys[slot] else { continue }
+            if before[key]?[number] == nil { before[key, default: [:]][number] = .some(previous) }
+        }
+        return before
     }
 
     /// Reservations that payments refer to and memory does not hold live: their facts must be looked up.

@@ -92,27 +92,54 @@ public struct PartitionWorker: Service {
     }
 
     private func process(_ batch: [AMQPDelivery], context: ConsumeLoop.Context, memory: inout Memory) async throws {
-        guard let last = batch.last else { return }
+        guard let first = batch.first, let last = batch.last else { return }
         let consumer = context.consumer
+        // Once the channel a batch came through is gone, the broker has returned the batch to the
+        // queue and another worker may be applying it: this one must not write any of it.
+        let owned: @Sendable () -> Bool = { consumer.owns(first) && consumer.owns(last) }
+        guard owned() else { return abandoned(batch) }
         var commands: [Received] = []
         commands.reserveCapacity(batch.count)
         for delivery in batch {
+            let envelope: CommandEnvelope
             do {
-                commands.append(Received(delivery: delivery, envelope: try CommandEnvelope.decode(delivery.body)))
+                envelope = try CommandEnvelope.decode(delivery.body)
             } catch {
                 guard await deadLetter(delivery, reason: error.description) else { return try giveUp(context) }
+                continue
             }
+            if let schedule = PartitionState.schedule(of: envelope), publisher.partition(of: schedule) != partition {
+                // A replay into an old partition queue (the partition count changed): applying it
+                // here would make this worker a second writer of the schedule's real partition.
+                let reason = "wrong partition: the command's schedule belongs to partition \(publisher.partition(of: schedule)), not \(partition)"
+                guard await deadLetter(delivery, reason: reason) else { return try giveUp(context) }
+                continue
+            }
+            commands.append(Received(delivery: delivery, envelope: envelope))
         }
-        guard let applied = await applyWithRetries(commands, memory: &memory, isStopping: context.isStopping) else {
+        guard let applied = await applyWithRetries(commands, memory: &memory, owned: owned, isStopping: context.isStopping) else {
+            guard owned() else { return abandoned(batch) }
             return try giveUp(context)
         }
-        await afterCommit(applied, commands: commands)
+        guard await afterCommit(applied, commands: commands) else {
+            // Committed, but its holds' expiries are not scheduled: acknowledged, the holds would
+            // only end through the sweeper. The redelivery is recognised by id and schedules them.
+            guard owned() else { return abandoned(batch) }
+            return try giveUp(context)
+        }
         do {
             try consumer.ack(last, multiple: true)
         } catch {
             // The connection dropped after the commit: the broker redelivers and the ids are recognised.
             logger.info("batch committed but not acknowledged", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// A batch whose channel closed before it was written: nothing of it was (or will be) applied
+    /// here; the broker delivers it again, to this worker's next subscription or to another's.
+    private func abandoned(_ batch: [AMQPDelivery]) {
+        logger.info("batch dropped unapplied: its channel closed", metadata: ["batch.size": "\(batch.count)"])
+        metrics.abandoned(batch.count)
     }
 
     /// A batch that could not be applied nor dead-lettered is never left unsettled for a later
@@ -148,8 +175,9 @@ public struct PartitionWorker: Service {
         }
     }
 
-    /// Schedules the expiries, sends the outcomes and announces ended tokens, all at once.
-    private func afterCommit(_ applied: Applied, commands: [Received]) async {
+    /// Schedules the expiries, sends the outcomes and announces ended tokens, all at once. False
+    /// when the expiries could not be published (the batch must then not be acknowledged).
+    private func afterCommit(_ applied: Applied, commands: [Received]) async -> Bool {
         let replyTo = Dictionary(commands.compactMap { received in received.delivery.properties.replyTo.map { (received.envelope.id, $0) } }) { first, _ in first }
         var expiries: [ScheduleKey: [UUID]] = [:]
         var outcomes: [(replyTo: String, outcome: CommandOutcome)] = []
@@ -170,16 +198,23 @@ public struct PartitionWorker: Service {
         let replying = outcomes
         let announcing = ended
         let expiring = expiries
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await replies.send(replying) }
-            group.addTask { await replies.announce(announcing) }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await replies.send(replying)
+                return true
+            }
+            group.addTask {
+                await replies.announce(announcing)
+                return true
+            }
             group.addTask { await scheduleExpiry(of: expiring) }
+            return await group.allSatisfy { $0 }
         }
     }
 
     /// One expiry message for all the batch's holds (its schedules are all of this partition).
-    private func scheduleExpiry(of holds: [ScheduleKey: [UUID]]) async {
-        guard let first = holds.keys.first else { return }
+    private func scheduleExpiry(of holds: [ScheduleKey: [UUID]]) async -> Bool {
+        guard let first = holds.keys.first else { return true }
         let expiry = CommandEnvelope(
             id: Self.expiryID(of: holds.values.flatMap { $0 }),
             userId: UserID("system")!,
@@ -189,9 +224,14 @@ public struct PartitionWorker: Service {
         )
         do {
             try await publisher.publishExpiry(expiry, schedule: first)
+            return true
         } catch {
-            // The holds still end: a hold past its deadline counts as free everywhere.
-            logger.warning("hold expiry not scheduled", metadata: ["holds": "\(holds.values.map(\.count).reduce(0, +))", "error": "\(error)"])
+            // A hold past its deadline counts as free everywhere meanwhile, and the sweeper ends it.
+            logger.warning(
+                "hold expiry not scheduled; batch not acknowledged",
+                metadata: ["holds": "\(holds.values.map(\.count).reduce(0, +))", "error": "\(error)"]
+            )
+            return false
         }
     }
 
@@ -233,10 +273,15 @@ public struct PartitionWorker: Service {
     /// Applies the batch in one transaction, retried while the database is away; if it keeps
     /// failing for another reason, applies its commands one by one, so that only the failing
     /// one is dead-lettered. `nil` when the batch must not be acknowledged.
-    private func applyWithRetries(_ commands: [Received], memory: inout Memory, isStopping: @Sendable () -> Bool) async -> Applied? {
+    private func applyWithRetries(
+        _ commands: [Received],
+        memory: inout Memory,
+        owned: @Sendable () -> Bool,
+        isStopping: @Sendable () -> Bool
+    ) async -> Applied? {
         guard !commands.isEmpty else { return Applied() }
         var applied = Applied()
-        switch await applyUntilDatabaseAnswers(commands, memory: &memory, attempts: 2, mayBeApplied: false, isStopping: isStopping) {
+        switch await applyUntilDatabaseAnswers(commands, memory: &memory, attempts: 2, mayBeApplied: false, owned: owned, isStopping: isStopping) {
         case .applied(let writes, let redelivered):
             applied.writes.append(writes)
             applied.redelivered = redelivered
@@ -248,7 +293,7 @@ public struct PartitionWorker: Service {
         }
         for command in commands {
             // An earlier attempt's outcome may have been unknown: look for the command among the completed.
-            switch await applyUntilDatabaseAnswers([command], memory: &memory, attempts: 3, mayBeApplied: true, isStopping: isStopping) {
+            switch await applyUntilDatabaseAnswers([command], memory: &memory, attempts: 3, mayBeApplied: true, owned: owned, isStopping: isStopping) {
             case .applied(let writes, let redelivered):
                 applied.writes.append(writes)
                 applied.redelivered += redelivered
@@ -269,22 +314,35 @@ public struct PartitionWorker: Service {
 
     /// One transaction for `envelopes`, retried with back-off for as long as the database is
     /// unreachable (or answers with a transient error), and up to `attempts` times for other
-    /// errors; given up without a verdict when shutdown begins. Every retry first looks for the
-    /// commands among the completed: a commit whose answer was lost has applied them already.
+    /// errors; given up without a verdict when shutdown begins or the batch's channel closes.
+    /// Every retry first looks for the commands among the completed: a commit whose answer was
+    /// lost has applied them already. A write storage refused as stale (another writer changed
+    /// the partition) is decided again from storage, up to `staleAttempts` times.
     private func applyUntilDatabaseAnswers(
         _ commands: [Received],
         memory: inout Memory,
         attempts: Int,
         mayBeApplied: Bool,
+        owned: @Sendable () -> Bool,
         isStopping: @Sendable () -> Bool
     ) async -> Attempt {
         var pause = Duration.milliseconds(100)
         var failures = 0
+        var stale = 0
         var mayBeApplied = mayBeApplied
         while true {
             do {
-                let (writes, redelivered) = try await apply(commands, memory: &memory, mayBeApplied: mayBeApplied)
+                let (writes, redelivered) = try await apply(commands, memory: &memory, mayBeApplied: mayBeApplied, owned: owned)
                 return .applied(writes, redelivered: redelivered)
+            } catch is BatchNotOwned {
+                return .stopped
+            } catch let error as PSQLError where error.isStaleWrite {
+                stale += 1
+                metrics.staleWriteRefused()
+                if stale >= Self.staleAttempts { return .failed(error) }
+                logger.warning("storage refused a stale write (another writer changed the partition); deciding again from storage")
+                mayBeApplied = true
+                if stale == 1 { continue }
             } catch let error as PSQLError where error.isTransient {
                 logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["retry.in": "\(pause)", "error": "\(error.sqlState ?? "connection")"])
             } catch is ConnectionLost {
@@ -305,16 +363,29 @@ public struct PartitionWorker: Service {
         }
     }
 
+    /// How many times a batch is decided again after storage refused its write as stale.
+    static let staleAttempts = 8
+
+    /// The batch's channel closed while it was being applied: nothing was written.
+    struct BatchNotOwned: Error {}
+
     /// Decides the commands and writes their outcome atomically. Memory follows: committed,
     /// undone after a rollback, or forgotten when the outcome is unknown or storage disagreed.
-    private func apply(_ commands: [Received], memory: inout Memory, mayBeApplied: Bool) async throws -> (PartitionWrites, Redelivered) {
+    /// Nothing is written once `owned` turns false (checked before the write and before the commit).
+    private func apply(
+        _ commands: [Received],
+        memory: inout Memory,
+        mayBeApplied: Bool,
+        owned: @Sendable () -> Bool
+    ) async throws -> (PartitionWrites, Redelivered) {
         let logger = logger
         let started = ContinuousClock.now
         do {
             let result = try await database.withConnection { connection in
                 var batch = BatchConnection(connection: connection, logger: logger)
                 do {
-                    let result = try await decideAndWrite(commands, mayBeApplied: mayBeApplied, batch: &batch, memory: &memory)
+                    let result = try await decideAndWrite(commands, mayBeApplied: mayBeApplied, owned: owned, batch: &batch, memory: &memory)
+                    guard owned() else { throw BatchNotOwned() }
                     try await batch.commit()
                     return result
                 } catch {
@@ -325,10 +396,14 @@ public struct PartitionWorker: Service {
             memory.state.commit()
             metrics.committed(result.0.outcomes, elapsed: ContinuousClock.now - started)
             return result
-        } catch let error as PSQLError where error.isConstraintViolation || error.isTransient {
+        } catch let error as PSQLError where error.isConstraintViolation || error.isStaleWrite || error.isTransient {
             // Storage disagreed with memory, or the outcome is unknown: start again from storage.
             forget(&memory)
             throw error
+        } catch is BatchNotOwned {
+            // Another worker owns the partition now: this memory is no guide to what it writes.
+            forget(&memory)
+            throw BatchNotOwned()
         } catch is ConnectionLost {
             forget(&memory)
             throw ConnectionLost()
@@ -383,6 +458,7 @@ public struct PartitionWorker: Service {
     private func decideAndWrite(
         _ commands: [Received],
         mayBeApplied: Bool,
+        owned: () -> Bool,
         batch: inout BatchConnection,
         memory: inout Memory
     ) async throws -> (PartitionWrites, Redelivered) {
@@ -402,11 +478,12 @@ public struct PartitionWorker: Service {
                 redelivered.outcomes.append(CommandOutcome(commandID: envelope.id, type: envelope.command.type, failure: failure ?? nil, resultJSON: stored.resultJSON))
             }
         }
-        let missing = memory.state.schedulesToLoad(for: pending)
+        let loadedAt = Date()
+        let missing = memory.state.schedulesToLoad(for: pending, now: loadedAt)
         if !missing.isEmpty {
             let loaded = try await store.loadSchedules(missing)
             for key in missing {
-                memory.state.install(key, loaded[key]?.seats)
+                memory.state.install(key, loaded[key]?.seats, now: loadedAt)
                 memory.scheduleIDs[key] = loaded[key]?.id
             }
         }
@@ -429,12 +506,19 @@ public struct PartitionWorker: Service {
             }
         }
         try await settle(&debits, batch: &batch, state: &memory.state, writes: &writes, now: now)
+        let before = memory.state.seatsBeforeBatch()
         let seats = writes.touchedSeats.flatMap { schedule, numbers in
             numbers.compactMap { number -> PartitionStore.SeatRow? in
                 guard let id = memory.scheduleIDs[schedule], let map = memory.state.seatMap(schedule), let seat = map.seats[number] else { return nil }
-                return PartitionStore.SeatRow(scheduleID: id, number: number, reservation: seat.reservationID.flatMap { map.reservations[$0] })
+                return PartitionStore.SeatRow(
+                    scheduleID: id,
+                    number: number,
+                    reservation: seat.reservationID.flatMap { map.reservations[$0] },
+                    expected: before[schedule]?[number] ?? seat.reservationID
+                )
             }
         }
+        guard owned() else { throw BatchNotOwned() }
         if !writes.statusChanges.isEmpty { try await batch.begin() }
         if !writes.outcomes.isEmpty { try await store.write(writes, seats: seats, scheduleIDs: memory.scheduleIDs) }
         return (writes, redelivered)

@@ -14,6 +14,8 @@ struct WorkerMetrics: Sendable {
     private let latency: [CommandType: Metrics.Timer]
     private let batchSize: Recorder
     private let deadLetters: [String: Counter]
+    private let abandonedDeliveries: Counter
+    private let staleWrites: Counter
     private let partition: Int
 
     init(partition: Int) {
@@ -39,7 +41,15 @@ struct WorkerMetrics: Sendable {
         self.latency = latency
         self.deadLetters = deadLetters
         batchSize = Recorder(label: "concert_worker_batch_size", dimensions: [("partition", String(partition))], aggregate: true)
+        abandonedDeliveries = counter("concert_worker_abandoned_deliveries_total", [("partition", String(partition))])
+        staleWrites = counter("concert_worker_stale_writes_total", [("partition", String(partition))])
     }
+
+    /// Deliveries dropped unapplied because their channel closed (the broker delivers them again).
+    func abandoned(_ count: Int) { abandonedDeliveries.increment(by: count) }
+
+    /// Storage refused a batch's write as stale: another writer had changed the partition.
+    func staleWriteRefused() { staleWrites.increment() }
 
     /// A batch committed: its outcomes and their latency from submission (to the second: the envelope's time).
     func committed(_ outcomes: [Outcome], elapsed: Duration) {

@@ -1,6 +1,6 @@
 extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
-    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline]
+    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
     static let catalogue = Migration(
@@ -234,6 +234,23 @@ extension Migration {
         name: "live holds by deadline",
         statements: [
             "CREATE INDEX reservations_live_by_deadline ON reservations (held_until) WHERE status = 'held'"
+        ]
+    )
+
+    /// The partition statements state what they expect to find (a held reservation, the seat's
+    /// occupant memory saw, a pending command) and raise this when a row did not match: a second
+    /// writer of the partition (a former worker committing late) changed it. The whole statement,
+    /// and its transaction, is refused; the worker decides again from storage.
+    static let staleWriteRefusal = Migration(
+        version: 8,
+        name: "refuse stale partition writes",
+        statements: [
+            """
+            CREATE FUNCTION concert_refuse_stale_write(what text) RETURNS bigint LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'stale partition write refused: %', what USING ERRCODE = '\(PartitionStore.staleWriteState)';
+            END $$
+            """
         ]
     )
 }

@@ -65,14 +65,20 @@ extension PartitionStore {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
-    /// New statuses of reservations made before the batch.
+    /// New statuses of reservations made before the batch. Each leaves `held` (to `paid` or
+    /// `expired`); one that is no longer held refuses the whole statement.
     struct StatusChanges: PostgresPreparedStatement {
         static let sql = """
-            UPDATE reservations r SET status = v.status, updated_at = now()
-            FROM unnest($1::uuid[], $2::text[]) AS v(id, status)
-            WHERE r.id = v.id
+            WITH changed AS (
+                UPDATE reservations r SET status = v.status, updated_at = now()
+                FROM unnest($1::uuid[], $2::text[]) AS v(id, status)
+                WHERE r.id = v.id AND r.status = 'held'
+                RETURNING 1
+            )
+            SELECT CASE WHEN (SELECT count(*) FROM changed) = cardinality($1::uuid[]) THEN 0
+                ELSE concert_refuse_stale_write('a reservation is no longer held') END
             """
-        typealias Row = ()
+        typealias Row = Int64
         let changes: [(key: UUID, value: Reservation.Status)]
 
         func makeBindings() throws -> PostgresBindings {
@@ -82,12 +88,16 @@ extension PartitionStore {
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws {}
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
     /// Everything else a batch writes, in one statement: new reservations, seats, payments, ended
     /// tokens and every outcome (`completed_at` = when the statement was written: one batch's
     /// outcomes share it, which is how the console tells a partition's last batch size).
+    ///
+    /// Every seat row states the occupant it expects (the one memory saw before the batch), and
+    /// every outcome a command still pending: when a seat had another occupant or a command was
+    /// already answered, a second writer got there first and the statement refuses itself whole.
     struct Write: PostgresPreparedStatement {
         static let sql = """
             WITH new_reservations AS (
@@ -97,9 +107,10 @@ extension PartitionStore {
             ), seat_rows AS (
                 UPDATE seats s SET state = v.state, holder = NULLIF(v.holder, ''), reservation_id = NULLIF(v.reservation, '')::uuid,
                     hold_deadline = NULLIF(v.deadline, 'epoch'::timestamptz)
-                FROM unnest($8::bigint[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
-                    AS v(schedule_id, number, state, holder, reservation, deadline)
+                FROM unnest($8::bigint[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $30::text[])
+                    AS v(schedule_id, number, state, holder, reservation, deadline, expected)
                 WHERE s.schedule_id = v.schedule_id AND s.number = v.number
+                    AND s.reservation_id IS NOT DISTINCT FROM NULLIF(v.expected, '')::uuid
                 RETURNING 1
             ), new_payments AS (
                 INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at)
@@ -120,8 +131,12 @@ extension PartitionStore {
                 WHERE commands.status = 'pending'
                 RETURNING 1
             )
-            SELECT (SELECT count(*) FROM new_reservations) + (SELECT count(*) FROM seat_rows) + (SELECT count(*) FROM new_payments)
-                + (SELECT count(*) FROM ended_tokens) + (SELECT count(*) FROM outcomes)
+            SELECT CASE
+                WHEN (SELECT count(*) FROM seat_rows) <> cardinality($8::bigint[]) THEN concert_refuse_stale_write('a seat has another occupant')
+                WHEN (SELECT count(*) FROM outcomes) <> cardinality($22::uuid[]) THEN concert_refuse_stale_write('a command was answered already')
+                ELSE (SELECT count(*) FROM new_reservations) + (SELECT count(*) FROM seat_rows) + (SELECT count(*) FROM new_payments)
+                    + (SELECT count(*) FROM ended_tokens) + (SELECT count(*) FROM outcomes)
+            END
             """
         typealias Row = Int64
         let writes: PartitionWrites
@@ -129,7 +144,7 @@ extension PartitionStore {
         let scheduleIDs: [ScheduleKey: Int64]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 29)
+            var bindings = PostgresBindings(capacity: 30)
             let reservations = writes.newReservations
             bindings.append(reservations.map(\.id))
             bindings.append(reservations.map { scheduleIDs[$0.schedule] ?? 0 })
@@ -168,6 +183,7 @@ extension PartitionStore {
             bindings.append(outcomes.map { $0.resultJSON ?? "" })
             bindings.append(outcomes.map { $0.failure?.rawValue ?? "" })
             bindings.append(outcomes.map(\.envelope.submittedAt))
+            bindings.append(seats.map { $0.expected?.lowercasedString ?? "" })
             return bindings
         }
 

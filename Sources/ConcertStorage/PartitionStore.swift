@@ -129,11 +129,15 @@ public struct PartitionStore: Sendable {
         public let number: SeatNumber
         /// The live reservation on it (held or paid), if any.
         public let reservation: Reservation?
+        /// The reservation the row must hold before the write (what memory saw before the batch);
+        /// a row that holds another is a second writer's, and the write is refused.
+        public let expected: UUID?
 
-        public init(scheduleID: Int64, number: SeatNumber, reservation: Reservation?) {
+        public init(scheduleID: Int64, number: SeatNumber, reservation: Reservation?, expected: UUID?) {
             self.scheduleID = scheduleID
             self.number = number
             self.reservation = reservation
+            self.expected = expected
         }
     }
 
@@ -147,6 +151,9 @@ public struct PartitionStore: Sendable {
         }
         try await connection.run(Write(writes: writes, seats: seats, scheduleIDs: scheduleIDs), logger: logger)
     }
+
+    /// The SQLSTATE of a refused stale write (migration 8's `concert_refuse_stale_write`).
+    public static let staleWriteState = "CR001"
 
     static func state(of reservation: Reservation?) -> String {
         switch reservation?.status {
@@ -176,6 +183,10 @@ extension PSQLError {
         guard let state = sqlState else { return true }
         return isUnavailability || state.hasPrefix("53") || ["25006", "57014", "40001", "40P01"].contains(state)
     }
+
+    /// True when a partition statement refused itself because a row was not in the state it
+    /// expected (`PartitionStore.staleWriteState`): another writer changed the partition.
+    public var isStaleWrite: Bool { sqlState == PartitionStore.staleWriteState }
 
     /// True for a violated constraint (SQLSTATE class 23): storage disagrees with what memory thought.
     public var isConstraintViolation: Bool {

@@ -72,10 +72,30 @@ import Testing
         #expect(try decided(state.handle(Self.reserve(4, by: Self.alice), now: start)).failure == .seatNotFound)
         let elsewhere = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate("2026-12-25")!)
         let command = Self.reserve(1, by: Self.alice, schedule: elsewhere)
-        #expect(state.schedulesToLoad(for: [command]) == [elsewhere])
-        state.install(elsewhere, nil)
-        #expect(state.schedulesToLoad(for: [command]).isEmpty)
+        #expect(state.schedulesToLoad(for: [command], now: start) == [elsewhere])
+        state.install(elsewhere, nil, now: start)
+        #expect(state.schedulesToLoad(for: [command], now: start).isEmpty)
         #expect(try decided(state.handle(command, now: start)).failure == .scheduleNotFound)
+    }
+
+    @Test func aMissingScheduleIsLookedForAgainSoonAndTheirNumberIsBounded() throws {
+        var state = state()
+        let later = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate("2026-12-25")!)
+        let command = Self.reserve(1, by: Self.alice, schedule: later)
+        state.install(later, nil, now: start)
+        #expect(state.schedulesToLoad(for: [command], now: start.addingTimeInterval(0.5)).isEmpty)
+        // The date was created meanwhile: past `missingFor` it is loaded again, and then found.
+        let after = start.addingTimeInterval(PartitionState.missingFor)
+        #expect(state.schedulesToLoad(for: [command], now: after) == [later])
+        state.install(later, SeatMap(schedule: later, seats: [SeatMap.Seat(number: SeatNumber(1)!, price: 500)]), now: after)
+        #expect(try decided(state.handle(command, now: after)).failure == nil)
+
+        // Dates that do not exist, named by one active token after another, never grow memory past the limit.
+        for day in 0..<(PartitionState.missingLimit * 3) {
+            let key = ScheduleKey(concertID: ConcertID(2)!, date: ScheduleDate(secondsSinceEpoch: 1_800_000_000 + Int64(day) * 86_400))
+            state.install(key, nil, now: start)
+        }
+        #expect(state.rememberedMissingSchedules <= PartitionState.missingLimit)
     }
 
     @Test func aPaymentDebitsThenSellsTheSeat() throws {
@@ -187,7 +207,7 @@ import Testing
             ])),
             submittedAt: Date()
         )
-        #expect(state.schedulesToLoad(for: [there, expiry]) == [other])
+        #expect(state.schedulesToLoad(for: [there, expiry], now: start) == [other])
         state.install(other, SeatMap(schedule: other, seats: [SeatMap.Seat(number: SeatNumber(1)!, price: 500)]))
         _ = state.handle(here, now: start)
         _ = state.handle(there, now: start)
@@ -230,7 +250,7 @@ import Testing
 
         state.forgetEverything()
         #expect(state.seatMap(Self.schedule) == nil)
-        #expect(state.schedulesToLoad(for: [kept]) == [Self.schedule])
+        #expect(state.schedulesToLoad(for: [kept], now: start) == [Self.schedule])
     }
 }
 

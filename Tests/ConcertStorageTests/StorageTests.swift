@@ -314,4 +314,112 @@ struct ClosedConnectionTests {
             #expect(eve.seats.reservations[paid]?.status == .paid)
         }
     }
+
+    /// A decision made on a stale memory, written straight through the storage layer: the
+    /// expiry of a reservation another writer sold, a hold over a seat whose occupant changed,
+    /// and the outcome of a command already answered. Storage refuses each whole (SQLSTATE
+    /// `PartitionStore.staleWriteState`) and changes nothing.
+    @Test func staleWritesOfAPartitionAreRefusedAndChangeNothing() async throws {
+        try await DatabaseEnvironment.withSeededDatabase { client in
+            let rows = try await client.query("SELECT id, to_char(date, 'YYYY-MM-DD') FROM schedules WHERE concert_id = 1 ORDER BY date LIMIT 1", logger: logger)
+            let (scheduleID, day) = try #require(try await rows.decode((Int64, String).self).first { _ in true })
+            let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate(day)!)
+            let sold = UUID()
+            try await client.query(
+                """
+                INSERT INTO reservations (id, schedule_id, seat_number, user_id, price, status, held_until)
+                VALUES (\(sold), \(scheduleID), 7, 'alice', 1000, 'paid', now() - interval '1 minute')
+                """,
+                logger: logger
+            )
+            try await client.query("UPDATE seats SET state = 'sold', holder = 'alice', reservation_id = \(sold) WHERE schedule_id = \(scheduleID) AND number = 7", logger: logger)
+            try await client.query(
+                "INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at) VALUES (gen_random_uuid(), \(sold), 'alice', 1000, 0, now())",
+                logger: logger
+            )
+            let answered = UUID()
+            try await client.query(
+                """
+                INSERT INTO commands (id, type, user_id, partition_key, status, submitted_at, completed_at)
+                VALUES (\(answered), 'reserveSeat', 'bob', \(schedule.partitionKey), 'failed', now(), now())
+                """,
+                logger: logger
+            )
+            let before = try await snapshot(client)
+
+            func refused(_ outcome: Outcome, seats: [PartitionStore.SeatRow]) async throws {
+                var writes = PartitionWrites()
+                writes.add(outcome)
+                let error = await #expect(throws: PSQLError.self) {
+                    try await client.withConnection { connection in
+                        try await connection.query("BEGIN", logger: logger)
+                        do {
+                            try await PartitionStore(connection: connection, logger: logger).write(writes, seats: seats, scheduleIDs: [schedule: scheduleID])
+                        } catch {
+                            try await connection.query("ROLLBACK", logger: logger)
+                            throw error
+                        }
+                        try await connection.query("COMMIT", logger: logger)
+                    }
+                }
+                #expect(error?.isStaleWrite == true, "\(String(reflecting: error))")
+            }
+
+            // The expiry of the sold reservation, as its former holder's memory decides it.
+            let expired = Reservation(id: sold, schedule: schedule, seat: SeatNumber(7)!, userID: UserID("alice")!, price: 1000, status: .expired, heldUntil: Date())
+            let expiry = CommandEnvelope(
+                id: UUID(),
+                userId: UserID("system")!,
+                partitionKey: schedule.partitionKey,
+                command: .expireHold(.init(reservationIds: [sold])),
+                submittedAt: Date()
+            )
+            try await refused(
+                Outcome(expiry, .success(.none), effects: [.expire(expired)]),
+                seats: [PartitionStore.SeatRow(scheduleID: scheduleID, number: SeatNumber(7)!, reservation: nil, expected: sold)]
+            )
+
+            // A hold on seat 9, free in storage, by a memory that saw someone else's hold there.
+            let hold = Reservation(id: UUID(), schedule: schedule, seat: SeatNumber(9)!, userID: UserID("carol")!, price: 1000, status: .held, heldUntil: Date().addingTimeInterval(300))
+            let reserve = CommandEnvelope(
+                id: UUID(),
+                userId: UserID("carol")!,
+                partitionKey: schedule.partitionKey,
+                command: .reserveSeat(.init(concertId: ConcertID(1)!, date: ScheduleDate(day)!, seatNumber: SeatNumber(9)!)),
+                submittedAt: Date()
+            )
+            let result = ReservationResult(hold)
+            try await refused(
+                Outcome(reserve, .success(.reservation(result)), effects: [.hold(hold)]),
+                seats: [PartitionStore.SeatRow(scheduleID: scheduleID, number: SeatNumber(9)!, reservation: hold, expected: UUID())]
+            )
+
+            // An outcome for a command a second writer answered already.
+            let again = CommandEnvelope(
+                id: answered,
+                userId: UserID("bob")!,
+                partitionKey: schedule.partitionKey,
+                command: .reserveSeat(.init(concertId: ConcertID(1)!, date: ScheduleDate(day)!, seatNumber: SeatNumber(11)!)),
+                submittedAt: Date()
+            )
+            try await refused(Outcome(again, .failure(.seatUnavailable)), seats: [])
+
+            #expect(try await snapshot(client) == before)
+        }
+    }
+
+    /// Every reservation, seat occupant, payment and command, as text.
+    private func snapshot(_ client: PostgresClient) async throws -> [String] {
+        let rows = try await client.query(
+            """
+            SELECT 'r ' || id || ' ' || status FROM reservations
+            UNION ALL SELECT 's ' || schedule_id || '/' || number || ' ' || state || ' ' || coalesce(reservation_id::text, '-') FROM seats WHERE reservation_id IS NOT NULL
+            UNION ALL SELECT 'p ' || reservation_id FROM payments
+            UNION ALL SELECT 'c ' || id || ' ' || status || ' ' || coalesce(error_code, '') FROM commands
+            ORDER BY 1
+            """,
+            logger: logger
+        )
+        return try await rows.decode(String.self).reduce(into: []) { $0.append($1) }
+    }
 }

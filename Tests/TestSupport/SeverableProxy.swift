@@ -17,6 +17,7 @@ public final class SeverableProxy: Sendable {
     private let clients = Mutex<Set<Int32>>([])
     private let closed = Atomic<Bool>(false)
     private let accepted = Atomic<Int>(0)
+    private let frozen = Atomic<Bool>(false)
 
     /// Connections accepted and passed on to the server so far.
     public var connectionsAccepted: Int { accepted.load(ordering: .relaxed) }
@@ -44,6 +45,13 @@ public final class SeverableProxy: Sendable {
             for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
         }
     }
+
+    /// Stops passing bytes on, either way, while keeping every connection open: a server that
+    /// stops answering without closing (paused, a silent network). `thaw()` lets it all through.
+    public func freeze() { frozen.store(true, ordering: .relaxed) }
+
+    /// Passes bytes on again, what was held first.
+    public func thaw() { frozen.store(false, ordering: .relaxed) }
 
     /// Stops accepting and cuts every connection.
     public func close() {
@@ -87,13 +95,13 @@ public final class SeverableProxy: Sendable {
             }
             Thread {
                 // Client to server: when the client side ends, the server sees end of input after what it already got.
-                Self.copy(from: client, to: server)
+                self.copy(from: client, to: server)
                 shutdown(server, Int32(SHUT_WR))
                 finish()
             }.start()
             Thread {
                 // Server to client: after a cut, the server's answers are read and dropped.
-                Self.copy(from: server, to: client)
+                self.copy(from: server, to: client)
                 shutdown(client, Int32(SHUT_RDWR))
                 finish()
             }.start()
@@ -101,13 +109,14 @@ public final class SeverableProxy: Sendable {
     }
 
     /// Copies until end of input; a destination that went away only stops the writing.
-    private static func copy(from source: Int32, to destination: Int32) {
+    private func copy(from source: Int32, to destination: Int32) {
         var buffer = [UInt8](repeating: 0, count: 16384)
         var writing = true
         while true {
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { return }
+            while frozen.load(ordering: .relaxed), !closed.load(ordering: .relaxed) { usleep(10_000) }
             var offset = 0
             while writing, offset < count {
                 let written = buffer[offset..<count].withUnsafeBytes { send(destination, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
