@@ -33,6 +33,40 @@ struct DeadLetterTests {
         let deadLetters: [Letter]
     }
 
+    /// A command replayed into a partition queue its schedule does not belong to (the partition
+    /// count changed since it was dead-lettered) would make a second writer of that schedule:
+    /// it is dead-lettered with that reason, and nothing of it is applied.
+    @Test func aCommandInTheWrongPartitionIsDeadLetteredUnapplied() async throws {
+        let partitions = 2
+        try await APIHarness.withAPI(pipeline: .init(partitions: partitions)) { client, harness in
+            let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate("2026-12-24")!)
+            let home = schedule.partition(of: partitions)
+            let envelope = CommandEnvelope(
+                id: UUID(),
+                userId: UserID("mallory")!,
+                partitionKey: schedule.partitionKey,
+                command: .reserveSeat(.init(concertId: schedule.concertID, date: schedule.date, seatNumber: SeatNumber(3)!)),
+                submittedAt: Date()
+            )
+            try await harness.broker.publish(
+                exchange: PipelineTopology.commandsExchange,
+                routingKey: PipelineTopology.partitionRoutingKey(1 - home),
+                body: envelope.encoded(),
+                properties: AMQPMessageProperties(messageId: envelope.id.lowercasedString, type: "ReserveSeat"),
+                mandatory: true
+            )
+            var listed = Listed(deadLetters: [])
+            try await eventually("the command is archived") {
+                listed = try await Self.admin(client, .get, "/admin/dead-letters").json(Listed.self)
+                return listed.deadLetters.count == 1
+            }
+            #expect(listed.deadLetters.first?.reason.hasPrefix("wrong partition") == true)
+            #expect(listed.deadLetters.first?.routingKey == PipelineTopology.partitionRoutingKey(1 - home))
+            let applied = try await harness.client.query("SELECT count(*) FROM commands WHERE id = \(envelope.id)", logger: DatabaseEnvironment.logger)
+            #expect(try await applied.decode(Int.self).reduce(0, +) == 0)
+        }
+    }
+
     @Test func poisonInEveryPartitionIsArchivedAndThePartitionsKeepFlowing() async throws {
         let partitions = 3
         try await APIHarness.withAPI(pipeline: .init(partitions: partitions)) { client, harness in
