@@ -13,6 +13,15 @@ public struct ConcertConfiguration: Sendable {
     public var httpPort: Int
     /// `CONCERT_DATABASE_URL`: postgres://user:password@host:port/database.
     public var databaseURL: String
+    /// `CONCERT_DATABASE_TIMEOUT_SECONDS` (10): a connect, lease or statement the database does
+    /// not answer within it fails as the database being unavailable, and its connection is dropped.
+    public var databaseTimeoutSeconds = 10
+    /// `CONCERT_HTTP_IDLE_TIMEOUT_SECONDS` (30): a connection with no complete request within it is closed.
+    public var httpIdleTimeoutSeconds = 30
+    /// `CONCERT_HTTP_MAX_CONNECTIONS` (10 000): connections past it are answered `503` and closed at once.
+    public var httpMaximumConnections = 10_000
+    /// `CONCERT_PUBLISH_TIMEOUT_SECONDS` (5): how long a publish waits for the broker's confirm.
+    public var publishTimeoutSeconds = 5
     /// `CONCERT_AMQP_URL`: amqp://user:password@host:port/vhost.
     public var amqpURL: String
     /// `CONCERT_AMQP_MANAGEMENT_URL`: the management API, for `concert status` (optional).
@@ -133,6 +142,10 @@ public struct ConcertConfiguration: Sendable {
                 problem("CONCERT_AMQP_MANAGEMENT_URL", "must be http://user:password@host:15672 (or several, comma-separated), got '\(Self.withoutPassword(url))'")
             }
         }
+        configuration.databaseTimeoutSeconds = integer("CONCERT_DATABASE_TIMEOUT_SECONDS", 1...600) ?? configuration.databaseTimeoutSeconds
+        configuration.httpIdleTimeoutSeconds = integer("CONCERT_HTTP_IDLE_TIMEOUT_SECONDS", 1...3_600) ?? configuration.httpIdleTimeoutSeconds
+        configuration.httpMaximumConnections = integer("CONCERT_HTTP_MAX_CONNECTIONS", 1...1_000_000) ?? configuration.httpMaximumConnections
+        configuration.publishTimeoutSeconds = integer("CONCERT_PUBLISH_TIMEOUT_SECONDS", 1...600) ?? configuration.publishTimeoutSeconds
         configuration.partitions = integer("CONCERT_PARTITIONS", 1...1024) ?? configuration.partitions
         configuration.holdSeconds = integer("CONCERT_HOLD_SECONDS", 1...86_400) ?? configuration.holdSeconds
         configuration.queueCapacity = integer("CONCERT_QUEUE_CAPACITY", 1...10_000_000) ?? configuration.queueCapacity
@@ -237,6 +250,10 @@ public struct ConcertConfiguration: Sendable {
         ("CONCERT_DATABASE_URL", ConcertConfiguration().databaseURL, false),
         ("CONCERT_AMQP_URL", ConcertConfiguration().amqpURL, false),
         ("CONCERT_AMQP_MANAGEMENT_URL", nil, false),
+        ("CONCERT_DATABASE_TIMEOUT_SECONDS", "10", false),
+        ("CONCERT_PUBLISH_TIMEOUT_SECONDS", "5", false),
+        ("CONCERT_HTTP_IDLE_TIMEOUT_SECONDS", "30", false),
+        ("CONCERT_HTTP_MAX_CONNECTIONS", "10000", false),
         ("CONCERT_PARTITIONS", "\(PipelineTopology.defaultPartitions)", false),
         ("CONCERT_HOLD_SECONDS", "300", false),
         ("CONCERT_QUEUE_CAPACITY", "1000", false),
@@ -264,14 +281,25 @@ public struct ConcertConfiguration: Sendable {
         }
     }
 
-    /// `url` with its password (if any) replaced by `***`, for messages and `concert doctor`.
+    /// `url` with its password (if any) replaced by `***`, for messages and `concert doctor`,
+    /// whatever its shape: read as text, not parsed, so that a password `URLComponents` cannot
+    /// parse (a `#`, a space, an `@` or `/` left unencoded) is masked too. The user info is what
+    /// lies between `://` and the last `@` before the host; everything after its first `:` is the
+    /// password. Several comma-separated URLs are each masked.
     public static func withoutPassword(_ url: String) -> String {
-        url.split(separator: ",", omittingEmptySubsequences: false).map { part -> String in
-            let text = String(part)
-            guard var components = URLComponents(string: text.trimmingCharacters(in: .whitespaces)), components.password != nil else { return text }
-            components.password = "***"
-            return components.string ?? text
-        }.joined(separator: ",")
+        let parts = url.components(separatedBy: "://")
+        guard parts.count > 1 else { return url }
+        // Each piece after a `://` starts with one URL's user info, which ends at the piece's
+        // last `@` (a host has none; a next URL of a comma-separated list starts a new piece).
+        var masked = parts[0]
+        for piece in parts.dropFirst() {
+            guard let at = piece.lastIndex(of: "@"), let colon = piece[..<at].firstIndex(of: ":") else {
+                masked += "://" + piece
+                continue
+            }
+            masked += "://" + piece[..<colon] + ":***" + piece[at...]
+        }
+        return masked
     }
 }
 

@@ -16,6 +16,8 @@ public enum ConcertServices {
     public static func makeDatabase(_ configuration: ConcertConfiguration, logger: Logger) throws -> PostgresClient {
         var database = try DatabaseAddress(url: configuration.databaseURL).clientConfiguration
         database.options.maximumConnections = 40
+        DatabaseTimeout.set(.seconds(configuration.databaseTimeoutSeconds))
+        database.options.connectTimeout = .seconds(configuration.databaseTimeoutSeconds)
         // Statements on the hot paths are prepared once per connection. Left to itself, PostgreSQL
         // plans the set-based ones (unnest of arrays) again at every execution, because it cannot
         // tell that a generic plan does as well; and a generic plan made while a table is still

@@ -27,19 +27,28 @@ extension PostgresConnection {
     }
 
     /// Runs `operation` on this connection and returns its result, or throws `ConnectionLost` as
-    /// soon as the connection closes, whichever comes first. The operation runs in a task of its
-    /// own, so a statement PostgresNIO never completes is left behind (suspended, holding only its
-    /// closed connection) instead of its caller.
+    /// soon as the connection closes or `DatabaseTimeout.current` passes (the connection is then
+    /// closed: a server that stopped answering gets no more statements on it), whichever comes
+    /// first. The operation runs in a task of its own, so a statement PostgresNIO never completes
+    /// is left behind (suspended, holding only its closed connection) instead of its caller.
     func untilClosed<Value: Sendable>(_ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
         guard !isClosed else { throw ConnectionLost() }
         let answer = Mutex<CheckedContinuation<Value, any Error>?>(nil)
         let take: @Sendable () -> CheckedContinuation<Value, any Error>? = { answer.withLock { $0.take() } }
+        let limit = DatabaseTimeout.current
         return try await withCheckedThrowingContinuation { continuation in
             answer.withLock { $0 = continuation }
             let watch = ClosedConnectionWatch.shared.register(self) { take()?.resume(throwing: ConnectionLost()) }
+            let timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) { [self] in
+                guard let waiting = take() else { return }
+                waiting.resume(throwing: ConnectionLost(timedOutAfter: limit))
+                let closing: EventLoopFuture<Void> = close()
+                closing.whenComplete { _ in }
+            }
             Task {
                 let result: Result<Value, any Error>
                 do { result = .success(try await operation()) } catch { result = .failure(error) }
+                timer.cancel()
                 ClosedConnectionWatch.shared.unregister(watch)
                 take()?.resume(with: result)
             }
@@ -102,7 +111,9 @@ extension PostgresClient {
     /// A transient failure becomes `DependencyUnavailable`.
     @discardableResult
     public func fetch(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await Self.unavailableOnTransientFailure { try await withConnection { connection in try await connection.fetch(query, logger: logger) } }
+        try await Self.unavailableOnTransientFailure {
+            try await withConnectionWithinTimeout { connection in try await connection.fetch(query, logger: logger) }
+        }
     }
 
     /// Maps the failures that say nothing about the statement — the database unreachable,
@@ -111,8 +122,8 @@ extension PostgresClient {
     static func unavailableOnTransientFailure<Result>(_ body: () async throws -> Result) async throws -> Result {
         do {
             return try await body()
-        } catch is ConnectionLost {
-            throw DependencyUnavailable(.database, outcomeUnknown: true, underlying: "connection lost")
+        } catch let lost as ConnectionLost {
+            throw DependencyUnavailable(.database, outcomeUnknown: true, underlying: lost.description)
         } catch let error as PSQLError where error.isTransient {
             let lost = error.code == .serverClosedConnection || error.code == .uncleanShutdown
             throw DependencyUnavailable(.database, outcomeUnknown: lost, underlying: error.sqlState ?? "\(error.code)")
@@ -145,6 +156,8 @@ extension PostgresClient {
     @discardableResult
     public func run<Statement: PostgresPreparedStatement>(_ statement: Statement, logger: Logger) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
-        try await Self.unavailableOnTransientFailure { try await withConnection { connection in try await connection.run(statement, logger: logger) } }
+        try await Self.unavailableOnTransientFailure {
+            try await withConnectionWithinTimeout { connection in try await connection.run(statement, logger: logger) }
+        }
     }
 }

@@ -32,6 +32,13 @@ extension PostgresClient {
 /// The database connection closed before a statement was answered. Nothing of an open
 /// transaction was committed — unless the statement was its `COMMIT`, whose outcome is then unknown.
 public struct ConnectionLost: Error, CustomStringConvertible {
-    public init() {}
-    public var description: String { "the database connection closed before the statement was answered" }
+    /// Set when the connection was closed because the statement was not answered within it.
+    public let timedOutAfter: Duration?
+
+    public init(timedOutAfter: Duration? = nil) { self.timedOutAfter = timedOutAfter }
+
+    public var description: String {
+        if let timedOutAfter { return "the database did not answer the statement within \(timedOutAfter); its connection was closed" }
+        return "the database connection closed before the statement was answered"
+    }
 }

@@ -62,4 +62,39 @@ struct ConfigurationTests {
         #expect(byName["CONCERT_PARTITIONS"] == "8  (default)")
         #expect(settings.count == ConcertConfiguration.variables.count)
     }
+
+    /// Passwords that `URLComponents` cannot parse (a `#`, a space, an unencoded `@` or `/`) are
+    /// masked too, in the problems a start-up prints and in the settings `concert doctor` shows.
+    @Test func passwordsOfEveryShapeAreMasked() {
+        let passwords = ["pa#ss", "two words", "at@sign", "sl/ash", "q?uery", "all # of @ them / ?"]
+        for password in passwords {
+            let environment = [
+                "CONCERT_DATABASE_URL": "postgres://concert:\(password)@db.example:5432/concert",
+                "CONCERT_AMQP_URL": "amqp://concert:\(password)@mq.example:5672/%2F",
+                "CONCERT_AMQP_MANAGEMENT_URL": "http://guest:\(password)@mq1:15672,http://guest:\(password)@mq2:15672",
+            ]
+            let (_, problems) = ConcertConfiguration.read(environment: environment)
+            let shown = ConfigurationProblems(problems).description + ConcertConfiguration.effectiveSettings(environment).map(\.value).joined(separator: " ")
+            #expect(!shown.contains(password), "\(password): \(shown)")
+        }
+        #expect(ConcertConfiguration.withoutPassword("postgres://u:a#b@db/x") == "postgres://u:***@db/x")
+        #expect(
+            ConcertConfiguration.withoutPassword("http://g:a@b@mq1:15672,http://g:c d@mq2:15672")
+                == "http://g:***@mq1:15672,http://g:***@mq2:15672"
+        )
+        #expect(ConcertConfiguration.withoutPassword("amqp://guest@mq:5672/%2F") == "amqp://guest@mq:5672/%2F")
+    }
+
+    @Test func timeoutsAndTheConnectionCapAreRead() throws {
+        let configuration = try ConcertConfiguration(environment: [
+            "CONCERT_DATABASE_TIMEOUT_SECONDS": "3", "CONCERT_PUBLISH_TIMEOUT_SECONDS": "2",
+            "CONCERT_HTTP_IDLE_TIMEOUT_SECONDS": "7", "CONCERT_HTTP_MAX_CONNECTIONS": "500",
+        ])
+        #expect(configuration.databaseTimeoutSeconds == 3)
+        #expect(configuration.publishTimeoutSeconds == 2)
+        #expect(configuration.httpIdleTimeoutSeconds == 7)
+        #expect(configuration.httpMaximumConnections == 500)
+        let defaults = try ConcertConfiguration(environment: [:])
+        #expect([defaults.databaseTimeoutSeconds, defaults.publishTimeoutSeconds, defaults.httpIdleTimeoutSeconds] == [10, 5, 30])
+    }
 }
