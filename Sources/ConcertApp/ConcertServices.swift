@@ -80,8 +80,16 @@ public enum ConcertServices {
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "serve", logger: logger)
         let api = try await makeAPIServices(configuration, metrics: metrics, database: database, broker: broker, progress: progress, logger: logger)
+        let files = OpenFileLimit.raiseToHardLimit()
+        logger.info("open-file limit", metadata: ["files.before": "\(files.before)", "files.now": "\(files.now)"])
+        let connections = ConnectionGuard(
+            requestTimeout: .seconds(Int64(configuration.httpIdleTimeoutSeconds)),
+            // Descriptors are also the database's, the broker's and the log's: keep a margin.
+            maximumConnections: min(configuration.httpMaximumConnections, max(64, Int(files.now) - 256))
+        )
         let application = Application(
             router: buildAPIRouter(api),
+            server: connections.server,
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
                 serverName: "concert"
