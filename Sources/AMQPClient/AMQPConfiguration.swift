@@ -34,6 +34,9 @@ public struct AMQPConfiguration: Sendable {
     public var heartbeat: Duration
     /// How long a connection attempt (TCP + AMQP handshake) may take.
     public var connectTimeout: Duration
+    /// How long a publish waits for the broker's confirm; past it the publish fails with
+    /// `confirmTimeout` (its outcome unknown: the broker may still take it).
+    public var confirmTimeout: Duration = .seconds(5)
     /// Back-off between reconnect attempts.
     public var reconnectBackoff: ReconnectBackoff
     /// Name shown in the broker's management UI (`connection_name`).

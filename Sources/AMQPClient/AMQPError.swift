@@ -7,6 +7,7 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         fileprivate enum Code: String {
             case invalidURL, connectionFailed, connectionLost, notConnected, connectionClosed, channelClosed
             case nacked, unroutable, consumerCancelled, staleDelivery, shutdown, protocolError
+            case confirmTimeout, blocked
         }
         fileprivate let code: Code
 
@@ -32,6 +33,10 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let staleDelivery = Kind(code: .staleDelivery)
         /// The client is shutting down.
         public static let shutdown = Kind(code: .shutdown)
+        /// The broker did not confirm a publish within `AMQPConfiguration.confirmTimeout`; its outcome is unknown.
+        public static let confirmTimeout = Kind(code: .confirmTimeout)
+        /// The broker blocks publishing on this connection (a memory or disk alarm); nothing was sent.
+        public static let blocked = Kind(code: .blocked)
         /// The broker or the library did something the client did not expect.
         public static let protocolError = Kind(code: .protocolError)
 

@@ -119,8 +119,12 @@ extension AMQPSession {
             acknowledgeConnectionClose()
             connectionLost(error)
         case CRABBITMQ_CONNECTION_BLOCKED:
-            logger.warning("AMQP broker blocked publishing (resource alarm)")
+            let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            isBlocked = true
+            blockedReason = CDecoding.string(blocked.reason)
+            logger.warning("AMQP broker blocked publishing (resource alarm)", metadata: ["reason": "\(blockedReason)"])
         case CRABBITMQ_CONNECTION_UNBLOCKED:
+            isBlocked = false
             logger.info("AMQP broker unblocked publishing")
         default:
             logger.debug("AMQP unexpected method ignored", metadata: ["amqp.method": "\(method.id)", "amqp.channel": "\(channel)"])

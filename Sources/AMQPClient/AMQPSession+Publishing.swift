@@ -13,6 +13,9 @@ extension AMQPSession {
     ) {
         do throws(AMQPError) {
             let state = try requireConnection()
+            // Written now, it would only wait in the socket (and, once that is full, block this
+            // thread and every other publish and ack of the connection).
+            guard !isBlocked else { throw AMQPError(.blocked, "the broker blocks publishing (memory or disk alarm): \(blockedReason)") }
             try ensurePublishChannel()
             let status = CArena.with { arena in
                 var cProperties = arena.properties(properties)
@@ -35,7 +38,7 @@ extension AMQPSession {
                 connectionLost(error)
                 throw error
             }
-            _ = confirms.published(waiter)
+            _ = confirms.published(waiter, deadline: .now + configuration.confirmTimeout)
         } catch {
             waiter.resume(throwing: error)
         }

@@ -40,6 +40,9 @@ final class AMQPSession {
     /// Counts channel openings over the session's life (never reset, across reconnects too).
     var nextIncarnation: UInt64 = 0
     var publishChannelInConfirmMode = false
+    /// True between the broker's `connection.blocked` and `connection.unblocked` (memory or disk alarm).
+    var isBlocked = false
+    var blockedReason = ""
     /// The socket `corked` holds corked, until `uncork`.
     var corkedDescriptor: Int32?
     var confirms = ConfirmTracker<CheckedContinuation<Void, any Error>>()
@@ -118,9 +121,19 @@ final class AMQPSession {
         generation += 1
         openChannels = []
         publishChannelInConfirmMode = false
+        isBlocked = false
         status.connected(generation: generation)
         logger.info("AMQP connected", metadata: ["amqp.broker": "\(configuration.describe(address))", "amqp.generation": "\(generation)"])
         resubscribeConsumers()
+    }
+
+    /// Fails the publishes the broker left unconfirmed past `confirmTimeout` (called on every pass of the loop).
+    func expireConfirms(now: ContinuousClock.Instant) {
+        let expired = confirms.expire(now: now)
+        guard !expired.isEmpty else { return }
+        let error = AMQPError(.confirmTimeout, "the broker did not confirm the publish within \(configuration.confirmTimeout)")
+        for waiter in expired { waiter.resume(throwing: error) }
+        logger.warning("AMQP publishes unconfirmed past the time limit", metadata: ["count": "\(expired.count)"])
     }
 
     /// Drops the connection after a failure: pending publishes fail, consumers wait for the next connect.

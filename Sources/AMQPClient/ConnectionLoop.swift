@@ -57,6 +57,7 @@ struct ConnectionLoop: @unchecked Sendable {
             }
             wasConnected = session.isConnected
 
+            session.expireConfirms(now: clock.now)
             var timeout = pollInterval
             if session.hasBufferedInput {
                 timeout = .zero

@@ -60,6 +60,7 @@ public enum ConcertServices {
     public static func makeBroker(_ configuration: ConcertConfiguration, role: String, logger: Logger) throws -> AMQPConnection {
         var broker = try AMQPConfiguration(url: configuration.amqpURL)
         broker.connectionName = "concert \(role) pid \(ProcessInfo.processInfo.processIdentifier)"
+        broker.confirmTimeout = .seconds(configuration.publishTimeoutSeconds)
         return AMQPConnection(configuration: broker, logger: logger)
     }
 

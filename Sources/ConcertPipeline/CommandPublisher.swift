@@ -41,7 +41,7 @@ public struct CommandPublisher: Sendable {
                 mandatory: true
             )
         } catch let error as AMQPError {
-            let unknown = error.kind == .connectionLost || error.kind == .channelClosed
+            let unknown = error.kind == .connectionLost || error.kind == .channelClosed || error.kind == .confirmTimeout
             throw DependencyUnavailable(.broker, outcomeUnknown: unknown, underlying: error.description)
         }
         published[envelope.command.type]?.increment()

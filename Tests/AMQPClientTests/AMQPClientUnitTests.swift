@@ -3,6 +3,20 @@ import Foundation
 import Testing
 
 @Suite struct ConfirmTrackerTests {
+    @Test func publishesUnconfirmedPastTheirDeadlineExpireOldestFirstAndLateConfirmsAreIgnored() {
+        var tracker = ConfirmTracker<Int>()
+        let start = ContinuousClock.now
+        for index in 1...4 { _ = tracker.published(index, deadline: start + .seconds(index)) }
+        #expect(tracker.acked(tag: 2, multiple: false).map(\.0) == [2])
+        #expect(tracker.expire(now: start).isEmpty)
+        #expect(tracker.expire(now: start + .seconds(3)) == [1, 3])
+        #expect(tracker.pendingCount == 1)
+        // The broker's confirm of an expired publish comes after all: nobody is answered twice.
+        #expect(tracker.acked(tag: 3, multiple: true).isEmpty)
+        #expect(tracker.acked(tag: 4, multiple: false).map(\.0) == [4])
+        #expect(tracker.expire(now: start + .seconds(60)).isEmpty)
+    }
+
     @Test func singleAcksSettleTheirOwnTag() {
         var tracker = ConfirmTracker<String>()
         #expect(tracker.published("a") == 1)
