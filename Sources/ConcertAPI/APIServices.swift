@@ -29,6 +29,11 @@ public struct APIServices: Sendable {
     public var reservations: ReservationStore
     public var publisher: CommandPublisher
     public var deadLetters: DeadLetterOperations
+    /// How long a command answered `503 OUTCOME_UNKNOWN` reads pending before it is failed for
+    /// good if it never arrived: twice the broker's confirm limit (`CONCERT_PUBLISH_TIMEOUT_SECONDS`).
+    public var unknownOutcomeBound: Double {
+        2 * Double(publisher.connection.configuration.confirmTimeout.components.seconds)
+    }
     /// Per-user and per-address limits of token issue and submits; `nil`: none (`CONCERT_RATE_LIMIT=off`).
     public var rateLimiter: RateLimiter?
     /// The bearer token of `/admin/…`; `nil` refuses every admin request.

@@ -71,7 +71,7 @@ extension Problem {
             case .seatUnavailable, .alreadyPaid, .seatLimitReached: .conflict
             case .seatNotFound, .scheduleNotFound, .reservationNotFound: .notFound
             case .notReservationOwner: .forbidden
-            case .holdExpired: .gone
+            case .holdExpired, .outcomeUnknownExpired: .gone
             case .insufficientBalance: .init(code: 402, reasonPhrase: "Payment Required")
             }
         self.init(status: status, code: failure.rawValue, title: status.reasonPhrase, detail: failure.message)

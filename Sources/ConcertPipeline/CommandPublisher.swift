@@ -6,7 +6,7 @@ import Metrics
 
 /// Puts command envelopes on the wire: to their partition, persistent, confirmed.
 public struct CommandPublisher: Sendable {
-    let connection: AMQPConnection
+    public let connection: AMQPConnection
     let partitions: Int
     private let published: [CommandType: Counter]
 

@@ -39,14 +39,41 @@ public struct CommandStore: Sendable {
         }
     }
 
-    /// The command's outcome, or `nil` while it has none (pending, or never accepted: the API
-    /// tells those apart by the command id itself).
-    public func find(_ id: UUID) async throws -> Record? {
-        let rows = try await client.fetch(
-            "SELECT type, user_id, status, result, error_code FROM commands WHERE id = \(id)",
+    /// Records a command whose submission was answered `503 OUTCOME_UNKNOWN` (the broker may or
+    /// may not have taken it): pending until `until`, then failed for good with
+    /// `OUTCOME_UNKNOWN_EXPIRED` unless it arrived (its worker's outcome replaces a pending row).
+    public func recordUnknownOutcome(_ envelope: CommandEnvelope, until: Date) async throws {
+        try await client.execute(
+            """
+            INSERT INTO commands (id, type, user_id, partition_key, status, submitted_at, unknown_until)
+            VALUES (\(envelope.id), \(envelope.command.type.rawValue), \(envelope.userId.rawValue), \(envelope.partitionKey), 'pending',
+                \(envelope.submittedAt), \(until))
+            ON CONFLICT (id) DO NOTHING
+            """,
             logger: logger
         )
-        for (type, user, status, result, code) in try rows.map({ try $0.decode((String, String, String, String?, String?).self) }) {
+    }
+
+    /// The command's outcome, or `nil` while it has none (pending, or never accepted: the API
+    /// tells those apart by the command id itself). A command of unknown outcome past its bound
+    /// that never arrived is failed here, once and for all (the worker refuses to overwrite a
+    /// final outcome, so a late arrival changes nothing).
+    public func find(_ id: UUID) async throws -> Record? {
+        var rows = try await client.fetch(
+            "SELECT type, user_id, status, result, error_code, unknown_until < now() FROM commands WHERE id = \(id)",
+            logger: logger
+        )
+        if let expired = try rows.first?.decode((String, String, String, String?, String?, Bool?).self), expired.2 == "pending", expired.5 == true {
+            try await client.execute(
+                """
+                UPDATE commands SET status = 'failed', error_code = \(FailureCode.outcomeUnknownExpired.rawValue), completed_at = now()
+                WHERE id = \(id) AND status = 'pending' AND unknown_until < now()
+                """,
+                logger: logger
+            )
+            rows = try await client.fetch("SELECT type, user_id, status, result, error_code, NULL::boolean FROM commands WHERE id = \(id)", logger: logger)
+        }
+        for (type, user, status, result, code, _) in try rows.map({ try $0.decode((String, String, String, String?, String?, Bool?).self) }) {
             return Record(
                 id: id,
                 type: type,

@@ -1,6 +1,6 @@
 extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
-    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal]
+    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal, unknownOutcomeBound]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
     static let catalogue = Migration(
@@ -241,6 +241,16 @@ extension Migration {
     /// occupant memory saw, a pending command) and raise this when a row did not match: a second
     /// writer of the partition (a former worker committing late) changed it. The whole statement,
     /// and its transaction, is refused; the worker decides again from storage.
+    static let unknownOutcomeBound = Migration(
+        version: 9,
+        name: "a bound on unknown outcomes",
+        statements: [
+            // Set on the pending row the API writes when it answered 503 OUTCOME_UNKNOWN: past it, a
+            // command that has not arrived is failed for good (OUTCOME_UNKNOWN_EXPIRED).
+            "ALTER TABLE commands ADD COLUMN unknown_until timestamptz"
+        ]
+    )
+
     static let staleWriteRefusal = Migration(
         version: 8,
         name: "refuse stale partition writes",
