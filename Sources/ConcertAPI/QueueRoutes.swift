@@ -47,6 +47,7 @@ extension Router<APIRequestContext> {
             let now = Date()
             let position = WaitingRoom.position(seq: token.seq, admittedThrough: services.view.admittedThrough(token.concertID))
             if position > 0 {
+                if services.view.isAbandoned(token.concertID, seq: token.seq) { throw Problem.tokenAbandoned }
                 // The common case under load: answered from memory, the poll noted for the batch flush.
                 services.lastSeen.saw(concert: token.concertID, seq: token.seq, at: now)
                 let wait = WaitingRoom.estimatedWaitSeconds(position: position, admissionsPerSecond: services.view.admissionRate(token.concertID))

@@ -155,6 +155,12 @@ extension Problem {
         title: "Unauthorized",
         detail: "The waiting-room token has ended; queue again."
     )
+    static let tokenAbandoned = Problem(
+        status: .unauthorized,
+        code: "TOKEN_EXPIRED",
+        title: "Unauthorized",
+        detail: "The waiting-room token was abandoned: it was not polled for longer than the waiting room allows (CONCERT_ABANDON_SECONDS); queue again."
+    )
     static let tokenNotActive = Problem(
         status: .forbidden,
         code: "TOKEN_NOT_ACTIVE",

@@ -11,6 +11,8 @@ import Synchronization
 public final class WaitingRoomView: Service, Sendable {
     private struct Snapshot {
         var marks: [ConcertID: Int64] = [:]
+        /// Abandoned tokens ahead of each mark: their next poll is told.
+        var abandoned: [ConcertID: Set<Int64>] = [:]
         /// Marks over the last ~10 s, oldest first, for the admission rate.
         var history: [(at: ContinuousClock.Instant, marks: [ConcertID: Int64])] = []
     }
@@ -31,6 +33,11 @@ public final class WaitingRoomView: Service, Sendable {
         snapshot.withLock { $0.marks[concert] ?? 0 }
     }
 
+    /// True when the token `seq` of the concert, still ahead of the mark, was abandoned (as of the last refresh).
+    public func isAbandoned(_ concert: ConcertID, seq: Int64) -> Bool {
+        snapshot.withLock { $0.abandoned[concert]?.contains(seq) ?? false }
+    }
+
     /// True when the concert had a waiting room at the last refresh (every concert has one).
     public func knows(_ concert: ConcertID) -> Bool {
         snapshot.withLock { $0.marks[concert] != nil }
@@ -49,9 +56,11 @@ public final class WaitingRoomView: Service, Sendable {
     /// Reads the marks now.
     public func refresh() async throws {
         let marks = try await store.admissionMarks()
+        let abandoned = try await store.abandonedAhead()
         let now = ContinuousClock.now
         snapshot.withLock { snapshot in
             snapshot.marks = marks
+            snapshot.abandoned = abandoned
             snapshot.history.append((now, marks))
             snapshot.history.removeAll { now - $0.at > .seconds(10) }
         }

@@ -110,6 +110,24 @@ public struct WaitingRoomStore: Sendable {
         return marks
     }
 
+    /// Abandoned tokens still ahead of their concert's admission mark (their holders may poll
+    /// again, and must learn the place is gone), at most `limit` of them.
+    public func abandonedAhead(limit: Int = 100_000) async throws -> [ConcertID: Set<Int64>] {
+        var abandoned: [ConcertID: Set<Int64>] = [:]
+        let rows = try await client.fetch(
+            """
+            SELECT t.concert_id, t.seq FROM waiting_rooms w
+            JOIN queue_tokens t ON t.concert_id = w.concert_id AND t.state = 'abandoned' AND t.seq > w.admitted_through
+            LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        for (concert, seq) in try rows.map({ try $0.decode((Int64, Int64).self) }) {
+            if let concert = ConcertID(concert) { abandoned[concert, default: []].insert(seq) }
+        }
+        return abandoned
+    }
+
     /// Records when waiting tokens were last polled: one statement for the whole batch.
     public func recordLastSeen(_ seen: [(concert: ConcertID, seq: Int64, at: Date)]) async throws {
         guard !seen.isEmpty else { return }

@@ -137,6 +137,29 @@ struct WaitingRoomAPITests {
         }
     }
 
+    /// Capacity 1, abandoned after 3 s: a waiting token not polled for 12 s is abandoned by the
+    /// next pass while still ahead of the mark; its next poll says so instead of "waiting".
+    @Test func anAbandonedTokenAheadOfTheMarkIsToldAtItsNextPoll() async throws {
+        try await APIHarness.withAPI { client, harness in
+            var tokens: [String] = []
+            for user in ["first", "second", "third"] { tokens.append(try #require(try await Self.issue(client, user: user).1?.token)) }
+            let now = Date()
+            try await harness.admit(capacity: 1, abandonAfter: 3, now: now)
+            #expect(try await Self.get(client, "/v1/queue/status", token: tokens[1]).json()["status"] == "waiting")
+            // Twelve seconds on: "third" was never polled; "second" was, just now (the poll is recorded).
+            try await harness.client.query(
+                "UPDATE queue_tokens SET last_seen_at = \(now.addingTimeInterval(11)) WHERE concert_id = 1 AND user_id = 'second'",
+                logger: DatabaseEnvironment.logger
+            )
+            try await harness.admit(capacity: 1, abandonAfter: 3, now: now.addingTimeInterval(12))
+            let abandoned = try await Self.get(client, "/v1/queue/status", token: tokens[2])
+            #expect(abandoned.status == .unauthorized)
+            #expect(try abandoned.json()["code"] == "TOKEN_EXPIRED")
+            #expect(try abandoned.json()["detail"]?.string?.contains("abandoned") == true)
+            #expect(try await Self.get(client, "/v1/queue/status", token: tokens[1]).json()["status"] == "waiting")
+        }
+    }
+
     @Test func aTokenPastItsLifetimeIsExpired() async throws {
         try await APIHarness.withAPI { client, harness in
             let token = try #require(try await Self.issue(client, user: "alice").1?.token)
