@@ -36,6 +36,10 @@ public struct APIServices: Sendable {
     }
     /// Per-user and per-address limits of token issue and submits; `nil`: none (`CONCERT_RATE_LIMIT=off`).
     public var rateLimiter: RateLimiter?
+    /// Whose `Forwarded` / `X-Forwarded-For` to believe (`CONCERT_TRUSTED_PROXIES`).
+    public var trustedProxies = TrustedProxies.none
+    /// Failed admin-token attempts per client address (the admin API and the console's sign-in).
+    public var failedSignIns = FailedAttempts()
     /// The bearer token of `/admin/…`; `nil` refuses every admin request.
     public var adminToken: String?
     public var readiness: ReadinessChecks
@@ -131,11 +135,16 @@ public struct APIServices: Sendable {
     let tokenIssuer: Coalescer<(concert: ConcertID, user: UserID), WaitingRoomStore.Issue>
 
     /// Takes one request of `user` (and of the client's address) from the rate limits: 429 `RATE_LIMITED` when spent.
-    func admitRequest(of user: UserID, context: APIRequestContext) throws(Problem) {
+    func admitRequest(of user: UserID, request: Request, context: APIRequestContext) throws(Problem) {
         guard let rateLimiter else { return }
         var keys = ["user:" + user.rawValue]
-        if let address = context.clientAddress { keys.append("address:" + address) }
+        if let address = clientAddress(request, context) { keys.append("address:" + address) }
         try rateLimiter.admit(keys)
+    }
+
+    /// The client's address: the TCP peer, or what a trusted proxy says it forwarded for (`TrustedProxies`).
+    func clientAddress(_ request: Request, _ context: APIRequestContext) -> String? {
+        trustedProxies.client(peer: context.clientAddress, headers: request.headers)
     }
 
     var tokenGuard: TokenGuard { TokenGuard(tokens: tokens, active: activeTokens, view: view) }

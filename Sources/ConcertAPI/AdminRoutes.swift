@@ -70,7 +70,7 @@ struct DeadLetterDetail: ResponseEncodable {
 extension Router<APIRequestContext> {
     /// `/admin/dead-letters…`, behind `Authorization: Bearer $CONCERT_ADMIN_TOKEN`.
     func addAdminRoutes(_ services: APIServices) {
-        let admin = group("/admin").add(middleware: AdminAuthentication(token: services.adminToken))
+        let admin = group("/admin").add(middleware: AdminAuthentication(token: services.adminToken, services: services))
         admin.get("/dead-letters") { request, _ -> DeadLetterList in
             let limit = try request.uri.queryParameters["limit"].map { text -> Int in
                 guard let value = Int(text), (1...1000).contains(value) else { throw Problem.invalidRequest("limit: must be 1-1000") }
@@ -114,18 +114,26 @@ extension Router<APIRequestContext> {
     }
 }
 
-/// 401 unless the request carries the admin bearer token (compared in constant time).
+/// 401 unless the request carries the admin bearer token (compared in constant time); 429
+/// for an address past its failed attempts (`FailedAttempts`), before the token is looked at.
 struct AdminAuthentication: RouterMiddleware {
     typealias Context = APIRequestContext
     let token: String?
+    let services: APIServices
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let client = services.clientAddress(request, context)
+        if let seconds = services.failedSignIns.retryAfter(client) { throw Problem.tooManyFailures(retryAfter: seconds) }
         guard let token, let header = request.headers[.authorization], let credentials = BearerCredentials.parse(header) else {
+            services.failedSignIns.failed(client)
             throw Problem.adminUnauthorized
         }
         let presented = SHA256.hash(data: Data(credentials.utf8))
         let expected = SHA256.hash(data: Data(token.utf8))
-        guard presented == expected else { throw Problem.adminUnauthorized }
+        guard presented == expected else {
+            services.failedSignIns.failed(client)
+            throw Problem.adminUnauthorized
+        }
         return try await next(request, context)
     }
 }

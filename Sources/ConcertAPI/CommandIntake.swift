@@ -18,8 +18,8 @@ import Logging
 struct CommandIntake: Sendable {
     let services: APIServices
 
+    /// The caller has taken the request from the rate limits (before it read anything).
     func submit(_ command: Command, user: UserID, schedule: ScheduleKey, request: Request, context: APIRequestContext) async throws -> Response {
-        try services.admitRequest(of: user, context: context)
         let id = services.commandIDs.mint(command.type, for: user)
         let envelope = CommandEnvelope(id: id, userId: user, partitionKey: schedule.partitionKey, command: command, submittedAt: Date())
         let wait = Self.preferredWait(request)

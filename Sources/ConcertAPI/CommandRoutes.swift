@@ -49,7 +49,10 @@ extension Router<APIRequestContext> {
             let concert = try ConcertID.parse(body.concertId.value)
             let date = try ScheduleDate.parse(body.date)
             let seat = try SeatNumber.parse(Int(exactly: body.seatNumber.value))
-            let (token, _) = try await services.tokenGuard.requireActive(request, concert: concert)
+            // Limited before anything is read: a client over its rate costs a signature check.
+            let (token, _) = try await services.tokenGuard.requireActive(request, concert: concert) { token in
+                try services.admitRequest(of: token.userID, request: request, context: context)
+            }
             let schedule = ScheduleKey(concertID: concert, date: date)
             let command = Command.reserveSeat(.init(concertId: concert, date: date, seatNumber: seat))
             return try await intake.submit(command, user: token.userID, schedule: schedule, request: request, context: context)
@@ -59,7 +62,9 @@ extension Router<APIRequestContext> {
             guard let reservationID = UUID(uuidString: body.reservationId) else {
                 throw Problem.invalidRequest("reservationId: must be a UUID")
             }
-            let (token, _) = try await services.tokenGuard.requireActive(request, concert: nil)
+            let (token, _) = try await services.tokenGuard.requireActive(request, concert: nil) { token in
+                try services.admitRequest(of: token.userID, request: request, context: context)
+            }
             guard let reservation = try await services.reservations.find(reservationID) else { throw FailureCode.reservationNotFound }
             guard reservation.schedule.concertID == token.concertID else { throw Problem.tokenWrongConcert }
             return try await intake.submit(

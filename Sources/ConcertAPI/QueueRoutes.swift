@@ -22,7 +22,7 @@ extension Router<APIRequestContext> {
         let guardian = services.tokenGuard
         post("/v1/queue/tokens") { request, context -> Response in
             let user = try await services.accessTokens.user(of: request)
-            try services.admitRequest(of: user, context: context)
+            try services.admitRequest(of: user, request: request, context: context)
             let body = try await request.decodeJSON(as: IssueTokenRequest.self, context: context)
             if let named = body.userId, try UserID.parse(named) != user { throw Problem.notYourAccount }
             let concert = try ConcertID.parse(body.concertId.value)

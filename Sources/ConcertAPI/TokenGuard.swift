@@ -20,8 +20,15 @@ struct TokenGuard: Sendable {
     ///
     /// 403 `TOKEN_WRONG_CONCERT` for another concert's token, 403 `TOKEN_NOT_ACTIVE` while it
     /// waits, 401 `TOKEN_EXPIRED` once it ended (paid, lifetime over, abandoned).
-    func requireActive(_ request: Request, concert: ConcertID?, now: Date = Date()) async throws -> (VerifiedQueueToken, WaitingRoomStore.Token) {
+    /// `admit` runs once the token's signature is checked and before anything is read (the rate limit).
+    func requireActive(
+        _ request: Request,
+        concert: ConcertID?,
+        now: Date = Date(),
+        admit: (VerifiedQueueToken) throws -> Void = { _ in }
+    ) async throws -> (VerifiedQueueToken, WaitingRoomStore.Token) {
         let token = try await verified(request)
+        try admit(token)
         if let concert, token.concertID != concert { throw Problem.tokenWrongConcert }
         // Waiting tokens are told from memory; an admitted one needs its row, which is kept in memory too.
         guard token.seq <= view.admittedThrough(token.concertID) else { throw Problem.tokenNotActive }

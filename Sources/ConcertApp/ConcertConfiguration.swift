@@ -47,6 +47,9 @@ public struct ConcertConfiguration: Sendable {
     /// `CONCERT_RATE_LIMIT` (`20/s burst 40`): per user and per client address, on token issue
     /// and command submits; `nil` when `off`.
     public var rateLimit: RateLimiter? = RateLimiter(perSecond: 20, burst: 40)
+    /// `CONCERT_TRUSTED_PROXIES` (none): load balancers and TLS proxies whose `Forwarded` /
+    /// `X-Forwarded-For` name the client (for rate limits and logs); addresses or CIDR blocks.
+    public var trustedProxies = TrustedProxies.none
     /// `CONCERT_MAX_SEATS_PER_USER` (4): live holds plus paid seats one user may have per schedule;
     /// `off` for no limit.
     public var maximumSeatsPerUser: Int? = 4
@@ -146,6 +149,13 @@ public struct ConcertConfiguration: Sendable {
         configuration.httpIdleTimeoutSeconds = integer("CONCERT_HTTP_IDLE_TIMEOUT_SECONDS", 1...3_600) ?? configuration.httpIdleTimeoutSeconds
         configuration.httpMaximumConnections = integer("CONCERT_HTTP_MAX_CONNECTIONS", 1...1_000_000) ?? configuration.httpMaximumConnections
         configuration.publishTimeoutSeconds = integer("CONCERT_PUBLISH_TIMEOUT_SECONDS", 1...600) ?? configuration.publishTimeoutSeconds
+        if let proxies = environment["CONCERT_TRUSTED_PROXIES"] {
+            do {
+                configuration.trustedProxies = try TrustedProxies(parsing: proxies)
+            } catch {
+                problem("CONCERT_TRUSTED_PROXIES", error.description)
+            }
+        }
         configuration.partitions = integer("CONCERT_PARTITIONS", 1...1024) ?? configuration.partitions
         configuration.holdSeconds = integer("CONCERT_HOLD_SECONDS", 1...86_400) ?? configuration.holdSeconds
         configuration.queueCapacity = integer("CONCERT_QUEUE_CAPACITY", 1...10_000_000) ?? configuration.queueCapacity
@@ -261,6 +271,7 @@ public struct ConcertConfiguration: Sendable {
         ("CONCERT_ACTIVE_SECONDS", "600", false),
         ("CONCERT_ABANDON_SECONDS", "30", false),
         ("CONCERT_RATE_LIMIT", "20/s burst 40", false),
+        ("CONCERT_TRUSTED_PROXIES", nil, false),
         ("CONCERT_MAX_SEATS_PER_USER", "4", false),
         ("CONCERT_TOKEN_SECRET", nil, true),
         ("CONCERT_ADMIN_TOKEN", nil, true),

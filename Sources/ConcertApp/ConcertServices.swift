@@ -288,6 +288,7 @@ public enum ConcertServices {
             logger: logger
         )
         services.rateLimiter = configuration.rateLimit
+        services.trustedProxies = configuration.trustedProxies
         if configuration.managementURL != nil, let passive = services.console?.queueFacts {
             // With the management API the console also shows unacked messages and the active consumer.
             services.console?.queueFacts = {

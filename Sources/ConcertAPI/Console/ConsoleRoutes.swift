@@ -26,7 +26,17 @@ extension Router<APIRequestContext> {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
         }
         open.get("/sign-in") { _, _ in pages.signIn() }
-        open.post("/sign-in") { request, _ in try await pages.signIn(request) }
+        open.post("/sign-in") { request, context in
+            let client = services.clientAddress(request, context)
+            if let seconds = services.failedSignIns.retryAfter(client) {
+                var refused = pages.signIn(error: "Too many failed attempts from this address; try again in \(seconds) s.", status: .tooManyRequests)
+                refused.headers[.retryAfter] = String(seconds)
+                return refused
+            }
+            let response = try await pages.signIn(request)
+            if response.status == .unauthorized { services.failedSignIns.failed(client) }
+            return response
+        }
 
         let signedIn = group("/admin/console").add(middleware: ConsoleAuthentication(sessions: console.sessions))
         signedIn.get("") { request, _ in try await pages.overview(request) }
