@@ -88,10 +88,15 @@ public struct AccessTokens: Sendable {
         return try accept(try await claimsVerifiedByJWTKit(token), now: now)
     }
 
+    /// How far the identity provider's clock may be from ours, for `exp` and `nbf` alike.
+    public static let clockLeeway: TimeInterval = 30
+
     /// What the checks need of a token whose signature verified.
     struct VerifiedClaims: Equatable {
         var subject: String
         var expires: Date
+        /// `nbf`: not valid before it.
+        var notBefore: Date? = nil
         var issuer: String?
         var audience: [String]?
         /// It carries `seq` or `concertId`: a waiting-room token, never an access token.
@@ -101,7 +106,10 @@ public struct AccessTokens: Sendable {
     /// The claims checks, whoever verified the signature.
     func accept(_ claims: VerifiedClaims, now: Date) throws(Problem) -> UserID {
         guard !claims.waitingRoomToken else { throw .authInvalid("a waiting-room token is not an access token") }
-        guard claims.expires > now else { throw .authExpired }
+        guard claims.expires.addingTimeInterval(Self.clockLeeway) > now else { throw .authExpired }
+        if let notBefore = claims.notBefore, notBefore.addingTimeInterval(-Self.clockLeeway) > now {
+            throw .authInvalid("not valid yet (nbf)")
+        }
         if let issuer, claims.issuer != issuer { throw .authInvalid("wrong issuer") }
         if let audience, !(claims.audience?.contains(audience) ?? false) { throw .authInvalid("wrong audience") }
         guard let user = UserID(claims.subject) else { throw .authInvalid("sub is not a valid user id") }
@@ -111,7 +119,10 @@ public struct AccessTokens: Sendable {
     /// Any token, checked by JWTKit with the key collection its header's `alg` names.
     func claimsVerifiedByJWTKit(_ token: String) async throws(Problem) -> VerifiedClaims {
         let keys: JWTKeyCollection
-        switch Self.algorithm(of: token) {
+        let header = Self.header(of: token)
+        // RFC 7515 §4.1.11: a header parameter listed in `crit` must be understood; this code implements none.
+        guard header?["crit"] == nil else { throw .authInvalid("the header lists critical extensions (crit) this server does not implement") }
+        switch header?["alg"] as? String {
         case "HS256"?:
             guard let hmacKeys else { throw .authInvalid("HS256 tokens are not accepted here") }
             keys = hmacKeys
@@ -130,6 +141,7 @@ public struct AccessTokens: Sendable {
         return VerifiedClaims(
             subject: claims.sub.value,
             expires: claims.exp.value,
+            notBefore: claims.nbf?.value,
             issuer: claims.iss?.value,
             audience: claims.aud?.value,
             waitingRoomToken: claims.seq != nil || claims.concertId != nil
@@ -155,6 +167,11 @@ public struct AccessTokens: Sendable {
         var verified = VerifiedClaims(subject: subject, expires: Date(timeIntervalSince1970: TimeInterval(expires)), waitingRoomToken: false)
         switch claims["iat"] {
         case nil, .integer?: break
+        default: return nil
+        }
+        switch claims["nbf"] {
+        case nil: break
+        case .integer(let notBefore)?: verified.notBefore = Date(timeIntervalSince1970: TimeInterval(notBefore))
         default: return nil
         }
         switch claims["iss"] {
@@ -210,13 +227,18 @@ public struct AccessTokens: Sendable {
 
     /// The header's `alg`, read without trusting anything else in the token.
     static func algorithm(of token: String) -> String? {
+        header(of: token)?["alg"] as? String
+    }
+
+    /// The token's header as JSON.
+    static func header(of token: String) -> [String: Any]? {
         guard let header = token.split(separator: ".", maxSplits: 1).first else { return nil }
         var base64 = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         guard let data = Data(base64Encoded: base64),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return nil }
-        return object["alg"] as? String
+        return object
     }
 }
 
@@ -226,6 +248,7 @@ struct AccessTokenClaims: JWTPayload {
     var sub: SubjectClaim
     var exp: ExpirationClaim
     var iat: IssuedAtClaim?
+    var nbf: NotBeforeClaim?
     var iss: IssuerClaim?
     var aud: AudienceClaim?
     var seq: Int64?

@@ -55,7 +55,11 @@ public struct CommandIDs: Sendable {
     public func isGenuine(_ id: UUID, for user: UserID) -> Bool {
         let bytes = withUnsafeBytes(of: id.uuid) { Array($0) }
         guard bytes[6] >> 4 == 8, bytes[8] >> 6 == 0b10 else { return false }
-        return tag(bytes[0..<12], user: user) == Array(bytes[12..<16])
+        // Compared in constant time: how long a refusal takes says nothing of how many bytes matched.
+        let expected = tag(bytes[0..<12], user: user)
+        var difference: UInt8 = 0
+        for (mine, theirs) in zip(expected, bytes[12..<16]) { difference |= mine ^ theirs }
+        return difference == 0
     }
 
     /// The type of the command of an id minted for `user`; `nil` for any other id.

@@ -47,6 +47,43 @@ struct AccessTokenTests {
         #expect(await code { _ = try await tokens.verify(unsigned) } == "AUTH_INVALID")
     }
 
+    /// An HS256 token signed by hand: header and claims exactly as given.
+    static func signed(header: String, claims: String) -> String {
+        func part(_ json: String) -> String { Base64URL.encode(json.utf8) }
+        let input = part(header) + "." + part(claims)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return input + "." + Base64URL.encode(Array(mac))
+    }
+
+    @Test func notBeforeIsEnforcedWithTheLeewayOfExpiryOnBothPaths() async throws {
+        let tokens = try await AccessTokens(.init(secret: Self.secret))
+        let now = Int(Date().timeIntervalSince1970)
+        let exp = now + 600
+        for header in [#"{"alg":"HS256","typ":"JWT"}"#, #"{"alg":"HS256","typ":"JWT","kid":"k1"}"#] {
+            // The second header is not the plainest form: JWTKit checks it.
+            let later = Self.signed(header: header, claims: #"{"sub":"alice","exp":\#(exp),"nbf":\#(now + 300)}"#)
+            #expect(await code { _ = try await tokens.verify(later) } == "AUTH_INVALID", "\(header)")
+            let withinLeeway = Self.signed(header: header, claims: #"{"sub":"alice","exp":\#(exp),"nbf":\#(now + 10)}"#)
+            #expect(try await tokens.verify(withinLeeway) == alice, "\(header)")
+            let past = Self.signed(header: header, claims: #"{"sub":"alice","exp":\#(exp),"nbf":\#(now - 60)}"#)
+            #expect(try await tokens.verify(past) == alice, "\(header)")
+        }
+        // Expiry has the same leeway: just past `exp` still passes, well past it does not.
+        let justExpired = Self.signed(header: #"{"alg":"HS256","typ":"JWT"}"#, claims: #"{"sub":"alice","exp":\#(now - 10)}"#)
+        #expect(try await tokens.verify(justExpired) == alice)
+        let expired = Self.signed(header: #"{"alg":"HS256","typ":"JWT"}"#, claims: #"{"sub":"alice","exp":\#(now - 60)}"#)
+        #expect(await code { _ = try await tokens.verify(expired) } == "AUTH_EXPIRED")
+    }
+
+    @Test func aCriticalHeaderThisServerDoesNotImplementIsRefused() async throws {
+        let tokens = try await AccessTokens(.init(secret: Self.secret))
+        let exp = Int(Date().timeIntervalSince1970) + 600
+        let critical = Self.signed(header: #"{"alg":"HS256","typ":"JWT","crit":["exp-policy"],"exp-policy":"strict"}"#, claims: #"{"sub":"alice","exp":\#(exp)}"#)
+        #expect(await code { _ = try await tokens.verify(critical) } == "AUTH_INVALID")
+        let emptyCrit = Self.signed(header: #"{"alg":"HS256","crit":[]}"#, claims: #"{"sub":"alice","exp":\#(exp)}"#)
+        #expect(await code { _ = try await tokens.verify(emptyCrit) } == "AUTH_INVALID")
+    }
+
     @Test func issuerAndAudienceAreCheckedWhenConfigured() async throws {
         let tokens = try await AccessTokens(.init(secret: Self.secret, issuer: "https://id.example", audience: "concert-api"))
         let right = AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://id.example", audience: "concert-api")
