@@ -123,6 +123,8 @@ public struct ConcertConfiguration: Sendable {
             do {
                 _ = try DatabaseAddress(url: url)
                 configuration.databaseURL = url
+            } catch let error as DatabaseURLError where error.message.hasPrefix("ssl") {
+                problem("CONCERT_DATABASE_URL", "\(error.message), got '\(Self.withoutPassword(url))'")
             } catch {
                 problem("CONCERT_DATABASE_URL", "must be postgres://user:password@host:port/database, got '\(Self.withoutPassword(url))'")
             }

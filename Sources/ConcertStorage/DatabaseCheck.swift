@@ -36,6 +36,13 @@ public enum DatabaseCheck {
                     try await connection.close()
                 } catch let error as PSQLError {
                     throw problem(error, address: address)
+                } catch {
+                    // A TLS handshake that failed (a certificate that does not verify, or no TLS at all).
+                    guard address.requiresTLS else { throw error }
+                    throw Problem(
+                        description: "TLS to PostgreSQL at \(address.host):\(address.port) failed (sslmode=\(address.tlsMode.rawValue) in CONCERT_DATABASE_URL requires it): \(error)",
+                        isConfiguration: true
+                    )
                 }
             }
             group.addTask {
@@ -49,6 +56,12 @@ public enum DatabaseCheck {
 
     static func problem(_ error: PSQLError, address: DatabaseAddress) -> Problem {
         let message = error.serverInfo?[.message] ?? ""
+        if error.code == .sslUnsupported {
+            return Problem(
+                description: "PostgreSQL at \(address.host):\(address.port) does not offer TLS, and sslmode=\(address.tlsMode.rawValue) in CONCERT_DATABASE_URL requires it",
+                isConfiguration: true
+            )
+        }
         switch error.sqlState {
         case "28P01", "28000":
             return Problem(description: "PostgreSQL refused the login of user \"\(address.username)\": \(message) — check CONCERT_DATABASE_URL", isConfiguration: true)

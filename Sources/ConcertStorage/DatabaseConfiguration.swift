@@ -5,7 +5,11 @@ public import PostgresNIO
 /// Where the database is, parsed once from `postgres://user:password@host:port/database`
 /// (`postgresql://` works too).
 ///
-/// `sslmode=disable` or a loopback host turns TLS off; otherwise TLS is preferred.
+/// TLS follows libpq's `sslmode`: `disable`; `allow` and `prefer` (the default, except on a
+/// loopback host, where it is `disable`) use TLS when the server offers it; `require` refuses a
+/// server without TLS (without checking its certificate, unless `sslrootcert` names a CA file:
+/// then as `verify-ca`); `verify-ca` also checks the certificate chain against `sslrootcert` (or
+/// the system's roots); `verify-full` also checks that the certificate names the host.
 /// `search_path=…` sets the schema search path of every connection.
 /// Errors and `description` never contain the password.
 public struct DatabaseAddress: Sendable, CustomStringConvertible {
@@ -14,7 +18,16 @@ public struct DatabaseAddress: Sendable, CustomStringConvertible {
     public let username: String
     let password: String?
     public let database: String
-    let tls: Bool
+    /// What `sslmode` asks for.
+    public enum TLSMode: String, Sendable {
+        case disable, allow, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
+    public let tlsMode: TLSMode
+    /// `sslrootcert`: the CA certificates (PEM) a server's certificate must chain to.
+    let rootCertificates: String?
     let searchPath: String?
 
     public init(url: String) throws {
@@ -28,24 +41,56 @@ public struct DatabaseAddress: Sendable, CustomStringConvertible {
         username = user.removingPercentEncoding ?? user
         password = components.password?.removingPercentEncoding
         database = components.path.count > 1 ? String(components.path.dropFirst()) : username
-        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value
         let isLoopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
-        tls = !(sslMode == "disable" || (sslMode == nil && isLoopback))
+        if let sslMode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+            guard let mode = TLSMode(rawValue: sslMode) else {
+                throw DatabaseURLError(message: "sslmode must be disable, allow, prefer, require, verify-ca or verify-full, got '\(sslMode)'")
+            }
+            tlsMode = mode
+        } else {
+            tlsMode = isLoopback ? .disable : .prefer
+        }
+        rootCertificates = components.queryItems?.first(where: { $0.name == "sslrootcert" })?.value
+        if let rootCertificates, !FileManager.default.isReadableFile(atPath: rootCertificates) {
+            throw DatabaseURLError(message: "sslrootcert names no readable file: \(rootCertificates)")
+        }
         searchPath = components.queryItems?.first(where: { $0.name == "search_path" })?.value
     }
 
     /// `postgres://user@host:port/database`, without the password.
     public var description: String { "postgres://\(username)@\(host):\(port)/\(database)" }
 
+    /// True when a connection must be encrypted.
+    public var requiresTLS: Bool { [.require, .verifyCA, .verifyFull].contains(tlsMode) }
+
+    /// The TLS settings `sslmode` and `sslrootcert` ask for.
+    var tlsConfiguration: TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificates { configuration.trustRoots = .file(rootCertificates) }
+        switch tlsMode {
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .require: configuration.certificateVerification = rootCertificates == nil ? .none : .noHostnameVerification
+        case .disable, .allow, .prefer: configuration.certificateVerification = .none
+        }
+        return configuration
+    }
+
     /// What a connection pool needs.
     public var clientConfiguration: PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS =
+            switch tlsMode {
+            case .disable: .disable
+            case .allow, .prefer: .prefer(tlsConfiguration)
+            case .require, .verifyCA, .verifyFull: .require(tlsConfiguration)
+            }
         var configuration = PostgresClient.Configuration(
             host: host,
             port: port,
             username: username,
             password: password,
             database: database,
-            tls: tls ? .prefer(.makeClientConfiguration()) : .disable
+            tls: tls
         )
         if let searchPath { configuration.options.additionalStartupParameters.append(("search_path", searchPath)) }
         return configuration
@@ -59,10 +104,20 @@ public struct DatabaseAddress: Sendable, CustomStringConvertible {
             username: username,
             password: password,
             database: database,
-            tls: tls ? .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
+            tls: try connectionTLS()
         )
         if let searchPath { configuration.options.additionalStartupParameters.append(("search_path", searchPath)) }
         return configuration
+    }
+}
+
+extension DatabaseAddress {
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        switch tlsMode {
+        case .disable: .disable
+        case .allow, .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration))
+        case .require, .verifyCA, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration))
+        }
     }
 }
 
