@@ -236,6 +236,7 @@ let package = Package(
         .testTarget(
             name: "ConcertAppTests",
             dependencies: [
+                .product(name: "JWTKit", package: "jwt-kit"),
                 "AMQPClient",
                 "ConcertAPI",
                 "ConcertApp",

@@ -4,6 +4,7 @@ import Crypto
 import HTTPTypes
 public import Hummingbird
 import JWTKit
+import Synchronization
 
 /// Verifies the access tokens of the operator's identity provider (DESIGN §2): a JWT whose `sub`
 /// is the user id, with `exp`, and `iss` / `aud` when configured. HS256 with
@@ -43,7 +44,16 @@ public struct AccessTokens: Sendable {
     private let hmacKeys: JWTKeyCollection?
     /// The HS256 secret, for tokens of the plainest form checked without JWTKit (`plainHS256Claims`).
     private let hmacKey: PreparedHMAC?
-    private let publicKeys: JWTKeyCollection?
+    /// The JWKS keys, replaced whole when the file changes (`replaceJWKS`).
+    private let publicKeys: PublicKeys?
+
+    /// The current JWKS key collection; tokens in flight finish with the one they started with.
+    final class PublicKeys: Sendable {
+        private let current: Mutex<JWTKeyCollection>
+        init(_ keys: JWTKeyCollection) { current = Mutex(keys) }
+        var keys: JWTKeyCollection { current.withLock { $0 } }
+        func replace(with keys: JWTKeyCollection) { current.withLock { $0 = keys } }
+    }
     private let issuer: String?
     private let audience: String?
 
@@ -64,18 +74,32 @@ public struct AccessTokens: Sendable {
             hmacKey = nil
         }
         if let jwks = settings.jwks {
-            let keys = JWTKeyCollection()
-            do {
-                try await keys.add(jwksJSON: jwks)
-            } catch {
-                throw SettingsError(variable: "CONCERT_USER_JWKS", problem: "is not a JWKS document of RS256 / ES256 public keys: \(error)")
-            }
-            publicKeys = keys
+            publicKeys = PublicKeys(try await Self.keys(ofJWKS: jwks))
         } else {
             publicKeys = nil
         }
         issuer = settings.issuer
         audience = settings.audience
+    }
+
+    static func keys(ofJWKS jwks: String) async throws(SettingsError) -> JWTKeyCollection {
+        let keys = JWTKeyCollection()
+        do {
+            try await keys.add(jwksJSON: jwks)
+        } catch {
+            throw SettingsError(variable: "CONCERT_USER_JWKS", problem: "is not a JWKS document of RS256 / ES256 public keys: \(error)")
+        }
+        return keys
+    }
+
+    /// True when the tokens are checked with a JWKS (whose keys `replaceJWKS` can rotate).
+    public var usesJWKS: Bool { publicKeys != nil }
+
+    /// Trusts exactly the keys of `jwks` from now on (the provider rotated its keys: new ones are
+    /// accepted, removed ones no more). A document that does not parse changes nothing and throws.
+    public func replaceJWKS(_ jwks: String) async throws(SettingsError) {
+        guard let publicKeys else { throw SettingsError(variable: "CONCERT_USER_JWKS", problem: "was not set at start-up") }
+        publicKeys.replace(with: try await Self.keys(ofJWKS: jwks))
     }
 
     /// The user the token speaks for: 401 `AUTH_INVALID` or `AUTH_EXPIRED` otherwise.
@@ -128,7 +152,7 @@ public struct AccessTokens: Sendable {
             keys = hmacKeys
         case "RS256"?, "ES256"?:
             guard let publicKeys else { throw .authInvalid("RS256 and ES256 tokens are not accepted here") }
-            keys = publicKeys
+            keys = publicKeys.keys
         default:
             throw .authInvalid("not a JWT signed with HS256, RS256 or ES256")
         }

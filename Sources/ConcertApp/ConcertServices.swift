@@ -98,6 +98,9 @@ public enum ConcertServices {
             logger: logger
         )
         var afterStartup: [any Service] = [broker, api.view, api.lastSeen, api.inbox]
+        if let path = configuration.userJWKSPath, api.accessTokens.usesJWKS {
+            afterStartup.append(JWKSWatcher(path: path, accessTokens: api.accessTokens, logger: logger))
+        }
         if pipeline {
             let workerBroker = try makeBroker(configuration, role: "worker", logger: logger)
             afterStartup += [workerBroker]
