@@ -13,6 +13,23 @@ public struct ConsoleStore: Sendable {
         self.logger = logger
     }
 
+    /// Signs a console session out everywhere: its nonce is refused until the session would have
+    /// ended anyway (rows past that are dropped on the way).
+    public func revokeSession(nonce: String, until: Date) async throws {
+        try await client.execute(
+            """
+            WITH expired AS (DELETE FROM console_session_revocations WHERE expires_at < now())
+            INSERT INTO console_session_revocations (nonce, expires_at) VALUES (\(nonce), \(until)) ON CONFLICT (nonce) DO NOTHING
+            """,
+            logger: logger
+        )
+    }
+
+    /// True when the session was signed out.
+    public func isSessionRevoked(nonce: String) async throws -> Bool {
+        try await !client.fetch("SELECT 1 FROM console_session_revocations WHERE nonce = \(nonce)", logger: logger).isEmpty
+    }
+
     /// One schedule's (partition key's) commits of the last minute and its last batch.
     public struct ScheduleActivity: Sendable {
         public let partitionKey: String

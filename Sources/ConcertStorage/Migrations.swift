@@ -1,6 +1,6 @@
 extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
-    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal, unknownOutcomeBound]
+    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal, unknownOutcomeBound, consoleSessionRevocations]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
     static let catalogue = Migration(
@@ -241,6 +241,15 @@ extension Migration {
     /// occupant memory saw, a pending command) and raise this when a row did not match: a second
     /// writer of the partition (a former worker committing late) changed it. The whole statement,
     /// and its transaction, is refused; the worker decides again from storage.
+    /// Console sessions signed out: a copied cookie of one is refused by every API process.
+    static let consoleSessionRevocations = Migration(
+        version: 10,
+        name: "console session revocations",
+        statements: [
+            "CREATE TABLE console_session_revocations (nonce text PRIMARY KEY, expires_at timestamptz NOT NULL)"
+        ]
+    )
+
     static let unknownOutcomeBound = Migration(
         version: 9,
         name: "a bound on unknown outcomes",

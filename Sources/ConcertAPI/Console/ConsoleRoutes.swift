@@ -38,7 +38,7 @@ extension Router<APIRequestContext> {
             return response
         }
 
-        let signedIn = group("/admin/console").add(middleware: ConsoleAuthentication(sessions: console.sessions))
+        let signedIn = group("/admin/console").add(middleware: ConsoleAuthentication(sessions: console.sessions, store: console.store))
         signedIn.get("") { request, _ in try await pages.overview(request) }
         signedIn.get("/live") { request, _ in try await pages.live(request) }
         signedIn.post("/sign-out") { request, _ in try await pages.signOut(request) }
@@ -61,23 +61,31 @@ extension Router<APIRequestContext> {
 }
 
 /// Pages without a session: a GET goes to the sign-in page, anything else is refused.
+/// A session signed out (in any API process) counts as none; every answer renews the session's idle time.
 struct ConsoleAuthentication: RouterMiddleware {
     typealias Context = APIRequestContext
     let sessions: ConsoleSessions?
+    let store: ConsoleStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let sessions else { return ConsolePages.plain(.serviceUnavailable, "The console is closed: CONCERT_ADMIN_TOKEN is not set.") }
-        guard ConsolePages.session(of: request, sessions) != nil else {
+        guard let session = ConsolePages.session(of: request, sessions), try await !store.isSessionRevoked(nonce: session.nonce) else {
             if request.method == .get || request.method == .head {
                 return Response(status: .seeOther, headers: [.location: "/admin/console/sign-in"])
             }
             return ConsolePages.plain(.unauthorized, "Sign in first: this needs a console session.")
         }
+        var response: Response
         do {
-            return try await next(request, context)
+            response = try await next(request, context)
         } catch let refusal as ConsolePages.Refusal {
-            return ConsolePages.plain(refusal.status, refusal.message)
+            response = ConsolePages.plain(refusal.status, refusal.message)
         }
+        // Signing out sets its own (clearing) cookie.
+        if response.headers[.setCookie] == nil {
+            response.headers[.setCookie] = ConsolePages.cookieHeader(sessions.renewed(session).cookie, sessions)
+        }
+        return response
     }
 }
 
@@ -146,12 +154,20 @@ struct ConsolePages: Sendable {
         }
         let (_, cookie) = sessions.open()
         var headers: HTTPFields = [.location: "/admin/console"]
-        headers[.setCookie] = "\(ConsoleSessions.cookieName)=\(cookie); Path=/admin/console; Max-Age=\(Int(sessions.lifetime)); HttpOnly; SameSite=Strict"
+        headers[.setCookie] = Self.cookieHeader(cookie, sessions)
         return Response(status: .seeOther, headers: headers)
+    }
+
+    /// `Set-Cookie` for a session cookie: the browser keeps it until the session's end.
+    static func cookieHeader(_ cookie: String, _ sessions: ConsoleSessions) -> String {
+        "\(ConsoleSessions.cookieName)=\(cookie); Path=/admin/console; Max-Age=\(Int(sessions.lifetime)); HttpOnly; SameSite=Strict"
     }
 
     func signOut(_ request: Request) async throws -> Response {
         _ = try await form(request)
+        let (session, _) = try session(request)
+        // Everywhere: a copy of the cookie is refused by every API process from now on.
+        try await console.store.revokeSession(nonce: session.nonce, until: session.expires)
         var headers: HTTPFields = [.location: "/admin/console/sign-in"]
         headers[.setCookie] = "\(ConsoleSessions.cookieName)=; Path=/admin/console; Max-Age=0; HttpOnly; SameSite=Strict"
         return Response(status: .seeOther, headers: headers)
