@@ -38,8 +38,9 @@ public struct APIServices: Sendable {
     public var rateLimiter: RateLimiter?
     /// Whose `Forwarded` / `X-Forwarded-For` to believe (`CONCERT_TRUSTED_PROXIES`).
     public var trustedProxies = TrustedProxies.none
-    /// Failed admin-token attempts per client address (the admin API and the console's sign-in).
-    public var failedSignIns = FailedAttempts()
+    /// Failed admin-token attempts per client address (the admin API and the console's sign-in);
+    /// `nil`: not limited (`CONCERT_SIGN_IN_FAILURES_PER_MINUTE=0`).
+    public var failedSignIns: FailedAttempts? = FailedAttempts()
     /// The bearer token of `/admin/…`; `nil` refuses every admin request.
     public var adminToken: String?
     public var readiness: ReadinessChecks

@@ -50,6 +50,9 @@ public struct ConcertConfiguration: Sendable {
     /// `CONCERT_TRUSTED_PROXIES` (none): load balancers and TLS proxies whose `Forwarded` /
     /// `X-Forwarded-For` name the client (for rate limits and logs); addresses or CIDR blocks.
     public var trustedProxies = TrustedProxies.none
+    /// `CONCERT_SIGN_IN_FAILURES_PER_MINUTE` (10): failed admin-token attempts one client address
+    /// may make a minute (admin API and console sign-in) before it is refused; 0 = no limit.
+    public var signInFailuresPerMinute = 10
     /// `CONCERT_MAX_SEATS_PER_USER` (4): live holds plus paid seats one user may have per schedule;
     /// `off` for no limit.
     public var maximumSeatsPerUser: Int? = 4
@@ -158,6 +161,7 @@ public struct ConcertConfiguration: Sendable {
                 problem("CONCERT_TRUSTED_PROXIES", error.description)
             }
         }
+        configuration.signInFailuresPerMinute = integer("CONCERT_SIGN_IN_FAILURES_PER_MINUTE", 0...100_000) ?? configuration.signInFailuresPerMinute
         configuration.partitions = integer("CONCERT_PARTITIONS", 1...1024) ?? configuration.partitions
         configuration.holdSeconds = integer("CONCERT_HOLD_SECONDS", 1...86_400) ?? configuration.holdSeconds
         configuration.queueCapacity = integer("CONCERT_QUEUE_CAPACITY", 1...10_000_000) ?? configuration.queueCapacity
@@ -274,6 +278,7 @@ public struct ConcertConfiguration: Sendable {
         ("CONCERT_ABANDON_SECONDS", "30", false),
         ("CONCERT_RATE_LIMIT", "20/s burst 40", false),
         ("CONCERT_TRUSTED_PROXIES", nil, false),
+        ("CONCERT_SIGN_IN_FAILURES_PER_MINUTE", "10", false),
         ("CONCERT_MAX_SEATS_PER_USER", "4", false),
         ("CONCERT_TOKEN_SECRET", nil, true),
         ("CONCERT_ADMIN_TOKEN", nil, true),

@@ -292,6 +292,7 @@ public enum ConcertServices {
         )
         services.rateLimiter = configuration.rateLimit
         services.trustedProxies = configuration.trustedProxies
+        services.failedSignIns = configuration.signInFailuresPerMinute == 0 ? nil : FailedAttempts(limit: configuration.signInFailuresPerMinute, window: 60)
         if configuration.managementURL != nil, let passive = services.console?.queueFacts {
             // With the management API the console also shows unacked messages and the active consumer.
             services.console?.queueFacts = {

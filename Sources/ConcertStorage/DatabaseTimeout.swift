@@ -13,8 +13,19 @@ import Synchronization
 public enum DatabaseTimeout {
     private static let limit = Atomic<Int64>(10_000_000_000)
 
-    /// The limit every statement and lease of this process runs under.
-    public static var current: Duration { .nanoseconds(limit.load(ordering: .relaxed)) }
+    /// The limit every statement and lease of this process runs under (`nil` inside `withoutLimit`).
+    public static var current: Duration? {
+        if isUnlimited { return nil }
+        return .nanoseconds(limit.load(ordering: .relaxed))
+    }
+
+    @TaskLocal static var isUnlimited = false
+
+    /// Runs `body` with no time limit on its statements: migrations and the demo seed, which may
+    /// rightly take minutes (a lock to wait for, a large table) and are run by an operator.
+    public static func withoutLimit<Result>(_ body: () async throws -> Result) async rethrows -> Result {
+        try await $isUnlimited.withValue(true) { try await body() }
+    }
 
     /// Sets the process's limit (at start-up, from the configuration).
     public static func set(_ duration: Duration) {
@@ -35,7 +46,7 @@ extension PostgresClient {
             leased.store(true, ordering: .relaxed)
             return try await body(connection)
         } }
-        let limit = DatabaseTimeout.current
+        guard let limit = DatabaseTimeout.current else { return try await task.value }
         let timer = DatabaseTimeout.timers.any().scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) {
             if !leased.load(ordering: .relaxed) { task.cancel() }
         }

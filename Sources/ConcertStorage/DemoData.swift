@@ -51,6 +51,11 @@ public struct DemoData: Sendable {
     /// Each concert's waiting room and token sequence come with it (the trigger of migration 5).
     @discardableResult
     public func seed(_ client: PostgresClient, logger: Logger) async throws -> Summary {
+        // No statement time limit: a large catalogue takes as long as it takes.
+        try await DatabaseTimeout.withoutLimit { try await seedCatalogue(client, logger: logger) }
+    }
+
+    private func seedCatalogue(_ client: PostgresClient, logger: Logger) async throws -> Summary {
         let ids = concerts.map(\.id)
         let titles = concerts.map(\.title)
         let offsets = dayOffsets

@@ -19,7 +19,12 @@ public struct Migrator: Sendable {
     /// Safe to run from several processes at once: an advisory lock makes the others wait, and
     /// they then find nothing to do. Refuses a database whose schema is newer than this build.
     @discardableResult
+    /// No statement time limit: the advisory lock may be held for as long as another process migrates.
     public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
+        try await DatabaseTimeout.withoutLimit { try await migrateLocked(client, logger: logger) }
+    }
+
+    private func migrateLocked(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
         try await client.withUnwrappedTransaction(logger: logger) { connection in
             try await connection.fetch("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))", logger: logger)
             try await connection.fetch(

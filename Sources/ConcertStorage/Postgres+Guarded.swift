@@ -39,16 +39,18 @@ extension PostgresConnection {
         return try await withCheckedThrowingContinuation { continuation in
             answer.withLock { $0 = continuation }
             let watch = ClosedConnectionWatch.shared.register(self) { take()?.resume(throwing: ConnectionLost()) }
-            let timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) { [self] in
-                guard let waiting = take() else { return }
-                waiting.resume(throwing: ConnectionLost(timedOutAfter: limit))
-                let closing: EventLoopFuture<Void> = close()
-                closing.whenComplete { _ in }
+            let timer = limit.map { limit in
+                eventLoop.scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) { [self] in
+                    guard let waiting = take() else { return }
+                    waiting.resume(throwing: ConnectionLost(timedOutAfter: limit))
+                    let closing: EventLoopFuture<Void> = close()
+                    closing.whenComplete { _ in }
+                }
             }
             Task {
                 let result: Result<Value, any Error>
                 do { result = .success(try await operation()) } catch { result = .failure(error) }
-                timer.cancel()
+                timer?.cancel()
                 ClosedConnectionWatch.shared.unregister(watch)
                 take()?.resume(with: result)
             }

@@ -91,7 +91,8 @@ struct PartitionWritersTests {
     /// The broker's single active consumer bypassed: the partition's queue is a plain one, and two
     /// workers, each with a memory of its own, take its commands in turn while buyers hold, pay
     /// (some just past the deadline) and let holds expire. Each decides on what it saw; storage
-    /// must refuse every stale decision, so that every invariant still holds.
+    /// must refuse every stale decision, so that every invariant still holds. (An expiry decided by
+    /// a memory that never saw the hold does nothing; the hold sweeper sends it again.)
     @Test func twoWorkersGivenOnePartitionsCommandsStillKeepEveryInvariant() async throws {
         try await APIHarness.withAPI(pipeline: .init(partitions: 1, holdSeconds: 2, inProcessWorkers: false)) { client, harness in
             let queue = PipelineTopology.partitionQueue(0)
@@ -115,8 +116,15 @@ struct PartitionWritersTests {
                         prefetch: 4,
                         logger: Self.logger
                     )
+                    // As in every worker process: a hold a stale memory did not know to expire is swept.
+                    let sweeper = HoldSweeper(
+                        reservations: ReservationStore(client: harness.client, logger: Self.logger),
+                        publisher: CommandPublisher(connection: connection, partitions: 1),
+                        logger: Self.logger
+                    )
                     group.addTask { try await connection.run() }
                     group.addTask { try await worker.run() }
+                    group.addTask { try await sweeper.run() }
                 }
                 defer { group.cancelAll() }
 
@@ -145,7 +153,7 @@ struct PartitionWritersTests {
                         try await buying.waitForAll()
                     }
                 }
-                try await eventually(timeout: .seconds(20), "every overdue hold expires") {
+                try await eventually(timeout: .seconds(60), "every overdue hold expires") {
                     try await Self.count("SELECT count(*) FROM reservations WHERE status = 'held'", harness) == 0
                 }
                 #expect(paid.withLock { $0 } > 0)

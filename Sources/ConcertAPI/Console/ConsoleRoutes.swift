@@ -28,13 +28,13 @@ extension Router<APIRequestContext> {
         open.get("/sign-in") { _, _ in pages.signIn() }
         open.post("/sign-in") { request, context in
             let client = services.clientAddress(request, context)
-            if let seconds = services.failedSignIns.retryAfter(client) {
+            if let seconds = services.failedSignIns?.retryAfter(client) {
                 var refused = pages.signIn(error: "Too many failed attempts from this address; try again in \(seconds) s.", status: .tooManyRequests)
                 refused.headers[.retryAfter] = String(seconds)
                 return refused
             }
             let response = try await pages.signIn(request)
-            if response.status == .unauthorized { services.failedSignIns.failed(client) }
+            if response.status == .unauthorized { services.failedSignIns?.failed(client) }
             return response
         }
 
