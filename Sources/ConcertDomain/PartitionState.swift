@@ -168,10 +168,18 @@ public struct PartitionState: Sendable {
         return before
     }
 
-    /// Reservations that payments refer to and memory does not hold live: their facts must be looked up.
+    /// Reservations that payments or expiries refer to and memory does not hold live: their facts
+    /// must be looked up (for a payment, to answer; for an expiry, to be sure memory is not behind storage).
     public func reservationsToLookUp(for envelopes: [CommandEnvelope]) -> [UUID] {
         var ids: [UUID] = []
         for envelope in envelopes {
+            if case .expireHold(let expire) = envelope.command {
+                for (key, holds) in Self.schedules(of: expire, in: envelope) {
+                    guard let slot = index[key] else { continue }
+                    for id in holds where maps[slot].reservations[id] == nil && facts[id] == nil && !ids.contains(id) { ids.append(id) }
+                }
+                continue
+            }
             guard case .pay(let pay) = envelope.command, facts[pay.reservationId] == nil else { continue }
             let live = Self.schedule(of: envelope).flatMap { index[$0] }.map { maps[$0].reservations[pay.reservationId] != nil } ?? false
             if !live, !ids.contains(pay.reservationId) { ids.append(pay.reservationId) }
@@ -182,6 +190,14 @@ public struct PartitionState: Sendable {
     /// Takes what storage said about reservations not live in memory (for this batch).
     public mutating func remember(_ found: [ReservationFacts]) {
         for fact in found { facts[fact.id] = fact }
+    }
+
+    /// True when storage holds live (held or paid) a reservation memory does not: another writer
+    /// made it, and memory must be loaded again before deciding (a single writer never sees this).
+    public func isBehind(_ found: [ReservationFacts]) -> Bool {
+        found.contains { fact in
+            fact.status != .expired && !maps.contains { $0.reservations[fact.id] != nil }
+        }
     }
 
     // MARK: - Deciding

@@ -336,7 +336,7 @@ public struct PartitionWorker: Service {
                 return .applied(writes, redelivered: redelivered)
             } catch is BatchNotOwned {
                 return .stopped
-            } catch let error as PSQLError where error.isStaleWrite {
+            } catch let error where (error as? PSQLError)?.isStaleWrite == true || error is MemoryBehindStorage {
                 stale += 1
                 metrics.staleWriteRefused()
                 if stale >= Self.staleAttempts { return .failed(error) }
@@ -368,6 +368,9 @@ public struct PartitionWorker: Service {
 
     /// The batch's channel closed while it was being applied: nothing was written.
     struct BatchNotOwned: Error {}
+
+    /// Storage has a live reservation this memory never saw (another writer's): nothing was written.
+    struct MemoryBehindStorage: Error {}
 
     /// Decides the commands and writes their outcome atomically. Memory follows: committed,
     /// undone after a rollback, or forgotten when the outcome is unknown or storage disagreed.
@@ -404,6 +407,9 @@ public struct PartitionWorker: Service {
             // Another worker owns the partition now: this memory is no guide to what it writes.
             forget(&memory)
             throw BatchNotOwned()
+        } catch is MemoryBehindStorage {
+            forget(&memory)
+            throw MemoryBehindStorage()
         } catch is ConnectionLost {
             forget(&memory)
             throw ConnectionLost()
@@ -488,7 +494,12 @@ public struct PartitionWorker: Service {
             }
         }
         let lookUp = memory.state.reservationsToLookUp(for: pending)
-        if !lookUp.isEmpty { memory.state.remember(try await store.reservationFacts(lookUp)) }
+        if !lookUp.isEmpty {
+            let found = try await store.reservationFacts(lookUp)
+            // Storage has a live reservation memory never saw: decide nothing on this memory.
+            if memory.state.isBehind(found) { throw MemoryBehindStorage() }
+            memory.state.remember(found)
+        }
 
         let now = Date()
         var writes = PartitionWrites()
