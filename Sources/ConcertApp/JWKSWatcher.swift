@@ -1,13 +1,15 @@
 import ConcertAPI
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
 /// Re-reads `CONCERT_USER_JWKS` when the identity provider rotates its keys: when the file's
 /// modification time or size changes (looked at every `interval`), and at once on SIGHUP. New
 /// keys are trusted from then on and removed ones no more; a file that cannot be read or parsed
-/// keeps the last good keys, and says why once per change.
+/// keeps the last good keys, and says why once per change. The file is looked at and read on
+/// NIO's thread pool: a blocking call never runs on the Swift concurrency pool.
 struct JWKSWatcher: Service {
     let path: String
     let accessTokens: AccessTokens
@@ -27,7 +29,11 @@ struct JWKSWatcher: Service {
         let size: Int?
     }
 
-    func stamp() -> Stamp? {
+    func stamp() async -> Stamp? {
+        try? await NIOThreadPool.singleton.runIfActive { stampNow() }
+    }
+
+    private func stampNow() -> Stamp? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
         return Stamp(modified: attributes[.modificationDate] as? Date, size: (attributes[.size] as? NSNumber)?.intValue)
     }
@@ -36,7 +42,7 @@ struct JWKSWatcher: Service {
         let hangUps = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                let last = LastStamp(stamp())
+                let last = LastStamp(await stamp())
                 group.addTask {
                     for await _ in hangUps {
                         logger.info("SIGHUP: reading CONCERT_USER_JWKS again", metadata: ["path": "\(path)"])
@@ -66,11 +72,12 @@ struct JWKSWatcher: Service {
     }
 
     private func reload(_ last: LastStamp, force: Bool) async {
-        let now = stamp()
+        let now = await stamp()
         let before = await last.swap(now)
         guard force || now != before else { return }
         do {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let path = path
+            let text = try await NIOThreadPool.singleton.runIfActive { try String(contentsOfFile: path, encoding: .utf8) }
             try await accessTokens.replaceJWKS(text)
             logger.info("CONCERT_USER_JWKS read again: its keys are the ones trusted now", metadata: ["path": "\(path)"])
         } catch {

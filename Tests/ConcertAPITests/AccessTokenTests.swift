@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import JWTKit
+import TestSupport
 import Testing
 
 /// Access tokens of the identity provider, verified without any server.
@@ -50,27 +51,18 @@ struct AccessTokenTests {
     /// The provider rotates its keys: the new key is trusted, the removed one no more; a document
     /// that does not parse keeps the last good keys.
     @Test func replacingTheJWKSTrustsExactlyItsKeys() async throws {
-        func jwks(_ key: ES256PrivateKey, kid: String) throws -> String {
-            let parameters = try #require(key.publicKey.parameters)
-            return #"{"keys":[{"kty":"EC","crv":"P-256","x":"\#(parameters.x)","y":"\#(parameters.y)","kid":"\#(kid)","alg":"ES256","use":"sig"}]}"#
-        }
-        func token(_ key: ES256PrivateKey, kid: String) async throws -> String {
-            let provider = JWTKeyCollection()
-            await provider.add(ecdsa: key, kid: JWKIdentifier(string: kid))
-            return try await provider.sign(AccessTokenClaims(sub: .init(value: "alice"), exp: .init(value: Date().addingTimeInterval(60)), iat: nil, iss: nil, aud: nil), kid: JWKIdentifier(string: kid))
-        }
-        let old = ES256PrivateKey()
-        let new = ES256PrivateKey()
-        let tokens = try await AccessTokens(.init(jwks: try jwks(old, kid: "old")))
-        #expect(try await tokens.verify(try await token(old, kid: "old")) == alice)
-        #expect(await code { _ = try await tokens.verify(try await token(new, kid: "new")) } == "AUTH_INVALID")
+        let old = TestIdentityProvider(kid: "old")
+        let new = TestIdentityProvider(kid: "new")
+        let tokens = try await AccessTokens(.init(jwks: try old.jwks()))
+        #expect(try await tokens.verify(try await old.token(subject: "alice")) == alice)
+        #expect(await code { _ = try await tokens.verify(try await new.token(subject: "alice")) } == "AUTH_INVALID")
 
-        try await tokens.replaceJWKS(try jwks(new, kid: "new"))
-        #expect(try await tokens.verify(try await token(new, kid: "new")) == alice)
-        #expect(await code { _ = try await tokens.verify(try await token(old, kid: "old")) } == "AUTH_INVALID")
+        try await tokens.replaceJWKS(try new.jwks())
+        #expect(try await tokens.verify(try await new.token(subject: "alice")) == alice)
+        #expect(await code { _ = try await tokens.verify(try await old.token(subject: "alice")) } == "AUTH_INVALID")
 
         await #expect(throws: AccessTokens.SettingsError.self) { try await tokens.replaceJWKS("{not json") }
-        #expect(try await tokens.verify(try await token(new, kid: "new")) == alice)
+        #expect(try await tokens.verify(try await new.token(subject: "alice")) == alice)
     }
 
     /// An HS256 token signed by hand: header and claims exactly as given.

@@ -3,7 +3,6 @@ import Foundation
 import FoundationNetworking
 #endif
 import Glibc
-import JWTKit
 import Testing
 import TestSupport
 
@@ -121,39 +120,25 @@ struct HTTPConnectionTests {
     /// `CONCERT_USER_JWKS` rewritten under a running API: tokens of the new key are accepted within
     /// seconds, of the removed one no more; a file that no longer parses keeps the last good keys.
     @Test func aRotatedJWKSIsTrustedWithoutARestart() async throws {
-        struct Claims: JWTPayload {
-            var sub: SubjectClaim
-            var exp: ExpirationClaim
-            func verify(using algorithm: some JWTAlgorithm) throws {}
-        }
-        func jwks(_ key: ES256PrivateKey, kid: String) throws -> String {
-            let parameters = try #require(key.publicKey.parameters)
-            return #"{"keys":[{"kty":"EC","crv":"P-256","x":"\#(parameters.x)","y":"\#(parameters.y)","kid":"\#(kid)","alg":"ES256","use":"sig"}]}"#
-        }
-        func token(_ key: ES256PrivateKey, kid: String) async throws -> String {
-            let provider = JWTKeyCollection()
-            await provider.add(ecdsa: key, kid: JWKIdentifier(string: kid))
-            return try await provider.sign(Claims(sub: .init(value: "rotating"), exp: .init(value: Date().addingTimeInterval(300))), kid: JWKIdentifier(string: kid))
-        }
         func status(_ port: Int, _ token: String) async throws -> Int {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/users/rotating/balance")!)
             request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
             let (_, response) = try await URLSession.shared.data(for: request)
             return (response as? HTTPURLResponse)?.statusCode ?? 0
         }
-        let old = ES256PrivateKey()
-        let new = ES256PrivateKey()
+        let old = TestIdentityProvider(kid: "old")
+        let new = TestIdentityProvider(kid: "new")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString.prefix(6)).json")
         defer { try? FileManager.default.removeItem(at: file) }
-        try jwks(old, kid: "old").write(to: file, atomically: true, encoding: .utf8)
+        try old.jwks().write(to: file, atomically: true, encoding: .utf8)
         try await Self.withAPI(["CONCERT_USER_JWKS": file.path], ready: true) { port in
-            let oldToken = try await token(old, kid: "old")
-            let newToken = try await token(new, kid: "new")
+            let oldToken = try await old.token(subject: "rotating")
+            let newToken = try await new.token(subject: "rotating")
             #expect(try await status(port, oldToken) == 200)
             #expect(try await status(port, newToken) == 401)
             #expect(try await status(port, oldToken) == 200, "before the rotation")
 
-            try jwks(new, kid: "new").write(to: file, atomically: true, encoding: .utf8)
+            try new.jwks().write(to: file, atomically: true, encoding: .utf8)
             try await eventually(timeout: .seconds(10), "the new key is trusted") { try await status(port, newToken) == 200 }
             #expect(try await status(port, oldToken) == 401)
 
