@@ -38,7 +38,7 @@ public struct AMQPConfiguration: Sendable {
     /// `confirmTimeout` (its outcome unknown: the broker may still take it).
     public var confirmTimeout: Duration = .seconds(5)
     /// Back-off between reconnect attempts.
-    public var reconnectBackoff: ReconnectBackoff
+    public var reconnectBackoff: Backoff
     /// Name shown in the broker's management UI (`connection_name`).
     public var connectionName: String
     /// Sends runs of publishes and acks posted together as one burst (`TCP_CORK` around them)
@@ -55,7 +55,7 @@ public struct AMQPConfiguration: Sendable {
         virtualHost: String = "/",
         heartbeat: Duration = .seconds(5),
         connectTimeout: Duration = .seconds(5),
-        reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
+        reconnectBackoff: Backoff = Backoff(),
         connectionName: String = "swift-amqp-client"
     ) {
         self.addresses = [AMQPAddress(host: host, port: port)]

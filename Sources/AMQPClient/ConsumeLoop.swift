@@ -28,7 +28,7 @@ public struct ConsumeLoop: Sendable {
     public let queue: String
     public let prefetch: UInt16
     public let isolateAfter: Int64?
-    public let backoff: ReconnectBackoff
+    public let backoff: Backoff
     let logger: Logger
 
     public init(
@@ -36,7 +36,7 @@ public struct ConsumeLoop: Sendable {
         queue: String,
         prefetch: UInt16,
         isolateAfter: Int64? = nil,
-        backoff: ReconnectBackoff = ReconnectBackoff(initial: .milliseconds(250), maximum: .seconds(5)),
+        backoff: Backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(5)),
         logger: Logger
     ) {
         self.connection = connection
@@ -166,10 +166,7 @@ private final class Lifecycle: Sendable {
 
     /// Sleeps `duration`, or less if shutdown begins.
     func pause(_ duration: Duration) async {
-        let deadline = ContinuousClock.now + duration
-        while ContinuousClock.now < deadline, !isStopping, !Task.isCancelled {
-            try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
-        }
+        _ = await Backoff.pause(duration) { isStopping }
     }
 
     /// Graceful shutdown: an idle consumer is cancelled at once, a busy one after its batch.

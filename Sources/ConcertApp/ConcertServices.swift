@@ -36,23 +36,38 @@ public enum ConcertServices {
     /// at most once a minute (a long-running process keeps trying: the operator may be fixing it).
     public static func waitForDatabase(_ configuration: ConcertConfiguration, progress: StartupProgress? = nil, logger: Logger) async throws {
         let address = try DatabaseAddress(url: configuration.databaseURL)
-        var lastSaid: ContinuousClock.Instant?
-        var pause = Duration.milliseconds(250)
         progress?.update("connecting to the database \(address)")
+        let troubled = try await waitUntilReady(DatabaseCheck.Problem.self, progress: progress, logger: logger) {
+            try await DatabaseCheck.check(address, logger: logger)
+        }
+        logger.info(troubled ? "database connected after all" : "database connected", metadata: ["database": "\(address)"])
+    }
+
+    /// Runs `check` until it passes, retrying with back-off while it fails with `problem`: says
+    /// what is wrong the first time and then at most once a minute (a long-running process keeps
+    /// trying: the operator may be fixing it). True when it failed at least once.
+    static func waitUntilReady<Problem: Error & CustomStringConvertible>(
+        _ problem: Problem.Type,
+        progress: StartupProgress?,
+        logger: Logger,
+        check: () async throws -> Void
+    ) async throws -> Bool {
+        let backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(5))
+        var lastSaid: ContinuousClock.Instant?
+        var failures = 0
         while true {
             do {
-                try await DatabaseCheck.check(address, logger: logger)
-                logger.info(lastSaid == nil ? "database connected" : "database connected after all", metadata: ["database": "\(address)"])
-                return
-            } catch let problem as DatabaseCheck.Problem {
+                try await check()
+                return failures > 0
+            } catch let problem as Problem {
                 progress?.update(problem.description)
                 if lastSaid.map({ ContinuousClock.now - $0 >= .seconds(60) }) ?? true {
                     logger.error("\(problem.description); retrying")
                     lastSaid = .now
                 }
             }
-            try await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(5))
+            failures += 1
+            try await Task.sleep(for: backoff.delay(afterFailures: failures))
         }
     }
 
@@ -208,24 +223,11 @@ public enum ConcertServices {
     /// most once a minute.
     public static func waitForBroker(_ configuration: ConcertConfiguration, progress: StartupProgress? = nil, logger: Logger) async throws {
         let broker = try AMQPConfiguration(url: configuration.amqpURL)
-        var lastSaid: ContinuousClock.Instant?
-        var pause = Duration.milliseconds(250)
         progress?.update("connecting to the broker \(broker)")
-        while true {
-            do {
-                try await BrokerCheck.check(broker, logger: logger)
-                if lastSaid != nil { logger.info("broker reachable after all", metadata: ["broker": "\(broker)"]) }
-                return
-            } catch let problem as BrokerCheck.Problem {
-                progress?.update(problem.description)
-                if lastSaid.map({ ContinuousClock.now - $0 >= .seconds(60) }) ?? true {
-                    logger.error("\(problem.description); retrying")
-                    lastSaid = .now
-                }
-            }
-            try await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(5))
+        let troubled = try await waitUntilReady(BrokerCheck.Problem.self, progress: progress, logger: logger) {
+            try await BrokerCheck.check(broker, logger: logger)
         }
+        if troubled { logger.info("broker reachable after all", metadata: ["broker": "\(broker)"]) }
     }
 
     /// Migrates the schema and declares the topology (each process does it at start-up; both are

@@ -33,20 +33,22 @@ public struct DeadLetterArchiver: Service {
     /// Stores one dead letter, retrying with back-off while the database fails (unreachable,
     /// restarted, short of resources — whatever the error: a letter is never dropped). False when
     /// shutdown began first; the letter stays in the queue.
+    static let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
+
     func archive(_ delivery: AMQPDelivery, isStopping: @Sendable () -> Bool) async -> Bool {
         let arrival = Self.arrival(delivery, at: Date())
-        var pause = Duration.milliseconds(100)
+        var failures = 0
         while !isStopping() {
             do {
                 try await store.archive(arrival)
                 logger.info("dead letter archived", metadata: ["message.id": "\(arrival.messageId)", "reason": "\(arrival.reason)"])
                 return true
             } catch {
+                failures += 1
+                let pause = Self.backoff.delay(afterFailures: failures)
                 logger.warning("dead-letter archiver: not stored, retrying", metadata: ["retry.in": "\(pause)", "error": "\(String(reflecting: error))"])
+                guard await Backoff.pause(pause, unless: isStopping) else { return false }
             }
-            let resume = ContinuousClock.now + pause
-            while ContinuousClock.now < resume, !isStopping() { try? await Task.sleep(for: .milliseconds(100)) }
-            pause = min(pause * 2, .seconds(5))
         }
         return false
     }

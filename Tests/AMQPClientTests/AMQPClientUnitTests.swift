@@ -82,9 +82,9 @@ import Testing
     }
 }
 
-@Suite struct ReconnectBackoffTests {
+@Suite struct BackoffTests {
     @Test func growsExponentiallyUpToTheCeiling() {
-        let backoff = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(1), multiplier: 2)
+        let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1), multiplier: 2)
         #expect(backoff.delay(afterFailures: 0) == .zero)
         #expect(backoff.delay(afterFailures: 1) == .milliseconds(100))
         #expect(backoff.delay(afterFailures: 2) == .milliseconds(200))

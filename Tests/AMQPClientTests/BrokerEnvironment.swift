@@ -21,7 +21,7 @@ enum BrokerEnvironment {
             var configuration = try AMQPConfiguration(url: url)
             configuration.connectionName = "amqp-client-tests"
             configuration.heartbeat = .seconds(2)
-            configuration.reconnectBackoff = ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+            configuration.reconnectBackoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
             return configuration
         }
     }

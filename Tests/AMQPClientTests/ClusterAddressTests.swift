@@ -22,7 +22,7 @@ struct ClusterAddressTests {
         defer { node.close() }
         var configuration = try Self.configuration(nodes: [1, node.port])
         // A back-off long enough to tell "moved on at once" from "waited".
-        configuration.reconnectBackoff = ReconnectBackoff(initial: .seconds(20), maximum: .seconds(20))
+        configuration.reconnectBackoff = Backoff(initial: .seconds(20), maximum: .seconds(20))
         let started = ContinuousClock.now
         try await BrokerEnvironment.withConnection(configuration) { connection in
             #expect(ContinuousClock.now - started < .seconds(5))

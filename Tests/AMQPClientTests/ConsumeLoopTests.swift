@@ -39,7 +39,7 @@ struct ConsumeLoopTests {
                 queue: queue,
                 prefetch: 20,
                 isolateAfter: isolateAfter,
-                backoff: ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(50)),
+                backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(50)),
                 logger: BrokerEnvironment.logger
             )
             let task = Task {
@@ -98,7 +98,7 @@ struct ConsumeLoopTests {
                 connection: connection,
                 queue: queue,
                 prefetch: 5,
-                backoff: ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(50)),
+                backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(50)),
                 logger: BrokerEnvironment.logger
             )
             let task = Task {

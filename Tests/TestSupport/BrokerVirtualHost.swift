@@ -27,7 +27,7 @@ public enum BrokerVirtualHost {
         let vhost = "test-\(UUID().uuidString.prefix(8).lowercased())"
         configuration.virtualHost = vhost
         configuration.heartbeat = .seconds(2)
-        configuration.reconnectBackoff = ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+        configuration.reconnectBackoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
         do {
             try await request("PUT", "/api/vhosts/\(vhost)")
             try await request(
