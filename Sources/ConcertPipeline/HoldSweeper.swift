@@ -53,19 +53,10 @@ public struct HoldSweeper: Service {
         // One command per partition, as the worker's own expiry messages are.
         let byPartition = Dictionary(grouping: bySchedule, by: { publisher.partition(of: $0.key) })
         for (_, schedules) in byPartition {
-            let holds = schedules.map { ExpireHold.Holds(partitionKey: $0.key.partitionKey, reservationIds: $0.value) }
-            let ids = holds.flatMap(\.reservationIds)
-            let envelope = CommandEnvelope(
-                id: PartitionWorker.expiryID(of: ids),
-                userId: UserID("system")!,
-                partitionKey: holds[0].partitionKey,
-                command: .expireHold(.init(holds: holds)),
-                submittedAt: Date()
-            )
+            guard let envelope = HoldExpiry.command(for: schedules.map { ($0.key, $0.value) }, at: Date()) else { continue }
             try await publisher.publish(envelope, schedule: schedules[0].key)
         }
         return overdue.count
     }
 }
 
-private typealias ExpireHold = Command.ExpireHold

@@ -31,6 +31,11 @@ public struct PartitionStore: Sendable {
         public let errorCode: String?
         /// The result JSON of a success that has one.
         public let resultJSON: String?
+
+        public init(errorCode: String?, resultJSON: String?) {
+            self.errorCode = errorCode
+            self.resultJSON = resultJSON
+        }
     }
 
     /// Loads the seat maps (seats and live reservations) of `keys` with three statements, and the

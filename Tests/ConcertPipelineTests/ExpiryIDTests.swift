@@ -37,10 +37,10 @@ struct ExpiryIDTests {
                 return UUID(uuid: bytes)
             }
             let expected = Self.byDefinition(holds)
-            #expect(PartitionWorker.expiryID(of: holds) == expected, "\(count) holds")
-            #expect(PartitionWorker.expiryID(of: holds.shuffled()) == expected, "\(count) holds, shuffled")
+            #expect(HoldExpiry.id(of: holds) == expected, "\(count) holds")
+            #expect(HoldExpiry.id(of: holds.shuffled()) == expected, "\(count) holds, shuffled")
         }
         let one = UUID()
-        #expect(PartitionWorker.expiryID(of: [one]) != PartitionWorker.expiryID(of: [one, UUID()]))
+        #expect(HoldExpiry.id(of: [one]) != HoldExpiry.id(of: [one, UUID()]))
     }
 }

@@ -1,0 +1,234 @@
+import ConcertDomain
+import ConcertPipeline
+import ConcertStorage
+import Foundation
+import Testing
+
+/// The worker's batch machine, driven event by event the way `PartitionWorker` drives it, without any server.
+@Suite struct BatchStateMachineTests {
+    static let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate("2026-12-24")!)
+    static let elsewhere = ScheduleKey(concertID: ConcertID(2)!, date: ScheduleDate("2026-12-24")!)
+    static let alice = UserID("alice")!
+    static let bob = UserID("bob")!
+    let start = Date(timeIntervalSince1970: 1_795_600_000)
+
+    /// A machine for partition 0, where every schedule but `elsewhere` belongs.
+    func machine() -> BatchStateMachine {
+        BatchStateMachine(partition: 0, settings: .init(holdDuration: 300)) { $0 == Self.elsewhere ? 1 : 0 }
+    }
+
+    static let seats = SeatMap(schedule: schedule, seats: (1...3).map { SeatMap.Seat(number: SeatNumber($0)!, price: Won(Int64($0) * 1000)) })
+
+    static func reserve(_ seat: Int, by user: UserID = alice, schedule: ScheduleKey = schedule) -> CommandEnvelope {
+        CommandEnvelope(
+            id: UUID(),
+            userId: user,
+            partitionKey: schedule.partitionKey,
+            command: .reserveSeat(.init(concertId: schedule.concertID, date: schedule.date, seatNumber: SeatNumber(seat)!)),
+            submittedAt: Date()
+        )
+    }
+
+    static func pay(_ reservation: UUID, by user: UserID = alice) -> CommandEnvelope {
+        CommandEnvelope(id: UUID(), userId: user, partitionKey: schedule.partitionKey, command: .pay(.init(reservationId: reservation)), submittedAt: Date())
+    }
+
+    static func incoming(_ envelopes: [CommandEnvelope], redelivered: Bool = false) -> [BatchStateMachine.Incoming] {
+        envelopes.map { .init(body: $0.encoded(), mayBeApplied: redelivered, replyTo: "reply.\($0.id)") }
+    }
+
+    /// Runs an attempt whose schedule is loaded from `seats`; returns the write it ends with.
+    func write(
+        _ machine: inout BatchStateMachine,
+        lookUp: [UUID: PartitionStore.StoredOutcome]? = nil,
+        load: Bool = true
+    ) throws -> (writes: PartitionWrites, seats: [PartitionStore.SeatRow], inTransaction: Bool) {
+        var step = machine.startAttempt(now: start)
+        if let lookUp {
+            guard case .lookUpCompleted = step else { throw TestFailure("expected a look-up of completed commands, got \(step)") }
+            step = machine.completedFound(lookUp, now: start)
+        }
+        if load {
+            guard case .loadSchedules(let keys) = step else { throw TestFailure("expected a load, got \(step)") }
+            #expect(keys == [Self.schedule])
+            step = machine.schedulesLoaded([Self.schedule: (id: 7, seats: Self.seats)], now: start)
+        }
+        guard case .write(let writes, let seats, let ids, let inTransaction) = step else { throw TestFailure("expected a write, got \(step)") }
+        #expect(ids[Self.schedule] == 7)
+        return (writes, seats, inTransaction)
+    }
+
+    func finished(_ action: BatchStateMachine.Action) throws -> BatchStateMachine.AfterCommit {
+        guard case .finish(let after) = action else { throw TestFailure("expected the end of the batch, got \(action)") }
+        return after
+    }
+
+    @Test func aBatchIsLoadedDecidedWrittenInOneStatementAndFollowedByItsRepliesAndOneExpiry() throws {
+        var machine = machine()
+        let first = Self.reserve(1)
+        let second = Self.reserve(1, by: Self.bob)
+        let third = Self.reserve(2, by: Self.bob)
+        guard case .apply(.batch) = machine.receive(Self.incoming([first, second, third]), subscription: 1) else { throw TestFailure("not applied") }
+        let (writes, seats, inTransaction) = try write(&machine)
+        #expect(writes.outcomes.map(\.failure) == [nil, .seatUnavailable, nil])
+        #expect(!inTransaction, "holding seats needs no transaction")
+        #expect(Set(seats.map(\.number.rawValue)) == [1, 2] && seats.allSatisfy { $0.scheduleID == 7 && $0.expected == nil })
+        let after = try finished(machine.committed())
+        #expect(after.committed == 3)
+        #expect(after.replies.map(\.replyTo) == [first, second, third].map { "reply.\($0.id)" })
+        #expect(after.holdsToExpire.count == 1)
+        #expect(Set(after.holdsToExpire[0].reservations) == [first.id, third.id])
+
+        // The next batch of the same subscription decides on memory: nothing to load.
+        _ = machine.receive(Self.incoming([Self.reserve(2)]), subscription: 1)
+        let next = try write(&machine, load: false)
+        #expect(next.writes.outcomes.map(\.failure) == [.seatUnavailable])
+        _ = machine.committed()
+
+        // Another subscription (another worker may have had the partition): loaded again.
+        _ = machine.receive(Self.incoming([Self.reserve(3)]), subscription: 2)
+        _ = try write(&machine)
+    }
+
+    @Test func undecodableAndMisroutedDeliveriesAreDeadLetteredOneByOneBeforeTheRestIsApplied() throws {
+        var machine = machine()
+        let good = Self.reserve(1)
+        var batch = Self.incoming([good])
+        batch.insert(.init(body: Array("not json".utf8), mayBeApplied: false, replyTo: nil), at: 0)
+        batch += Self.incoming([Self.reserve(1, schedule: Self.elsewhere)])
+        guard case .deadLetter(0, _) = machine.receive(batch, subscription: 1) else { throw TestFailure("the undecodable one first") }
+        guard case .deadLetter(2, let reason) = machine.deadLettered(true) else { throw TestFailure("then the misrouted one") }
+        #expect(reason.hasPrefix("wrong partition: the command's schedule belongs to partition 1, not 0"))
+        guard case .apply(.batch) = machine.deadLettered(true) else { throw TestFailure("then the batch") }
+        let (writes, _, _) = try write(&machine)
+        #expect(writes.outcomes.map(\.envelope.id) == [good.id])
+
+        // A dead letter that cannot be sent returns the batch.
+        var other = self.machine()
+        _ = other.receive([.init(body: [], mayBeApplied: false, replyTo: nil)], subscription: 1)
+        guard case .returnBatch = other.deadLettered(false) else { throw TestFailure("not returned") }
+        // A batch of nothing but dead letters ends without an attempt.
+        var empty = self.machine()
+        _ = empty.receive([.init(body: [], mayBeApplied: false, replyTo: nil)], subscription: 1)
+        #expect(try finished(empty.deadLettered(true)).committed == 0)
+    }
+
+    @Test func whileTheDatabaseIsAwayTheBatchIsRetriedWithGrowingPausesAndThenLooksForWhatItMayHaveApplied() throws {
+        var machine = machine()
+        let first = Self.reserve(1)
+        let second = Self.reserve(2)
+        _ = machine.receive(Self.incoming([first, second]), subscription: 1)
+        _ = try write(&machine)
+        var pauses: [Duration] = []
+        for _ in 0..<7 {
+            guard case .retry(.batch, let pause) = machine.attemptFailed(.unavailable) else { throw TestFailure("not retried") }
+            pauses.append(pause)
+            _ = machine.startAttempt(now: start)
+        }
+        #expect(pauses == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200), .seconds(5)])
+        _ = machine.attemptFailed(.unavailable)
+        // The last commit's answer may have been lost: the first command is completed already. Memory was forgotten.
+        let stored = PartitionStore.StoredOutcome(errorCode: nil, resultJSON: "{}")
+        let (writes, _, _) = try write(&machine, lookUp: [first.id: stored])
+        #expect(writes.outcomes.map(\.envelope.id) == [second.id])
+        let after = try finished(machine.committed())
+        #expect(Set(after.replies.map(\.outcome.commandID)) == [first.id, second.id], "the redelivered one is answered as stored")
+        #expect(Set(after.holdsToExpire.flatMap(\.reservations)) == [first.id, second.id], "its expiry is scheduled again")
+    }
+
+    @Test func aStaleWriteIsDecidedAgainAtOnceThenAfterPausesAndFinallyOneByOne() throws {
+        var machine = machine()
+        _ = machine.receive(Self.incoming([Self.reserve(1), Self.reserve(2)]), subscription: 1)
+        _ = try write(&machine)
+        guard case .apply(.batch) = machine.attemptFailed(.stale("CR001")) else { throw TestFailure("not at once") }
+        for failure in 2..<BatchStateMachine.staleAttempts {
+            _ = machine.startAttempt(now: start)
+            guard case .retry(.batch, _) = machine.attemptFailed(.stale("CR001")) else { throw TestFailure("attempt \(failure) not retried") }
+        }
+        _ = machine.startAttempt(now: start)
+        guard case .apply(.single(delivery: 0)) = machine.attemptFailed(.stale("CR001")) else { throw TestFailure("not one by one") }
+    }
+
+    @Test func aBatchThatKeepsFailingGoesOneByOneAndOnlyTheFailingCommandIsDeadLettered() throws {
+        var machine = machine()
+        let poison = Self.reserve(1)
+        let fine = Self.reserve(2)
+        _ = machine.receive(Self.incoming([poison, fine]), subscription: 1)
+        _ = try write(&machine)
+        guard case .apply(.batch) = machine.attemptFailed(.rejected("boom")) else { throw TestFailure("not tried again") }
+        // Rolled back: memory does not keep the holds (nothing to load again either).
+        #expect(machine.state.seatMap(Self.schedule)?.seats[SeatNumber(1)!]?.reservationID == nil)
+        _ = try write(&machine, lookUp: [:], load: false)
+        guard case .apply(.single(delivery: 0)) = machine.attemptFailed(.conflict("duplicate key")) else { throw TestFailure("not one by one") }
+        for attempt in 1...BatchStateMachine.singleAttempts {
+            let step = machine.startAttempt(now: start)
+            guard case .lookUpCompleted([poison.id]) = step else { throw TestFailure("attempt \(attempt): \(step)") }
+            let action = machine.attemptFailed(.rejected("boom \(attempt)"))
+            if attempt < BatchStateMachine.singleAttempts {
+                guard case .apply(.single(delivery: 0)) = action else { throw TestFailure("attempt \(attempt) not repeated") }
+            } else {
+                guard case .deadLetter(0, let reason) = action else { throw TestFailure("not dead-lettered: \(action)") }
+                #expect(reason == "handler failed: boom 3")
+            }
+        }
+        guard case .apply(.single(delivery: 1)) = machine.deadLettered(true) else { throw TestFailure("the next one not applied") }
+        let (writes, _, _) = try write(&machine, lookUp: [:])
+        #expect(writes.outcomes.map(\.envelope.id) == [fine.id])
+        let after = try finished(machine.committed())
+        #expect(after.replies.map(\.outcome.commandID) == [fine.id])
+    }
+
+    @Test func aPaymentDebitsInTheTransactionAndItsStatusChangeIsWrittenInIt() throws {
+        var machine = machine()
+        let hold = Self.reserve(3)
+        _ = machine.receive(Self.incoming([hold]), subscription: 1)
+        _ = try write(&machine)
+        _ = machine.committed()
+
+        let pay = Self.pay(hold.id)
+        let rival = Self.pay(hold.id)
+        _ = machine.receive(Self.incoming([pay, rival]), subscription: 1)
+        guard case .debit(let debits) = machine.startAttempt(now: start) else { throw TestFailure("no debit") }
+        #expect(debits.map(\.commandID) == [pay.id] && debits[0].amount == 3000, "the second payment waits for the first's debit")
+        guard case .write(let writes, let seats, _, let inTransaction) = machine.debited([pay.id: .debited(balanceAfter: 7000)]) else {
+            throw TestFailure("no write")
+        }
+        #expect(writes.outcomes.map(\.failure) == [nil, .alreadyPaid])
+        #expect(inTransaction && writes.statusChanges[hold.id] == .paid)
+        #expect(seats.map(\.expected) == [hold.id], "the seat row must still be the hold's")
+        let after = try finished(machine.committed())
+        #expect(after.endedTokens == [EndedToken(concert: Self.schedule.concertID, user: Self.alice)])
+        #expect(after.holdsToExpire.isEmpty)
+    }
+
+    @Test func memoryBehindStorageOrALostChannelDecidesNothingAndForgetsEverything() throws {
+        var machine = machine()
+        let hold = Self.reserve(1)
+        _ = machine.receive(Self.incoming([hold]), subscription: 1)
+        _ = try write(&machine)
+        _ = machine.committed()
+
+        // A payment of a reservation memory never saw, which storage holds live.
+        let stranger = UUID()
+        _ = machine.receive(Self.incoming([Self.pay(stranger)]), subscription: 1)
+        guard case .lookUpReservations([stranger]) = machine.startAttempt(now: start) else { throw TestFailure("no look-up") }
+        guard case .fail(.stale) = machine.reservationsFound([.init(id: stranger, user: Self.alice, status: .held)], now: start) else {
+            throw TestFailure("decided on memory behind storage")
+        }
+        guard case .apply(.batch) = machine.attemptFailed(.stale("behind")) else { throw TestFailure("not decided again") }
+        #expect(machine.state.schedulesToLoad(for: [hold], now: start) == [Self.schedule], "memory forgotten")
+
+        _ = machine.startAttempt(now: start)
+        _ = machine.completedFound([:], now: start)
+        _ = machine.schedulesLoaded([Self.schedule: (id: 7, seats: Self.seats)], now: start)
+        guard case .write(let writes, _, _, _) = machine.reservationsFound([], now: start) else { throw TestFailure("no write") }
+        #expect(writes.outcomes.map(\.failure) == [.reservationNotFound])
+        guard case .stop = machine.attemptFailed(.notOwned) else { throw TestFailure("went on without its channel") }
+        #expect(machine.state.schedulesToLoad(for: [hold], now: start) == [Self.schedule])
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
