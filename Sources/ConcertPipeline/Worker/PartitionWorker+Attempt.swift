@@ -1,0 +1,94 @@
+import ConcertDomain
+import ConcertStorage
+import Foundation
+import Logging
+import PostgresNIO
+
+extension PartitionWorker {
+    /// One attempt: the machine's storage steps on one connection, ended by a commit or a rollback.
+    func attempt(_ machine: inout BatchStateMachine, owned: @Sendable () -> Bool) async -> BatchStateMachine.Action {
+        let logger = logger
+        let started = ContinuousClock.now
+        do {
+            let committed = try await database.withConnection { connection in
+                var transaction = BatchTransaction(connection: connection, logger: logger)
+                do {
+                    let committed = try await runSteps(&machine, store: PartitionStore(connection: connection, logger: logger), transaction: &transaction, owned: owned)
+                    return committed
+                } catch {
+                    await transaction.rollback()
+                    throw error
+                }
+            }
+            metrics.committed(committed, elapsed: ContinuousClock.now - started)
+            return machine.committed()
+        } catch {
+            let failure = Self.classify(error)
+            switch failure {
+            case .stale:
+                metrics.staleWriteRefused()
+                logger.warning("storage refused a stale write (another writer changed the partition); deciding again from storage")
+            case .unavailable:
+                logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["error": "\((error as? PSQLError)?.sqlState ?? "connection")"])
+            case .conflict, .rejected:
+                logger.warning("batch attempt failed", metadata: ["error": "\(String(reflecting: error))"])
+            case .notOwned:
+                break
+            }
+            return machine.attemptFailed(failure)
+        }
+    }
+
+    /// Runs the attempt's steps until its commit; returns its outcome count.
+    private func runSteps(
+        _ machine: inout BatchStateMachine,
+        store: PartitionStore,
+        transaction: inout BatchTransaction,
+        owned: () -> Bool
+    ) async throws -> [Outcome] {
+        var step = machine.startAttempt(now: Date())
+        while true {
+            switch step {
+            case .lookUpCompleted(let ids):
+                step = machine.completedFound(try await store.completed(ids), now: Date())
+            case .loadSchedules(let keys):
+                step = machine.schedulesLoaded(try await store.loadSchedules(keys), now: Date())
+            case .lookUpReservations(let ids):
+                step = machine.reservationsFound(try await store.reservationFacts(ids), now: Date())
+            case .debit(let debits):
+                try await transaction.begin()
+                step = machine.debited(try await store.debit(debits))
+            case .write(let writes, let seats, let scheduleIDs, let inTransaction):
+                guard owned() else { throw Failed(failure: .notOwned) }
+                if inTransaction { try await transaction.begin() }
+                try await store.write(writes, seats: seats, scheduleIDs: scheduleIDs)
+                guard owned() else { throw Failed(failure: .notOwned) }
+                try await transaction.commit()
+                return writes.outcomes
+            case .commit:
+                guard owned() else { throw Failed(failure: .notOwned) }
+                try await transaction.commit()
+                return []
+            case .fail(let failure):
+                throw Failed(failure: failure)
+            }
+        }
+    }
+
+    /// An attempt the machine or the worker ended.
+    struct Failed: Error {
+        let failure: BatchStateMachine.Failure
+    }
+
+    /// What an error means for the batch.
+    static func classify(_ error: any Error) -> BatchStateMachine.Failure {
+        if let failed = error as? Failed { return failed.failure }
+        if error is ConnectionLost { return .unavailable }
+        if let error = error as? PSQLError {
+            if error.isStaleWrite { return .stale(String(describing: error)) }
+            if error.isTransient { return .unavailable }
+            if error.isConstraintViolation { return .conflict(String(describing: error)) }
+        }
+        return .rejected(String(describing: error))
+    }
+}
