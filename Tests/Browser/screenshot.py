@@ -1,7 +1,7 @@
 """Signs in to a running console and saves a screenshot of one of its pages.
 
     python3 Tests/Browser/screenshot.py URL ADMIN_TOKEN PAGE OUT.png
-e.g. the overview of a `concert serve` under `scripts/bench e2e` (README's picture).
+e.g. the overview of a `concert serve` under `scripts/bench e2e` (the Operating article's screenshot).
 """
 import sys
 import time
