@@ -78,6 +78,9 @@ public struct PartitionWorker: Service {
         // queue and another worker may be applying it: this one must not write any of it.
         let owned: @Sendable () -> Bool = { consumer.owns(first) && consumer.owns(last) }
         guard owned() else { return abandoned(batch) }
+        // A batch left unsettled goes back to the queue: given up while this worker still owns
+        // it, or dropped when its channel has closed (the broker returned it already).
+        func unsettled() throws { owned() ? try giveUp(context) : abandoned(batch) }
         var action = machine.receive(batch.map(BatchStateMachine.Incoming.init), subscription: first.subscription)
         var scope = BatchStateMachine.Scope.batch
         while true {
@@ -90,13 +93,13 @@ public struct PartitionWorker: Service {
                 action = await attempt(&machine, owned: owned)
             case .retry(let next, let pause):
                 scope = next
-                guard await Backoff.pause(pause, unless: context.isStopping) else { return owned() ? try giveUp(context) : abandoned(batch) }
+                guard await Backoff.pause(pause, unless: context.isStopping) else { return try unsettled() }
                 action = await attempt(&machine, owned: owned)
             case .finish(let after):
                 guard await finish(after) else {
                     // Committed, but its holds' expiries are not scheduled: acknowledged, the holds would
                     // only end through the sweeper. The redelivery is recognised by id and schedules them.
-                    return owned() ? try giveUp(context) : abandoned(batch)
+                    return try unsettled()
                 }
                 do {
                     try consumer.ack(last, multiple: true)
@@ -105,10 +108,8 @@ public struct PartitionWorker: Service {
                     logger.info("batch committed but not acknowledged", metadata: ["error": "\(error)"])
                 }
                 return
-            case .returnBatch:
-                return owned() ? try giveUp(context) : abandoned(batch)
-            case .stop:
-                return owned() ? try giveUp(context) : abandoned(batch)
+            case .returnBatch, .stop:
+                return try unsettled()
             }
         }
     }
