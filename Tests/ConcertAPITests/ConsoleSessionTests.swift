@@ -69,17 +69,29 @@ import TestSupport
 /// characters) is a 400 with a sentence, not a 500.
 @Suite struct ConsoleFilterTests {
     @Test(arguments: ["reason", "type"])
-    func controlCharactersAreRefused(field: String) {
-        #expect(throws: ConsolePages.Refusal.self) { try ConsolePages.filter([field: "handler\u{0}failed"]) }
-        #expect(throws: ConsolePages.Refusal.self) { try ConsolePages.filter([field: "line\u{1B}[2J"]) }
+    func controlCharactersAreRefused(field: String) throws {
+        for text in ["handler%00failed", "line%1B%5B2J"] {
+            let fields = try ConsoleForm.decode(DeadLetterFields.self, from: "\(field)=\(text)")
+            #expect(throws: ConsoleRefusal.self) { try fields.filter() }
+        }
     }
 
     @Test func printableTextIsTheFilter() throws {
-        let (filter, form) = try ConsolePages.filter(["reason": "malformed envelope: not JSON", "type": "ReserveSeat", "partition": "3"])
+        let fields = try ConsoleForm.decode(DeadLetterFields.self, from: "reason=malformed+envelope%3A+not+JSON&type=ReserveSeat&partition=3")
+        let (filter, form) = try fields.filter()
         #expect(filter.reason == "malformed envelope: not JSON")
         #expect(filter.type == "ReserveSeat")
         #expect(filter.partition == 3)
         #expect(form.reason == "malformed envelope: not JSON")
+    }
+
+    @Test func aPartitionOrTimeThatDoesNotParseIsRefused() throws {
+        #expect(throws: ConsoleRefusal.self) { try DeadLetterFields(partition: "-1").filter() }
+        #expect(throws: ConsoleRefusal.self) { try DeadLetterFields(partition: "three").filter() }
+        #expect(throws: ConsoleRefusal.self) { try DeadLetterFields(since: "yesterday").filter() }
+        let (filter, _) = try DeadLetterFields(reason: "  ", since: "2026-12-03T10:15").filter()
+        #expect(filter.reason == nil, "blank is no filter")
+        #expect(filter.since == Date(timeIntervalSince1970: 1_796_292_900))
     }
 }
 

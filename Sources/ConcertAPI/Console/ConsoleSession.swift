@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import Hummingbird
 
 /// Sessions of the operator console: signed, expiring cookies made when an operator signs in with
 /// the admin token, and the CSRF token every form posts back.
@@ -87,5 +88,23 @@ public struct ConsoleSessions: Sendable {
     public func isValidCSRFToken(_ token: String, for session: Session) -> Bool {
         guard let mac = Base64URL.decode(Substring(token).utf8) else { return false }
         return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(session.nonce.utf8), using: csrfKey)
+    }
+}
+
+// The session's cookie on the wire, through Hummingbird's cookie types.
+extension ConsoleSessions {
+    /// The session of a request's cookie, if it holds one (see `session(fromCookie:now:)`).
+    func session(of request: Request) -> Session? {
+        request.cookies[Self.cookieName].flatMap { session(fromCookie: $0.value) }
+    }
+
+    /// The session cookie, which the browser keeps until the session's end.
+    func setCookie(_ value: String) -> Cookie {
+        Cookie(name: Self.cookieName, value: value, maxAge: Int(lifetime), path: "/admin/console", httpOnly: true, sameSite: .strict)
+    }
+
+    /// The cookie that makes the browser forget the session.
+    var clearingCookie: Cookie {
+        Cookie(name: Self.cookieName, value: "", maxAge: 0, path: "/admin/console", httpOnly: true, sameSite: .strict)
     }
 }
