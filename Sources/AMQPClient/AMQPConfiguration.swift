@@ -2,14 +2,22 @@ import Foundation
 
 /// One node of a broker: host and AMQP port.
 public struct AMQPAddress: Sendable, Hashable, CustomStringConvertible {
+    /// The node's host name or IP address.
     public var host: String
+    /// The node's AMQP port (5672 unless told otherwise).
     public var port: Int
 
+    /// An address of one broker node.
+    ///
+    /// - Parameters:
+    ///   - host: The node's host name or IP address.
+    ///   - port: The node's AMQP port.
     public init(host: String, port: Int = 5672) {
         self.host = host
         self.port = port
     }
 
+    /// The address as `host:port`.
     public var description: String { "\(host):\(port)" }
 }
 
@@ -46,7 +54,20 @@ public struct AMQPConfiguration: Sendable {
     /// CPU per command, p99 at half load lower. On by default.
     public var corksWriteBursts = true
 
-    /// A configuration with sane defaults for everything but the address and credentials.
+    /// A configuration of a single node, with sane defaults for everything but the address and credentials.
+    ///
+    /// `firstAddressIndex` is the process id and `confirmTimeout` 5 seconds; `corksWriteBursts` is on.
+    ///
+    /// - Parameters:
+    ///   - host: The broker node's host name or IP address.
+    ///   - port: The broker node's AMQP port.
+    ///   - username: User name for PLAIN authentication.
+    ///   - password: Password for PLAIN authentication.
+    ///   - virtualHost: The virtual host to open.
+    ///   - heartbeat: Heartbeat interval proposed to the broker.
+    ///   - connectTimeout: How long a connection attempt (TCP and AMQP handshake) may take.
+    ///   - reconnectBackoff: Back-off between reconnect attempts.
+    ///   - connectionName: Name shown in the broker's management UI.
     public init(
         host: String = "127.0.0.1",
         port: Int = 5672,
@@ -82,6 +103,12 @@ public struct AMQPConfiguration: Sendable {
     }
 
     /// The address a connection tries after `attempt` failed connects or losses (0 for the first).
+    ///
+    /// Starts at `firstAddressIndex` (modulo the number of addresses) and goes round the list.
+    ///
+    /// - Parameters:
+    ///   - attempt: How many connects have failed or connections been lost so far.
+    /// - Returns: The node to try next.
     public func address(attempt: Int) -> AMQPAddress {
         addresses[(firstAddressIndex % addresses.count + attempt % addresses.count) % addresses.count]
     }
@@ -90,7 +117,14 @@ public struct AMQPConfiguration: Sendable {
     /// `/`), or a comma-separated list of them naming the nodes of one cluster: every URL of a list
     /// must have the same user, password and virtual host.
     ///
-    /// Throws ``AMQPError`` of kind `invalidURL` whose text never contains the password.
+    /// A URL without user or password gets the default (`guest`), one without a path the virtual
+    /// host `/`; every other setting gets the default of `init(host:port:…)`.
+    ///
+    /// - Parameters:
+    ///   - url: One `amqp://` URL, or several separated by commas.
+    /// - Throws: `AMQPError` of kind `invalidURL` when a URL is not an `amqp://` URL with a host,
+    ///   its virtual host is not valid percent-encoding, or the URLs of a list differ in user,
+    ///   password or virtual host. Its text never contains the password.
     public init(url: String) throws {
         let urls = url.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let nodes = try urls.map(Self.parseOne)
@@ -142,7 +176,11 @@ extension AMQPConfiguration: CustomStringConvertible {
         "amqp://\(username)@\(addresses.map(\.description).joined(separator: ","))/\(virtualHost == "/" ? "%2F" : virtualHost)"
     }
 
-    /// One node's address in the same form.
+    /// One node's address in the same form as `description`, without the password.
+    ///
+    /// - Parameters:
+    ///   - address: The node to describe.
+    /// - Returns: `amqp://user@host:port/vhost` for that node.
     public func describe(_ address: AMQPAddress) -> String {
         "amqp://\(username)@\(address)/\(virtualHost == "/" ? "%2F" : virtualHost)"
     }

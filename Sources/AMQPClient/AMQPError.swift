@@ -40,6 +40,7 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The broker or the library did something the client did not expect.
         public static let protocolError = Kind(code: .protocolError)
 
+        /// The kind's name, e.g. `channelClosed`.
         public var description: String { code.rawValue }
     }
 
@@ -56,6 +57,7 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         self.replyCode = replyCode
     }
 
+    /// `AMQPError.<kind> (<reply code>): <message>`, the reply code only when the broker sent one.
     public var description: String {
         if let replyCode { return "AMQPError.\(kind) (\(replyCode)): \(message)" }
         return "AMQPError.\(kind): \(message)"

@@ -20,6 +20,17 @@ public struct AMQPMessageProperties: Sendable, Hashable {
     public var headers: AMQPTable
 
     /// Properties for a publish: persistent by default.
+    ///
+    /// - Parameters:
+    ///   - contentType: MIME type of the body, e.g. `application/json`.
+    ///   - persistent: Whether the message survives a broker restart on a durable queue (delivery mode 2).
+    ///   - messageId: Application message id.
+    ///   - type: Application message type name.
+    ///   - timestamp: Creation time, whole seconds since the Unix epoch.
+    ///   - correlationId: Correlation id for request/reply.
+    ///   - replyTo: Where the consumer should send a reply.
+    ///   - expiration: Per-message TTL in milliseconds, as a decimal string.
+    ///   - headers: Application headers.
     public init(
         contentType: String? = nil,
         persistent: Bool = true,

@@ -12,6 +12,11 @@ public struct Backoff: Sendable, Equatable {
     public var multiplier: Double
 
     /// Starts at `initial`, multiplies by `multiplier` per failure, never exceeds `maximum`.
+    ///
+    /// - Parameters:
+    ///   - initial: The wait after the first failure.
+    ///   - maximum: The longest wait.
+    ///   - multiplier: Growth factor per further failure.
     public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5), multiplier: Double = 2) {
         self.initial = initial
         self.maximum = maximum
@@ -19,6 +24,11 @@ public struct Backoff: Sendable, Equatable {
     }
 
     /// The delay before the next attempt after `failures` consecutive failed attempts (0 → no wait).
+    ///
+    /// - Parameters:
+    ///   - failures: How many attempts in a row have failed.
+    /// - Returns: `.zero` for no failures, else `initial` times `multiplier` to the power
+    ///   `failures - 1`, at most `maximum`.
     public func delay(afterFailures failures: Int) -> Duration {
         guard failures > 0 else { return .zero }
         var delay = initial

@@ -24,13 +24,29 @@ import Synchronization
 /// which returns the one message the broker had sent meanwhile): under a delivery limit of 5 the
 /// poison alone reaches the limit.
 public struct ConsumeLoop: Sendable {
+    /// The connection the loop subscribes through.
     public let connection: AMQPConnection
+    /// The queue it consumes.
     public let queue: String
+    /// The consumer's prefetch (outside poison isolation).
     public let prefetch: UInt16
+    /// The delivery count (`x-delivery-count`) from which a message is taken alone; `nil` turns
+    /// poison isolation off.
     public let isolateAfter: Int64?
+    /// Back-off between subscriptions after failures; it grows while they keep failing.
     public let backoff: Backoff
     let logger: Logger
 
+    /// A loop over `queue`; nothing happens until `run(prepare:_:)`.
+    ///
+    /// - Parameters:
+    ///   - connection: The connection to subscribe through.
+    ///   - queue: The queue to consume.
+    ///   - prefetch: The consumer's prefetch (outside poison isolation).
+    ///   - isolateAfter: The delivery count from which a message is taken alone, or `nil` for no
+    ///     poison isolation.
+    ///   - backoff: Back-off between subscriptions after failures.
+    ///   - logger: Where the loop logs a consumer that ended.
     public init(
         connection: AMQPConnection,
         queue: String,
@@ -59,6 +75,14 @@ public struct ConsumeLoop: Sendable {
     /// declare a queue of the process's own, say); `handle` gets each batch in order; throwing
     /// from either abandons the consumer (cancelled — the broker requeues what it had not
     /// acknowledged — then a new subscription after the back-off, which grows while handling keeps failing).
+    ///
+    /// Before each subscription it waits for the connection to be up. Errors are logged, never
+    /// thrown: the loop only returns once graceful shutdown began or the task was cancelled.
+    ///
+    /// - Parameters:
+    ///   - prepare: Runs before each subscription; throwing skips the subscription and backs off.
+    ///   - handle: Gets each batch with its `Context`, in queue order; it settles the deliveries
+    ///     through `Context.consumer`. Throwing abandons the consumer.
     public func run(
         prepare: () async throws -> Void = {},
         _ handle: (Context, [AMQPDelivery]) async throws -> Void
