@@ -62,11 +62,19 @@ let package = Package(
             name: "ConcertDomain",
             swiftSettings: swiftSettings
         ),
-        // PostgreSQL storage: migrations, seed data, queries.
+        // Commands and results on the wire: the envelope's JSON and a byte-level JSON reader and
+        // writer for the hot paths (every publish, delivery, commit and token check).
+        .target(
+            name: "ConcertWire",
+            dependencies: ["ConcertDomain"],
+            swiftSettings: swiftSettings
+        ),
+        // PostgreSQL storage: migrations, seed data, every SQL statement.
         .target(
             name: "ConcertStorage",
             dependencies: [
                 "ConcertDomain",
+                "ConcertWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -75,14 +83,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The pipeline: RabbitMQ topology, command envelopes on the wire, the admission tick,
-        // and (with the workers) partition consumers and dead letters.
+        // The pipeline's contract, what an API process needs: the RabbitMQ topology, publishing
+        // commands, waiting for their replies, inspecting and replaying dead letters.
         .target(
             name: "ConcertPipeline",
             dependencies: [
                 "AMQPClient",
                 "ConcertDomain",
                 "ConcertStorage",
+                "ConcertWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The worker runtime: single-consumer partition workers (a batch state machine and its
+        // executor), the admission tick, the hold sweeper, the dead-letter archiver, queue depths.
+        .target(
+            name: "ConcertWorkers",
+            dependencies: [
+                "AMQPClient",
+                "ConcertDomain",
+                "ConcertPipeline",
+                "ConcertStorage",
+                "ConcertWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,6 +118,7 @@ let package = Package(
         .target(
             name: "ConcertAPI",
             dependencies: [
+                "ConcertWire",
                 "AMQPClient",
                 "ConcertDomain",
                 "ConcertPipeline",
@@ -118,6 +143,8 @@ let package = Package(
         .target(
             name: "ConcertApp",
             dependencies: [
+                "ConcertWorkers",
+                "ConcertWire",
                 "AMQPClient",
                 "ConcertAPI",
                 "ConcertDomain",
@@ -138,6 +165,8 @@ let package = Package(
         .executableTarget(
             name: "ConcertCLI",
             dependencies: [
+                "ConcertWorkers",
+                "ConcertWire",
                 "ConcertApp",
                 "ConcertDomain",
                 "ConcertPipeline",
@@ -154,6 +183,7 @@ let package = Package(
         .target(
             name: "BenchmarkKit",
             dependencies: [
+                "ConcertWire",
                 "AMQPClient",
                 "CRabbitMQ",
                 "ConcertAPI",
@@ -199,6 +229,8 @@ let package = Package(
         .testTarget(
             name: "ConcertAPITests",
             dependencies: [
+                "ConcertWorkers",
+                "ConcertWire",
                 "AMQPClient",
                 "ConcertAPI",
                 "ConcertPipeline",
@@ -222,6 +254,7 @@ let package = Package(
         .testTarget(
             name: "ConcertPipelineTests",
             dependencies: [
+                "ConcertWire",
                 "AMQPClient",
                 "ConcertDomain",
                 "ConcertPipeline",
@@ -234,6 +267,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ConcertWorkersTests",
+            dependencies: [
+                "AMQPClient",
+                "ConcertDomain",
+                "ConcertPipeline",
+                "ConcertStorage",
+                "ConcertWire",
+                "ConcertWorkers",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConcertWireTests",
+            dependencies: ["ConcertDomain", "ConcertWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AMQPClientTests",
             dependencies: ["AMQPClient", "CRabbitMQ", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -241,6 +295,8 @@ let package = Package(
         .testTarget(
             name: "ConcertAppTests",
             dependencies: [
+                "ConcertWorkers",
+                "ConcertWire",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 "AMQPClient",
                 "ConcertAPI",

@@ -1,8 +1,9 @@
-public import AMQPClient
+import AMQPClient
 public import ConcertAPI
 public import ConcertDomain
 public import ConcertPipeline
 import ConcertStorage
+public import ConcertWorkers
 import Foundation
 public import Logging
 

@@ -2,6 +2,7 @@ public import AMQPClient
 import ConcertAPI
 import ConcertPipeline
 import ConcertStorage
+import ConcertWorkers
 import Foundation
 import Hummingbird
 public import Logging

@@ -1,7 +1,7 @@
 import ConcertPipeline
 import ConcertStorage
-public import Logging
-public import ServiceLifecycle
+import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// What a starting process is doing or waiting for, until it has migrated the schema and declared

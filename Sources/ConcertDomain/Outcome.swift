@@ -25,15 +25,6 @@ public struct Outcome: Sendable, Hashable {
         if case .failure(let code) = result { return code }
         return nil
     }
-
-    /// The `result` JSON of a success that has one, encoded once (it is stored and served as it is).
-    public var resultJSON: String? {
-        switch result {
-        case .success(.reservation(let reservation)): reservation.json
-        case .success(.payment(let receipt)): receipt.json
-        case .success(.none), .failure: nil
-        }
-    }
 }
 
 /// A change a decision makes, to be persisted with the batch.

@@ -1,15 +1,15 @@
-import AMQPClient
+package import AMQPClient
 import Foundation
 
 extension Dictionary where Key == String, Value == AMQPFieldValue {
     /// The table as Foundation JSON values (for definitions files and archived headers).
-    var jsonObject: [String: Any] {
+    package var jsonObject: [String: Any] {
         Dictionary<String, Any>(uniqueKeysWithValues: map { (AMQPFieldValue.storable($0.key), $0.value.jsonValue) })
     }
 
     /// The table as a JSON text, keys sorted, that PostgreSQL's `jsonb` takes whatever the headers
     /// held: no NUL characters (`jsonb` refuses `\u0000`), non-finite numbers as strings.
-    var jsonText: String {
+    package var jsonText: String {
         guard let data = try? JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys, .withoutEscapingSlashes]) else {
             // Unreachable with the values `jsonValue` makes; a letter is archived all the same.
             return #"{"x-concert-unreadable-headers":true}"#
@@ -19,7 +19,7 @@ extension Dictionary where Key == String, Value == AMQPFieldValue {
 }
 
 extension AMQPFieldValue {
-    var jsonValue: Any {
+    package var jsonValue: Any {
         switch self {
         case .bool(let flag): flag
         case .int(let number): number
@@ -35,7 +35,7 @@ extension AMQPFieldValue {
 
     /// Text PostgreSQL can store: NUL characters (allowed in AMQP strings, refused by `text` and
     /// `jsonb`) become U+FFFD.
-    static func storable(_ text: String) -> String {
+    package static func storable(_ text: String) -> String {
         text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
     }
 }

@@ -1,4 +1,5 @@
 public import ConcertDomain
+import ConcertWire
 public import Foundation
 
 /// A command's outcome as it travels from a partition worker back to the API process that

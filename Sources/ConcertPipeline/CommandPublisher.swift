@@ -1,6 +1,7 @@
 public import AMQPClient
 public import ConcertDomain
 import ConcertStorage
+import ConcertWire
 import Foundation
 import Metrics
 

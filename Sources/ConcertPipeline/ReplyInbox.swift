@@ -1,5 +1,6 @@
 public import AMQPClient
 import ConcertDomain
+import ConcertWire
 public import Foundation
 public import Logging
 public import ServiceLifecycle

@@ -1,4 +1,5 @@
 import ConcertDomain
+import ConcertWire
 import Foundation
 import PostgresNIO
 

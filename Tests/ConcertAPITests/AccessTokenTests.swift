@@ -211,7 +211,7 @@ struct AccessTokenTests {
         for token in others { #expect(tokens.plainHS256Claims(token) == nil, "\(token)") }
         for token in plain + others {
             let answer = await code { _ = try await tokens.verify(token) }
-            let jwtKitsAnswer = await code { _ = try await tokens.accept(try await tokens.claimsVerifiedByJWTKit(token), now: Date()) }
+            let jwtKitsAnswer = await code { _ = try tokens.accept(try await tokens.claimsVerifiedByJWTKit(token), now: Date()) }
             #expect(answer == jwtKitsAnswer, "\(token)")
         }
         #expect(try await tokens.verify(plain[2]) == alice)

@@ -2,6 +2,7 @@ import AMQPClient
 import ConcertAPI
 import ConcertDomain
 import ConcertPipeline
+import ConcertWire
 import Foundation
 import HTTPTypes
 import Hummingbird

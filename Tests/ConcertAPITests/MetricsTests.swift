@@ -1,5 +1,6 @@
 import ConcertAPI
 import ConcertPipeline
+import ConcertWorkers
 import CoreMetrics
 import Foundation
 import Hummingbird

@@ -3,6 +3,8 @@ import ConcertAPI
 import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
+import ConcertWire
+import ConcertWorkers
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -3,6 +3,7 @@ import ConcertAPI
 import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
+import ConcertWorkers
 import Foundation
 import HTTPTypes
 import Hummingbird

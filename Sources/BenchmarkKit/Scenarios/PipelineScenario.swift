@@ -1,6 +1,7 @@
 import AMQPClient
 import ConcertDomain
 import ConcertPipeline
+import ConcertWire
 import Foundation
 import PostgresNIO
 import Synchronization

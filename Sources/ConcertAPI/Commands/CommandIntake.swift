@@ -1,6 +1,7 @@
 import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
+import ConcertWire
 import Foundation
 import HTTPTypes
 import Hummingbird

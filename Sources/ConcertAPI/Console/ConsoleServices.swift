@@ -2,7 +2,7 @@ public import AMQPClient
 import ConcertDomain
 public import ConcertPipeline
 public import ConcertStorage
-public import Foundation
+import Foundation
 import Mustache
 
 /// What the operator console needs: its templates, sessions, the database's figures and the

@@ -1,7 +1,8 @@
 import ConcertDomain
 import ConcertPipeline
-public import Foundation
-public import Hummingbird
+import ConcertWire
+import Foundation
+import Hummingbird
 
 /// Answers whose JSON the hot paths write by hand (`JSONText`): a command accepted, its outcome,
 /// a queue status. The outcome's result JSON was encoded once, by the worker, and is spliced in as it is.

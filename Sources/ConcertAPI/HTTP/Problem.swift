@@ -1,4 +1,5 @@
 import ConcertDomain
+import ConcertWire
 public import Foundation
 public import Hummingbird
 

@@ -1,5 +1,6 @@
 import ConcertDomain
 import ConcertStorage
+import ConcertWire
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,4 +1,5 @@
 import ConcertDomain
+import ConcertWire
 
 /// The members of a small, flat JSON object — a JWT's header or claims — read with `JSONByteReader`.
 ///

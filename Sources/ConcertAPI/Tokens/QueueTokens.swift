@@ -1,4 +1,5 @@
 public import ConcertDomain
+import ConcertWire
 public import Foundation
 import Crypto
 import HTTPTypes

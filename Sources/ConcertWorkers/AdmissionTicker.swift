@@ -1,6 +1,8 @@
 public import AMQPClient
 public import ConcertDomain
+import ConcertPipeline
 public import ConcertStorage
+import ConcertWire
 public import Foundation
 public import Logging
 public import ServiceLifecycle

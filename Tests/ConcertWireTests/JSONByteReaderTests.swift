@@ -1,4 +1,5 @@
-@testable import ConcertDomain
+import ConcertDomain
+@testable import ConcertWire
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import ConcertDomain
+public import ConcertPipeline
 public import ConcertStorage
 import Foundation
 public import Logging

@@ -1,4 +1,5 @@
 public import AMQPClient
+import ConcertPipeline
 import ConcertStorage
 import Foundation
 public import Logging

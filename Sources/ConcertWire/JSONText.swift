@@ -1,3 +1,4 @@
+import ConcertDomain
 public import Foundation
 
 /// Writes the JSON of the hot path by hand — command envelopes, results, acceptances — with
@@ -121,33 +122,3 @@ extension UUID {
 }
 
 private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-extension ReservationResult {
-    /// `{"concertId","date","heldUntil","price","reservationId","seatNumber"}`.
-    public var json: String {
-        var json = JSONText(capacity: 160)
-        json.add("concertId", concertId.rawValue)
-        json.add("date", date.description)
-        json.add("heldUntil", heldUntil)
-        json.add("price", price.amount)
-        json.add("reservationId", reservationId)
-        json.add("seatNumber", Int64(seatNumber.rawValue))
-        return json.finish()
-    }
-}
-
-extension PaymentReceipt {
-    /// `{"amount","balanceAfter","concertId","date","paidAt","paymentId","reservationId","seatNumber"}`.
-    public var json: String {
-        var json = JSONText(capacity: 240)
-        json.add("amount", amount.amount)
-        json.add("balanceAfter", balanceAfter.amount)
-        json.add("concertId", concertId.rawValue)
-        json.add("date", date.description)
-        json.add("paidAt", paidAt)
-        json.add("paymentId", paymentId)
-        json.add("reservationId", reservationId)
-        json.add("seatNumber", Int64(seatNumber.rawValue))
-        return json.finish()
-    }
-}

@@ -1,3 +1,4 @@
+import ConcertPipeline
 import ConcertStorage
 import Logging
 import PostgresNIO

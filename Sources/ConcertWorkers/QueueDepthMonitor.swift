@@ -1,4 +1,5 @@
 public import AMQPClient
+public import ConcertPipeline
 import Foundation
 public import Logging
 import Metrics

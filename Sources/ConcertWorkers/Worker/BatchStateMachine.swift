@@ -1,6 +1,8 @@
 public import AMQPClient
 public import ConcertDomain
+public import ConcertPipeline
 public import ConcertStorage
+import ConcertWire
 public import Foundation
 
 /// Everything a partition worker decides about a batch of deliveries, as a pure state machine:

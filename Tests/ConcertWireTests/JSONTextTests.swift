@@ -1,4 +1,5 @@
 import ConcertDomain
+@testable import ConcertWire
 import Foundation
 import Testing
 
@@ -61,9 +62,10 @@ import Testing
 
     @Test func timesAreRFC3339ToTheSecondLikeTheEncoder() throws {
         let formatter = ISO8601DateFormatter()
-        var random = SplitMix64(seed: 7)
-        for _ in 0..<2000 {
-            let date = Date(timeIntervalSince1970: Double(random.next() % 4_000_000_000) + Double(random.next() % 1000) / 1000)
+        // Spread over 1970–2096 by a multiplicative step (Knuth's), milliseconds varying too.
+        for step in 0..<2000 {
+            let seconds = (UInt64(step) &* 2_654_435_761) % 4_000_000_000
+            let date = Date(timeIntervalSince1970: Double(seconds) + Double(step * 37 % 1000) / 1000)
             #expect(RFC3339.string(date) == formatter.string(from: date))
         }
         #expect(RFC3339.string(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")

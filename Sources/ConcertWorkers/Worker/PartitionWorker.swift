@@ -1,7 +1,8 @@
 public import AMQPClient
 public import ConcertDomain
+public import ConcertPipeline
 import ConcertStorage
-public import Foundation
+import Foundation
 public import Logging
 public import PostgresNIO
 public import ServiceLifecycle

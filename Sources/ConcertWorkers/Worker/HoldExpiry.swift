@@ -1,4 +1,5 @@
 public import ConcertDomain
+import ConcertPipeline
 public import Foundation
 
 /// The command that ends holds at their deadline: one message for many holds, published to the

@@ -1,3 +1,4 @@
+import ConcertDomain
 public import Foundation
 
 /// Reads the plainest JSON byte by byte — the counterpart of `JSONText` for the hot paths that

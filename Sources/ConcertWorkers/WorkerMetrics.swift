@@ -1,4 +1,5 @@
 import ConcertDomain
+import ConcertPipeline
 import Foundation
 import Metrics
 

@@ -1,4 +1,5 @@
 @testable import ConcertPipeline
+@testable import ConcertWorkers
 import Foundation
 import Testing
 

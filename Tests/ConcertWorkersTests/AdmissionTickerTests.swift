@@ -2,6 +2,7 @@ import AMQPClient
 import ConcertDomain
 @testable import ConcertPipeline
 import ConcertStorage
+@testable import ConcertWorkers
 import Foundation
 import Logging
 import PostgresNIO

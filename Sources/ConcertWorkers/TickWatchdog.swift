@@ -1,4 +1,5 @@
 public import AMQPClient
+import ConcertPipeline
 import Foundation
 public import Logging
 public import ServiceLifecycle

@@ -1,6 +1,8 @@
 import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
+import ConcertWire
+import ConcertWorkers
 import Foundation
 import Testing
 
