@@ -1,0 +1,18 @@
+# Installs the Debian packages `up` needs when they are missing (as root, via apt-get).
+# pg_bindir is postgres.sh's.
+# shellcheck shell=bash disable=SC2154 # its variables are set in common.sh and by the entry point
+
+install_packages() {
+    local missing=()
+    [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+    { [ -f /usr/include/amqp.h ] || [ -f /usr/include/rabbitmq-c/amqp.h ]; } || missing+=(librabbitmq-dev)
+    [ -n "$(pg_bindir)" ] || missing+=(postgresql)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v pkg-config >/dev/null || missing+=(pkg-config)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    is_root || die "missing Debian packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})"
+    log "installing ${missing[*]}"
+    apt-get update -qq >"$run/apt.log" 2>&1 || die "apt-get update failed; see $run/apt.log"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >>"$run/apt.log" 2>&1 \
+        || die "apt-get install failed; see $run/apt.log"
+}
