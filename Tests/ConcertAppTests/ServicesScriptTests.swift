@@ -10,13 +10,14 @@ struct ServicesScriptTests {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// A folder holding `scripts/services` and nothing else, removed by the caller.
+    /// A folder holding `scripts/services`, the `scripts/services.d/` it sources and the `scripts/faults`
+    /// it passes fault verbs to, and nothing else, removed by the caller.
     static func checkout() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("services-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("scripts"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(
-            at: repository.appendingPathComponent("scripts/services"),
-            to: folder.appendingPathComponent("scripts/services"))
+        for item in ["scripts/services", "scripts/services.d", "scripts/faults"] {
+            try FileManager.default.copyItem(at: repository.appendingPathComponent(item), to: folder.appendingPathComponent(item))
+        }
         return folder
     }
 
