@@ -1,6 +1,7 @@
 public import Foundation
 
-/// What a partition worker is asked to do. Every command concerns one schedule (its partition).
+/// What a partition worker is asked to do. Every command concerns one partition: a reservation or a payment one
+/// schedule of it, an expiry one or more of its schedules.
 public enum Command: Sendable, Hashable {
     /// Hold a seat for the submitting user.
     case reserveSeat(ReserveSeat)
@@ -11,10 +12,19 @@ public enum Command: Sendable, Hashable {
 
     /// `POST /v1/reservations`.
     public struct ReserveSeat: Sendable, Hashable, Codable {
+        /// The concert to reserve a seat of.
         public let concertId: ConcertID
+        /// The date the concert plays on; with `concertId`, the schedule.
         public let date: ScheduleDate
+        /// The seat to hold.
         public let seatNumber: SeatNumber
 
+        /// A request to hold seat `seatNumber` of concert `concertId` on `date`.
+        ///
+        /// - Parameters:
+        ///   - concertId: The concert.
+        ///   - date: The date the concert plays on.
+        ///   - seatNumber: The seat to hold.
         public init(concertId: ConcertID, date: ScheduleDate, seatNumber: SeatNumber) {
             self.concertId = concertId
             self.date = date
@@ -24,8 +34,13 @@ public enum Command: Sendable, Hashable {
 
     /// `POST /v1/payments`.
     public struct Pay: Sendable, Hashable, Codable {
+        /// The held reservation to pay.
         public let reservationId: UUID
 
+        /// A request to pay reservation `reservationId`.
+        ///
+        /// - Parameters:
+        ///   - reservationId: The held reservation to pay.
         public init(reservationId: UUID) { self.reservationId = reservationId }
     }
 
@@ -34,21 +49,35 @@ public enum Command: Sendable, Hashable {
     public struct ExpireHold: Sendable, Hashable, Codable {
         /// The holds of one schedule.
         public struct Holds: Sendable, Hashable, Codable {
-            /// The schedule's partition key; empty in the forms of earlier builds: the envelope's own.
+            /// The schedule's partition key; empty means the envelope's own (what the legacy payload forms decode to).
             public let partitionKey: String
+            /// The reservations to end if they are still held.
             public let reservationIds: [UUID]
 
+            /// The holds `reservationIds` of the schedule `partitionKey`.
+            ///
+            /// - Parameters:
+            ///   - partitionKey: The schedule's partition key, or empty for the envelope's own.
+            ///   - reservationIds: The reservations to end.
             public init(partitionKey: String, reservationIds: [UUID]) {
                 self.partitionKey = partitionKey
                 self.reservationIds = reservationIds
             }
         }
 
+        /// The holds to end, grouped by schedule.
         public let holds: [Holds]
 
+        /// An expiry of `holds`.
+        ///
+        /// - Parameters:
+        ///   - holds: The holds to end, grouped by schedule.
         public init(holds: [Holds]) { self.holds = holds }
 
         /// Holds of the envelope's own schedule.
+        ///
+        /// - Parameters:
+        ///   - reservationIds: The reservations to end, all of the envelope's schedule.
         public init(reservationIds: [UUID]) { self.holds = [Holds(partitionKey: "", reservationIds: reservationIds)] }
 
         /// Every reservation to end.
@@ -58,8 +87,13 @@ public enum Command: Sendable, Hashable {
             case holds, reservationIds, reservationId
         }
 
-        /// Also reads `{"reservationIds": […]}` and `{"reservationId": …}`, the forms of earlier builds
-        /// (still in the delay queue after an upgrade): holds of the envelope's own schedule.
+        /// Reads `{"holds": […]}`, and also the legacy forms `{"reservationIds": […]}` and `{"reservationId": …}`, which
+        /// messages waiting in the delay queue across an upgrade may carry: those are holds of the envelope's own schedule.
+        ///
+        /// - Parameters:
+        ///   - decoder: The decoder of the payload.
+        /// - Throws: `DecodingError` when none of `holds`, `reservationIds` and `reservationId` is present, or the first of
+        ///   them present is not of its type (an array of holds, an array of UUIDs, a UUID).
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             if let holds = try container.decodeIfPresent([Holds].self, forKey: .holds) {
@@ -71,6 +105,11 @@ public enum Command: Sendable, Hashable {
             }
         }
 
+        /// Writes the `{"holds": […]}` form; the legacy forms are never written.
+        ///
+        /// - Parameters:
+        ///   - encoder: The encoder to write to.
+        /// - Throws: Any error `encoder` throws.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(holds, forKey: .holds)
@@ -89,7 +128,10 @@ public enum Command: Sendable, Hashable {
 
 /// The names commands travel under (AMQP `type`, the envelope's `type`, the commands table).
 public enum CommandType: String, Sendable, Codable, CaseIterable {
+    /// `Command.reserveSeat`, named `ReserveSeat`.
     case reserveSeat = "ReserveSeat"
+    /// `Command.pay`, named `Pay`.
     case pay = "Pay"
+    /// `Command.expireHold`, named `ExpireHold`.
     case expireHold = "ExpireHold"
 }

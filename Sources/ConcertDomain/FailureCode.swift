@@ -1,13 +1,22 @@
 /// Why a command did not take effect: a business outcome reported to the client, not an error of the system.
 public enum FailureCode: String, Sendable, Codable, CaseIterable, Error {
+    /// The seat is held by a live reservation or sold.
     case seatUnavailable = "SEAT_UNAVAILABLE"
+    /// The schedule has no seat with that number.
     case seatNotFound = "SEAT_NOT_FOUND"
+    /// The concert does not play on that date.
     case scheduleNotFound = "SCHEDULE_NOT_FOUND"
+    /// There is no reservation with that id.
     case reservationNotFound = "RESERVATION_NOT_FOUND"
+    /// The reservation belongs to another user.
     case notReservationOwner = "NOT_RESERVATION_OWNER"
+    /// The hold lapsed before the payment: the reservation is expired.
     case holdExpired = "HOLD_EXPIRED"
+    /// The reservation is paid already.
     case alreadyPaid = "ALREADY_PAID"
+    /// The user's balance does not cover the price; nothing was debited.
     case insufficientBalance = "INSUFFICIENT_BALANCE"
+    /// The user already holds or bought `PartitionState.Settings.maximumSeatsPerUser` seats of the schedule.
     case seatLimitReached = "SEAT_LIMIT_REACHED"
     /// Answered `503 OUTCOME_UNKNOWN` and not arrived within the bound: final, a late arrival is refused.
     case outcomeUnknownExpired = "OUTCOME_UNKNOWN_EXPIRED"

@@ -4,16 +4,27 @@ public import Foundation
 public struct Outcome: Sendable, Hashable {
     /// What a successful command produced.
     public enum Success: Sendable, Hashable {
+        /// A `ReserveSeat` held the seat: the reservation.
         case reservation(ReservationResult)
+        /// A `Pay` sold the seat: the receipt.
         case payment(PaymentReceipt)
         /// A command with nothing to report (an expiry).
         case none
     }
 
+    /// The command decided.
     public let envelope: CommandEnvelope
+    /// What it produced, or why it did not take effect.
     public let result: Result<Success, FailureCode>
+    /// The changes to persist with the batch, in the order made; a failure can have some too (a lapsed hold it expired).
     public let effects: [Effect]
 
+    /// The outcome of `envelope`.
+    ///
+    /// - Parameters:
+    ///   - envelope: The command decided.
+    ///   - result: What it produced, or its failure code.
+    ///   - effects: The changes to persist with the batch, in the order made.
     public init(_ envelope: CommandEnvelope, _ result: Result<Success, FailureCode>, effects: [Effect] = []) {
         self.envelope = envelope
         self.result = result

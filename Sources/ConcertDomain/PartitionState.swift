@@ -23,6 +23,11 @@ public struct PartitionState: Sendable {
         /// At most this many live holds plus paid seats per user and schedule (`CONCERT_MAX_SEATS_PER_USER`); `nil` = no limit.
         public var maximumSeatsPerUser: Int?
 
+        /// The rules of a partition.
+        ///
+        /// - Parameters:
+        ///   - holdDuration: How long a reservation holds its seat, in seconds.
+        ///   - maximumSeatsPerUser: At most this many live holds plus paid seats per user and schedule; `nil` for no limit.
         public init(holdDuration: TimeInterval = 300, maximumSeatsPerUser: Int? = nil) {
             self.holdDuration = holdDuration
             self.maximumSeatsPerUser = maximumSeatsPerUser
@@ -31,10 +36,19 @@ public struct PartitionState: Sendable {
 
     /// What storage knows of a reservation that is not live in memory (expired, paid long ago, or of nobody).
     public struct ReservationFacts: Sendable, Hashable {
+        /// The reservation's id.
         public let id: UUID
+        /// The user who made the reservation.
         public let user: UserID
+        /// The reservation's status in storage.
         public let status: Reservation.Status
 
+        /// The facts of one reservation.
+        ///
+        /// - Parameters:
+        ///   - id: The reservation's id.
+        ///   - user: The user who made it.
+        ///   - status: Its status in storage.
         public init(id: UUID, user: UserID, status: Reservation.Status) {
             self.id = id
             self.user = user
@@ -44,8 +58,11 @@ public struct PartitionState: Sendable {
 
     /// A wallet debit a payment needs before it can be decided.
     public struct Debit: Sendable, Hashable {
+        /// The `Pay` command waiting for the debit; hand it to `completeDebit` with the result.
         public let commandID: UUID
+        /// Whose wallet to debit.
         public let user: UserID
+        /// How much to debit: the reservation's price.
         public let amount: Won
     }
 
@@ -67,6 +84,7 @@ public struct PartitionState: Sendable {
         case awaitingDebits
     }
 
+    /// The rules this partition decides by.
     public let settings: Settings
     /// The schedules in memory; `maps[index[key]]` — an array, so that a map is mutated in place.
     private var maps: [SeatMap] = []
@@ -87,13 +105,22 @@ public struct PartitionState: Sendable {
     /// Payments waiting for their debit, by command.
     private var paying: [UUID: (envelope: CommandEnvelope, reservation: Reservation)] = [:]
 
+    /// A partition with no schedules in memory.
+    ///
+    /// - Parameters:
+    ///   - settings: The rules to decide by.
     public init(settings: Settings) {
         self.settings = settings
     }
 
     // MARK: - Loading
 
-    /// The schedule of a command, from its partition key.
+    /// The schedule of a command: a reservation's own concert and date, for any other command the one its partition key
+    /// names (an expiry's holds may name others: see `schedulesToLoad`).
+    ///
+    /// - Parameters:
+    ///   - envelope: The command.
+    /// - Returns: The schedule, or `nil` when the partition key is not one `ScheduleKey(partitionKey:)` parses.
     public static func schedule(of envelope: CommandEnvelope) -> ScheduleKey? {
         if case .reserveSeat(let reserve) = envelope.command { return ScheduleKey(concertID: reserve.concertId, date: reserve.date) }
         return ScheduleKey(partitionKey: envelope.partitionKey)
@@ -109,6 +136,11 @@ public struct PartitionState: Sendable {
 
     /// Schedules the commands concern that are neither in memory nor known, since less than
     /// `missingFor` before `now`, to be missing.
+    ///
+    /// - Parameters:
+    ///   - envelopes: The batch's commands.
+    ///   - now: The current time.
+    /// - Returns: The schedules to load from storage and hand to `install`, each once, in the order the commands name them.
     public func schedulesToLoad(for envelopes: [CommandEnvelope], now: Date) -> [ScheduleKey] {
         var keys: [ScheduleKey] = []
         for envelope in envelopes {
@@ -127,6 +159,15 @@ public struct PartitionState: Sendable {
     }
 
     /// Takes a schedule loaded from storage at `now` (`nil`: it does not exist).
+    ///
+    /// A map replaces the one in memory for `key`, if any. A missing schedule is remembered; when `missingLimit` are
+    /// remembered, those remembered for `missingFor` or longer are forgotten first, and all of them if that frees no room.
+    ///
+    /// - Parameters:
+    ///   - key: The schedule.
+    ///   - map: Its seat map, or `nil` when storage has no such schedule.
+    ///   - now: When storage answered, which dates a `nil` answer; with the default, a `nil` answer is stale at once and
+    ///     the schedule is loaded again for the next command that names it.
     public mutating func install(_ key: ScheduleKey, _ map: SeatMap?, now: Date = .distantPast) {
         guard let map else {
             if missing.count >= Self.missingLimit {
@@ -149,6 +190,10 @@ public struct PartitionState: Sendable {
     public var rememberedMissingSchedules: Int { missing.count }
 
     /// The seat map of a schedule in memory.
+    ///
+    /// - Parameters:
+    ///   - key: The schedule.
+    /// - Returns: Its seat map, or `nil` when the schedule is not in memory.
     public func seatMap(_ key: ScheduleKey) -> SeatMap? {
         index[key].map { maps[$0] }
     }
@@ -156,6 +201,8 @@ public struct PartitionState: Sendable {
     /// The occupant each seat changed since the last `commit()` had before the change (what
     /// storage holds if this worker is the partition's only writer), by schedule. A seat not in
     /// the answer has not changed: its occupant in `seatMap` is the stored one.
+    ///
+    /// - Returns: For each schedule with changed seats, each such seat's reservation before its first change (`nil`: free).
     public func seatsBeforeBatch() -> [ScheduleKey: [SeatNumber: UUID?]] {
         guard !log.isEmpty else { return [:] }
         var keys: [Int: ScheduleKey] = [:]
@@ -170,6 +217,10 @@ public struct PartitionState: Sendable {
 
     /// Reservations that payments or expiries refer to and memory does not hold live: their facts
     /// must be looked up (for a payment, to answer; for an expiry, to be sure memory is not behind storage).
+    ///
+    /// - Parameters:
+    ///   - envelopes: The batch's commands, their schedules installed.
+    /// - Returns: The reservation ids, each once, to look up in storage and hand to `remember`.
     public func reservationsToLookUp(for envelopes: [CommandEnvelope]) -> [UUID] {
         var ids: [UUID] = []
         for envelope in envelopes {
@@ -188,12 +239,19 @@ public struct PartitionState: Sendable {
     }
 
     /// Takes what storage said about reservations not live in memory (for this batch).
+    ///
+    /// - Parameters:
+    ///   - found: What storage holds of the reservations `reservationsToLookUp` named.
     public mutating func remember(_ found: [ReservationFacts]) {
         for fact in found { facts[fact.id] = fact }
     }
 
     /// True when storage holds live (held or paid) a reservation memory does not: another writer
     /// made it, and memory must be loaded again before deciding (a single writer never sees this).
+    ///
+    /// - Parameters:
+    ///   - found: What storage holds of the reservations `reservationsToLookUp` named.
+    /// - Returns: `true` when some reservation in `found` is held or paid and no map in memory has it.
     public func isBehind(_ found: [ReservationFacts]) -> Bool {
         found.contains { fact in
             fact.status != .expired && !maps.contains { $0.reservations[fact.id] != nil }
@@ -203,6 +261,15 @@ public struct PartitionState: Sendable {
     // MARK: - Deciding
 
     /// Decides one command at `now`.
+    ///
+    /// A reservation is decided at once. A payment answers `.awaitingDebits` while a debit of the same user or the same
+    /// reservation is in flight, otherwise `.debit` when it passes every check and a decided failure when not. An expiry answers
+    /// `.awaitingDebits` while a debit of one of its reservations is in flight.
+    ///
+    /// - Parameters:
+    ///   - envelope: The command; its schedules installed and its reservations looked up.
+    ///   - now: The current time: a hold whose deadline is not after `now` counts as expired.
+    /// - Returns: The decision.
     public mutating func handle(_ envelope: CommandEnvelope, now: Date) -> Decision {
         switch envelope.command {
         case .reserveSeat(let reserve):
@@ -216,6 +283,13 @@ public struct PartitionState: Sendable {
     }
 
     /// Decides a payment once its debit is done.
+    ///
+    /// - Parameters:
+    ///   - commandID: The `Debit.commandID` of the debit.
+    ///   - result: What the wallet said.
+    ///   - now: The payment's time, the receipt's `paidAt`.
+    /// - Returns: The payment's outcome, the seat sold with its receipt or `insufficientBalance`; `nil` when no payment
+    ///   waits for `commandID`.
     public mutating func completeDebit(_ commandID: UUID, _ result: DebitResult, now: Date) -> Outcome? {
         guard let (envelope, reservation) = paying.removeValue(forKey: commandID) else { return nil }
         switch result {
@@ -326,6 +400,8 @@ public struct PartitionState: Sendable {
     // MARK: - Transactions
 
     /// The batch committed: its changes stay.
+    ///
+    /// The facts remembered for the batch and any payment still waiting for its debit are forgotten.
     public mutating func commit() {
         log.removeAll(keepingCapacity: true)
         facts.removeAll(keepingCapacity: true)
@@ -333,6 +409,8 @@ public struct PartitionState: Sendable {
     }
 
     /// The batch rolled back: every change since the last `commit()` is undone, newest first.
+    ///
+    /// The facts remembered for the batch and any payment still waiting for its debit are forgotten too.
     public mutating func rollback() {
         for (slot, change) in log.reversed() { maps[slot].revert(change) }
         commit()

@@ -11,11 +11,19 @@ public import Foundation
 public struct SeatMap: Sendable {
     /// One seat: its price and, while held or sold, the reservation on it.
     public struct Seat: Sendable, Hashable {
+        /// The seat's number.
         public let number: SeatNumber
+        /// The seat's price.
         public let price: Won
         /// The live (held or paid) reservation on the seat, if any.
         public var reservationID: UUID?
 
+        /// A seat of `number` at `price`.
+        ///
+        /// - Parameters:
+        ///   - number: The seat's number.
+        ///   - price: The seat's price.
+        ///   - reservationID: The live reservation on it, or `nil` while it is free.
         public init(number: SeatNumber, price: Won, reservationID: UUID? = nil) {
             self.number = number
             self.price = price
@@ -25,11 +33,15 @@ public struct SeatMap: Sendable {
 
     /// One change, with what was there before: what `revert` needs.
     public enum Change: Sendable, Equatable {
+        /// A seat's reservation was set; `previous` is the one it had (`nil`: free).
         case seat(SeatNumber, previous: UUID?)
+        /// A reservation was set or removed; `previous` is what the map held under its id (`nil`: nothing).
         case reservation(UUID, previous: Reservation?)
     }
 
+    /// The schedule whose seats these are.
     public let schedule: ScheduleKey
+    /// The schedule's seats by number.
     public private(set) var seats: [SeatNumber: Seat]
     /// Live reservations (held or paid) by id.
     public private(set) var reservations: [UUID: Reservation]
@@ -37,6 +49,11 @@ public struct SeatMap: Sendable {
     private var reservationsByUser: [UserID: Set<UUID>] = [:]
 
     /// Builds the map from stored seats and the live reservations on them.
+    ///
+    /// - Parameters:
+    ///   - schedule: The schedule.
+    ///   - seats: Its seats, each with the live reservation on it if any; of seats with the same number the first is kept.
+    ///   - reservations: The live reservations on them; those recorded as expired are left out.
     public init(schedule: ScheduleKey, seats: [Seat], reservations: [Reservation] = []) {
         self.schedule = schedule
         self.seats = Dictionary(seats.map { ($0.number, $0) }) { first, _ in first }
@@ -47,23 +64,42 @@ public struct SeatMap: Sendable {
     }
 
     /// True when the seat can be reserved at `now`.
+    ///
+    /// - Parameters:
+    ///   - number: The seat.
+    ///   - now: The current time.
+    /// - Returns: `false` when the schedule has no such seat or a live reservation is on it at `now`.
     public func isFree(_ number: SeatNumber, at now: Date) -> Bool {
         guard let seat = seats[number] else { return false }
         return liveReservation(on: seat, at: now) == nil
     }
 
     /// Seats that can be reserved at `now`, in number order.
+    ///
+    /// - Parameters:
+    ///   - now: The current time.
+    /// - Returns: The free seats, sorted by number.
     public func freeSeats(at now: Date) -> [Seat] {
         seats.values.filter { liveReservation(on: $0, at: now) == nil }.sorted { $0.number < $1.number }
     }
 
     /// The live reservation on a seat at `now`: held and not past its deadline, or paid.
+    ///
+    /// - Parameters:
+    ///   - seat: The seat.
+    ///   - now: The current time.
+    /// - Returns: The reservation, or `nil` when the seat is free at `now`.
     public func liveReservation(on seat: Seat, at now: Date) -> Reservation? {
         guard let id = seat.reservationID, let reservation = reservations[id] else { return nil }
         return reservation.effectiveStatus(at: now) == .expired ? nil : reservation
     }
 
     /// How many seats `user` holds (unexpired) or bought in this schedule at `now`.
+    ///
+    /// - Parameters:
+    ///   - user: The user.
+    ///   - now: The current time.
+    /// - Returns: The number of the user's reservations in this schedule that are paid, or held with a deadline after `now`.
     public func liveSeats(of user: UserID, at now: Date) -> Int {
         reservationsByUser[user]?.reduce(0) { count, id in
             count + (reservations[id].map { $0.effectiveStatus(at: now) != .expired } == true ? 1 : 0)

@@ -4,6 +4,9 @@ public struct UserID: Hashable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: String
 
     /// Validates `rawValue`; `nil` when it does not match `^[A-Za-z0-9_-]{1,64}$`.
+    ///
+    /// - Parameters:
+    ///   - rawValue: The identifier as the client sent it.
     public init?(_ rawValue: String) {
         let utf8 = rawValue.utf8
         guard (1...64).contains(utf8.count), utf8.allSatisfy(Self.isAllowed) else { return nil }
@@ -11,6 +14,13 @@ public struct UserID: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// Validates a request field.
+    ///
+    /// - Parameters:
+    ///   - rawValue: The value sent.
+    ///   - field: The field's name, for the error.
+    /// - Returns: The user id.
+    /// - Throws: `ValidationError` for `field`, "must be 1-64 characters of A-Z a-z 0-9 _ -", when `rawValue` does not
+    ///   match `^[A-Za-z0-9_-]{1,64}$`.
     public static func parse(_ rawValue: String, field: String = "userId") throws(ValidationError) -> UserID {
         guard let id = UserID(rawValue) else {
             throw ValidationError(field: field, reason: "must be 1-64 characters of A-Z a-z 0-9 _ -")
@@ -18,8 +28,14 @@ public struct UserID: Hashable, Sendable, Codable, CustomStringConvertible {
         return id
     }
 
+    /// The identifier as the client sent it.
     public var description: String { rawValue }
 
+    /// Reads the identifier from a single string value.
+    ///
+    /// - Parameters:
+    ///   - decoder: The decoder of the value.
+    /// - Throws: `DecodingError` when the value is not a string matching `^[A-Za-z0-9_-]{1,64}$`.
     public init(from decoder: any Decoder) throws {
         let raw = try decoder.singleValueContainer().decode(String.self)
         guard let id = UserID(raw) else {
@@ -28,6 +44,11 @@ public struct UserID: Hashable, Sendable, Codable, CustomStringConvertible {
         self = id
     }
 
+    /// Writes the identifier as a single string value.
+    ///
+    /// - Parameters:
+    ///   - encoder: The encoder to write to.
+    /// - Throws: Any error `encoder` throws.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)

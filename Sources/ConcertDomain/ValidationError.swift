@@ -5,10 +5,16 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
     /// What is wrong with it.
     public let reason: String
 
+    /// An error naming `field` and what is wrong with it.
+    ///
+    /// - Parameters:
+    ///   - field: The request field at fault.
+    ///   - reason: What is wrong with it, e.g. `must be a positive integer`.
     public init(field: String, reason: String) {
         self.field = field
         self.reason = reason
     }
 
+    /// `field: reason`, e.g. `seatNumber: must be an integer from 1 to 10000`.
     public var description: String { "\(field): \(reason)" }
 }

@@ -11,6 +11,11 @@ public enum WaitingRoom {
         /// At most this many admissions per second (0 = unlimited).
         public var admitPerSecond: Int
 
+        /// A policy of at most `capacity` active tokens per concert and `admitPerSecond` admissions per second.
+        ///
+        /// - Parameters:
+        ///   - capacity: At most this many active tokens per concert.
+        ///   - admitPerSecond: At most this many admissions per second; 0 for no limit.
         public init(capacity: Int = 1000, admitPerSecond: Int = 0) {
             self.capacity = capacity
             self.admitPerSecond = admitPerSecond
@@ -18,11 +23,26 @@ public enum WaitingRoom {
     }
 
     /// The position of token `seq`: 0 once admitted.
+    ///
+    /// - Parameters:
+    ///   - seq: The token's sequence number.
+    ///   - admittedThrough: The highest admitted sequence number of the token's concert.
+    /// - Returns: `seq − admittedThrough`, or 0 when the token is admitted.
     public static func position(seq: Int64, admittedThrough: Int64) -> Int64 {
         max(0, seq - admittedThrough)
     }
 
     /// How many waiting tokens one admission tick may admit, `elapsedSeconds` after the previous one.
+    ///
+    /// As many as the free capacity and the waiting tokens allow; with `admitPerSecond` above 0, also at most
+    /// `admitPerSecond` times `elapsedSeconds` clamped to 0…1, rounded down.
+    ///
+    /// - Parameters:
+    ///   - active: The concert's active tokens.
+    ///   - waiting: The concert's waiting tokens.
+    ///   - policy: The limits.
+    ///   - elapsedSeconds: Seconds since the previous tick.
+    /// - Returns: How many tokens to admit.
     public static func admissions(active: Int, waiting: Int, policy: Policy, elapsedSeconds: Double) -> Int {
         let room = max(0, policy.capacity - active)
         var allowed = min(room, waiting)
@@ -36,6 +56,11 @@ public enum WaitingRoom {
 
     /// Seconds until a token at `position` is likely admitted at `admissionsPerSecond` (≥ 1 s while waiting;
     /// with no recent admissions to go by, it assumes one per second, capped at an hour).
+    ///
+    /// - Parameters:
+    ///   - position: The token's position; 0 or less once admitted.
+    ///   - admissionsPerSecond: The recent rate of admissions; 0 or less when there were none.
+    /// - Returns: The estimate in whole seconds, rounded up: 0 for an admitted token.
     public static func estimatedWaitSeconds(position: Int64, admissionsPerSecond: Double) -> Int {
         guard position > 0 else { return 0 }
         guard admissionsPerSecond > 0 else { return Int(min(position, 3600)) }

@@ -34,6 +34,7 @@ extension PaymentReceipt {
 
 extension Outcome {
     /// The `result` JSON of a success that has one, encoded once (it is stored and served as it is).
+    /// `nil` for a failure and for a success with nothing to report (an expiry).
     public var resultJSON: String? {
         switch result {
         case .success(.reservation(let reservation)): reservation.json

@@ -7,14 +7,22 @@ public import Foundation
 /// else, and callers then hand the whole text to a full JSON decoder: a reader never gives an
 /// answer a decoder would not, it only declines.
 public struct JSONByteReader {
+    /// The text being read, UTF-8.
     public let bytes: [UInt8]
+    /// The index in `bytes` of the next byte to read. A read that fails may leave it past whitespace or partway through a
+    /// value (only `expect` never moves it on failure): a caller whose read failed gives up on the text.
     public private(set) var offset = 0
 
+    /// A reader at the start of `bytes`.
+    ///
+    /// - Parameters:
+    ///   - bytes: The JSON text, UTF-8.
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
     }
 
     /// Nothing but whitespace is left.
+    /// Reading it skips the whitespace.
     public var atEnd: Bool {
         mutating get {
             skipWhitespace()
@@ -23,11 +31,14 @@ public struct JSONByteReader {
     }
 
     /// The next byte after whitespace, not consumed.
+    ///
+    /// - Returns: The byte, or `nil` when only whitespace is left.
     public mutating func peek() -> UInt8? {
         skipWhitespace()
         return offset < bytes.count ? bytes[offset] : nil
     }
 
+    /// Moves past spaces, tabs, line feeds and carriage returns.
     public mutating func skipWhitespace() {
         while offset < bytes.count, bytes[offset] == 0x20 || bytes[offset] == 0x09 || bytes[offset] == 0x0A || bytes[offset] == 0x0D {
             offset += 1
@@ -35,6 +46,10 @@ public struct JSONByteReader {
     }
 
     /// Consumes `byte`, after whitespace, if it comes next.
+    ///
+    /// - Parameters:
+    ///   - byte: The byte expected.
+    /// - Returns: `true` when it was consumed; the whitespace before it is skipped either way.
     public mutating func take(_ byte: UInt8) -> Bool {
         skipWhitespace()
         guard offset < bytes.count, bytes[offset] == byte else { return false }
@@ -43,6 +58,10 @@ public struct JSONByteReader {
     }
 
     /// Consumes `literal` if the text continues with exactly it (no whitespace skipped).
+    ///
+    /// - Parameters:
+    ///   - literal: The exact text expected.
+    /// - Returns: `true` when it was consumed; otherwise `offset` is unchanged.
     public mutating func expect(_ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         guard bytes.count - offset >= count,
@@ -53,12 +72,16 @@ public struct JSONByteReader {
     }
 
     /// A string (after whitespace) without escapes or control characters, valid UTF-8.
+    ///
+    /// - Returns: The string, or `nil` when the next value is not such a string.
     public mutating func string() -> String? {
         guard let range = stringBytes() else { return nil }
         return String(validating: bytes[range], as: UTF8.self)
     }
 
     /// `-?(0|[1-9][0-9]*)` of at most 18 digits (after whitespace), not followed by a fraction or exponent.
+    ///
+    /// - Returns: The number, or `nil` when the next value is not such an integer.
     public mutating func integer() -> Int64? {
         skipWhitespace()
         let negative = offset < bytes.count && bytes[offset] == UInt8(ascii: "-")
@@ -76,7 +99,9 @@ public struct JSONByteReader {
         return negative ? -value : value
     }
 
-    /// A string holding a UUID's 36-character text (either case).
+    /// A string (after whitespace) holding a UUID's 36-character text, `8-4-4-4-12` hexadecimal digits of either case.
+    ///
+    /// - Returns: The UUID, or `nil` when the next value is not such a string.
     public mutating func uuid() -> UUID? {
         guard let range = stringBytes(), range.count == 36 else { return nil }
         var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -97,6 +122,11 @@ public struct JSONByteReader {
     }
 
     /// A string holding an RFC 3339 UTC time to the second, `YYYY-MM-DDTHH:MM:SSZ`, as `RFC3339` writes it.
+    ///
+    /// Reads the string after whitespace; the date must exist and the time be at most `23:59:59`.
+    ///
+    /// - Returns: The time, or `nil` when the next value is not such a string (a fraction of a second or an offset
+    ///   other than `Z` included).
     public mutating func time() -> Date? {
         guard let range = stringBytes(), range.count == 20 else { return nil }
         let start = range.lowerBound

@@ -3,24 +3,37 @@ public import Foundation
 
 /// Writes the JSON of the hot path by hand — command envelopes, results, acceptances — with
 /// keys in sorted order and RFC 3339 UTC times, exactly as `JSONEncoder.commands` would, without
-/// the encoder's allocations. Tests check that both agree.
+/// the encoder's allocations. Tests check that both agree. Members are written in the order they are added, so
+/// callers add them in sorted key order; keys are written as they are, unescaped.
 public struct JSONText: Sendable {
+    /// The JSON written so far: the opening brace and the members, and after `finish()` the closing brace.
     public private(set) var text: String
     private var first = true
 
     /// Starts an object.
+    ///
+    /// - Parameters:
+    ///   - capacity: How much room to reserve for the text, in UTF-8 bytes.
     public init(capacity: Int = 256) {
         text = "{"
         text.reserveCapacity(capacity)
     }
 
     /// A string member (escaped).
+    ///
+    /// - Parameters:
+    ///   - key: The member's name, written unescaped.
+    ///   - value: The string, escaped as `appendString` escapes it.
     public mutating func add(_ key: StaticString, _ value: String) {
         member(key)
         Self.appendString(value, to: &text)
     }
 
     /// A UUID member, lower-case (RFC 9562).
+    ///
+    /// - Parameters:
+    ///   - key: The member's name, written unescaped.
+    ///   - value: The UUID.
     public mutating func add(_ key: StaticString, _ value: UUID) {
         member(key)
         text += "\""
@@ -29,12 +42,20 @@ public struct JSONText: Sendable {
     }
 
     /// An integer member.
+    ///
+    /// - Parameters:
+    ///   - key: The member's name, written unescaped.
+    ///   - value: The integer, in decimal.
     public mutating func add(_ key: StaticString, _ value: Int64) {
         member(key)
         text += String(value)
     }
 
     /// A time member, RFC 3339 UTC to the second.
+    ///
+    /// - Parameters:
+    ///   - key: The member's name, written unescaped.
+    ///   - value: The time, rounded down to the second.
     public mutating func add(_ key: StaticString, _ value: Date) {
         member(key)
         text += "\""
@@ -43,12 +64,18 @@ public struct JSONText: Sendable {
     }
 
     /// A member whose value is JSON already.
+    ///
+    /// - Parameters:
+    ///   - key: The member's name, written unescaped.
+    ///   - value: The member's value as JSON text, written as it is (not checked).
     public mutating func add(_ key: StaticString, json value: String) {
         member(key)
         text += value
     }
 
     /// Ends the object and returns it.
+    ///
+    /// - Returns: The object's JSON, the final `text`.
     public mutating func finish() -> String {
         text += "}"
         return text
@@ -63,6 +90,13 @@ public struct JSONText: Sendable {
     }
 
     /// Appends `value` as a JSON string.
+    ///
+    /// Escapes `"`, `\` and control characters (`\n`, `\r` and `\t` as such, others as `\u` and four lower-case
+    /// hexadecimal digits); every other character, `/` included, is written as it is.
+    ///
+    /// - Parameters:
+    ///   - value: The string to write.
+    ///   - text: The JSON text to append it to.
     public static func appendString(_ value: String, to text: inout String) {
         text += "\""
         if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
@@ -88,6 +122,11 @@ public struct JSONText: Sendable {
 
 /// RFC 3339 UTC times to the second (`2026-11-25T16:10:06Z`), as `JSONEncoder`'s `.iso8601` writes them.
 public enum RFC3339 {
+    /// The RFC 3339 text of `date` in UTC, rounded down to the second.
+    ///
+    /// - Parameters:
+    ///   - date: The time.
+    /// - Returns: The text, e.g. `2026-11-25T16:10:06Z`.
     public static func string(_ date: Date) -> String {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         let day = ScheduleDate(secondsSinceEpoch: seconds)
