@@ -139,10 +139,16 @@ let package = Package(
             resources: [.copy("openapi.yaml"), .copy("Console/Templates"), .copy("Console/Assets")],
             swiftSettings: swiftSettings
         ),
+        // A client of RabbitMQ's management HTTP API (typed answers); it knows nothing of concerts.
+        .target(
+            name: "RabbitMQManagement",
+            swiftSettings: swiftSettings
+        ),
         // Configuration and wiring: builds the service group for each way of running.
         .target(
             name: "ConcertApp",
             dependencies: [
+                "RabbitMQManagement",
                 "ConcertWorkers",
                 "ConcertWire",
                 "AMQPClient",
@@ -161,10 +167,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The operator's tools: `concert doctor` and `concert status`.
+        .target(
+            name: "ConcertOperations",
+            dependencies: [
+                "AMQPClient",
+                "ConcertAPI",
+                "ConcertApp",
+                "ConcertPipeline",
+                "ConcertStorage",
+                "RabbitMQManagement",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The thin `concert` executable: parses arguments, calls ConcertApp.
         .executableTarget(
             name: "ConcertCLI",
             dependencies: [
+                "ConcertOperations",
                 "ConcertWorkers",
                 "ConcertWire",
                 "ConcertApp",
@@ -295,6 +317,8 @@ let package = Package(
         .testTarget(
             name: "ConcertAppTests",
             dependencies: [
+                "RabbitMQManagement",
+                "ConcertOperations",
                 "ConcertWorkers",
                 "ConcertWire",
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -300,7 +300,7 @@ public enum ConcertServices {
             // With the management API the console also shows unacked messages and the active consumer.
             services.console?.queueFacts = {
                 async let live = passive()
-                let managed = (try? await SystemStatus.managementQueues(configuration)) ?? [:]
+                let managed = (try? await ManagedQueue.all(configuration)) ?? [:]
                 var facts = await live
                 for (name, info) in managed {
                     var fact = facts[name] ?? .init(ready: info.ready, consumers: info.consumers)

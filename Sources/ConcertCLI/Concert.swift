@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConcertApp
 import ConcertDomain
+import ConcertOperations
 import ConcertPipeline
 import ConcertStorage
 import Foundation
@@ -77,7 +78,7 @@ struct Doctor: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let level = ConcertConfiguration.read(environment: environment).0.logLevel
         LoggingSystem.bootstrap { name in DeferredMetadataLogHandler.standardError(label: name, level: max(level, .warning)) }
-        let report = await ConcertApp.Doctor.examine(environment: environment, logger: Logger(label: "concert.doctor"))
+        let report = await ConcertOperations.Doctor.examine(environment: environment, logger: Logger(label: "concert.doctor"))
         print(report.text)
         if !report.passed { throw ExitCode.failure }
     }

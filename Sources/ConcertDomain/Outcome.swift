@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// How a command ended, and what it changed: what a partition worker persists and answers.
 public struct Outcome: Sendable, Hashable {

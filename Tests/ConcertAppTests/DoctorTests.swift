@@ -1,4 +1,5 @@
 import AMQPClient
+import ConcertOperations
 import ConcertPipeline
 import ConcertStorage
 import PostgresNIO

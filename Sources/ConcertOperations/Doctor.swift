@@ -1,10 +1,12 @@
 import AMQPClient
 import ConcertAPI
+public import ConcertApp
 import ConcertPipeline
 import ConcertStorage
 import Foundation
 public import Logging
 import PostgresNIO
+import RabbitMQManagement
 
 /// `concert doctor`: the effective configuration (secrets masked), then every check a process
 /// needs to pass to start and serve — each with ✓ or ✗ and one line of why. It changes nothing:
@@ -145,7 +147,7 @@ public enum Doctor {
         do {
             return try await ConcertServices.withDatabase(configuration, logger: logger) { database in
                 var checks: [Check] = []
-                let version = try await database.query("SHOW server_version", logger: logger).collect().first?.decode(String.self) ?? "?"
+                let version = try await DatabaseCheck.serverVersion(database, logger: logger)
                 checks.append(.passed("database", "\(address) lets user \(address.username) in (PostgreSQL \(version))"))
                 checks.append(try await schemaCheck(database, logger: logger))
                 checks.append(try await clockCheck(database, logger: logger))
@@ -158,11 +160,9 @@ public enum Doctor {
 
     static func schemaCheck(_ database: PostgresClient, logger: Logger) async throws -> Check {
         let known = Migration.all.last?.version ?? 0
-        let exists = try await database.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger).collect().first?.decode(Bool.self) ?? false
-        guard exists else {
+        guard let versions = try await DatabaseCheck.appliedSchemaVersions(database, logger: logger) else {
             return .passed("schema", "empty: the first start (or concert migrate) creates schema version \(known)")
         }
-        let versions = try await database.query("SELECT version FROM schema_migrations", logger: logger).collect().map { try $0.decode(Int.self) }
         let newest = versions.max() ?? 0
         let missing = Migration.all.map(\.version).filter { !versions.contains($0) }
         if newest > known {
@@ -176,9 +176,8 @@ public enum Doctor {
 
     static func clockCheck(_ database: PostgresClient, logger: Logger) async throws -> Check {
         let sent = Date()
-        let rows = try await database.query("SELECT extract(epoch FROM clock_timestamp())::float8", logger: logger).collect()
+        let theirs = try await DatabaseCheck.serverClock(database, logger: logger)
         let received = Date()
-        let theirs = try rows.first?.decode(Double.self) ?? 0
         // The database read its clock about halfway through the round trip.
         let ours = (sent.timeIntervalSince1970 + received.timeIntervalSince1970) / 2
         let skew = ours - theirs
@@ -234,17 +233,16 @@ public enum Doctor {
     /// The user's permissions in the virtual host, from the management API, against every name
     /// the pipeline declares (configure), publishes or binds to (write) and consumes (read).
     static func permissionsCheck(_ configuration: ConcertConfiguration) async -> Check {
-        guard let management = ManagementAPI(configuration) else {
+        guard let management = ManagementClient(configuration), let broker = try? AMQPConfiguration(url: configuration.amqpURL) else {
             return .skipped("permissions", "not checked: set CONCERT_AMQP_MANAGEMENT_URL so doctor can read them")
         }
         let node = await management.answeringNode()
-        let granted: [String: Any]
+        let granted: ManagementClient.Permissions
         do {
-            guard let answer = try await management.get("/api/permissions/\(management.virtualHost)/\(management.user)", from: node) as? [String: Any] else {
-                return .failed("permissions", "the management API's answer about permissions is not an object")
-            }
-            granted = answer
-        } catch let failure as ManagementAPI.Failure where failure.status == 404 {
+            granted = try await management.permissions(of: broker.username, in: broker.virtualHost, from: node)
+        } catch is DecodingError {
+            return .failed("permissions", "the management API's answer about permissions is not an object of three expressions")
+        } catch let failure as ManagementClient.Failure where failure.status == 404 {
             return .failed("permissions", "user \"\(configurationUser(configuration))\" has no permissions in the virtual host (rabbitmqctl set_permissions)")
         } catch {
             return .failed("permissions", "cannot read them from the management API: \(error)")
@@ -253,10 +251,12 @@ public enum Doctor {
         let exchanges = topology.exchanges.map(\.name)
         // Each API process declares a server-named (amq.gen-…) reply queue and binds it to the events exchange.
         let queues = topology.queues.map(\.name) + ["amq.gen-reply"]
-        let needs: [(String, [String])] = [("configure", exchanges + queues), ("write", exchanges + queues), ("read", exchanges + queues)]
+        let needs: [(String, String?, [String])] = [
+            ("configure", granted.configure, exchanges + queues), ("write", granted.write, exchanges + queues), ("read", granted.read, exchanges + queues),
+        ]
         var lacking: [String] = []
-        for (kind, names) in needs {
-            let pattern = granted[kind] as? String ?? ""
+        for (kind, granted, names) in needs {
+            let pattern = granted ?? ""
             guard let expression = try? NSRegularExpression(pattern: pattern) else {
                 lacking.append("\(kind) '\(pattern)' is not a regular expression")
                 continue
@@ -296,10 +296,10 @@ public enum Doctor {
         }
         let declaredPartitions = try await PipelineTopology.declaredPartitions(on: connection)
         var bindingsNote = ""
-        if let management = ManagementAPI(configuration) {
+        if let management = ManagementClient(configuration), let broker = try? AMQPConfiguration(url: configuration.amqpURL) {
             let node = await management.answeringNode()
-            if let present = try? await management.get("/api/bindings/\(management.virtualHost)", from: node) as? [[String: Any]] {
-                let have = Set(present.map { "\($0["source"] as? String ?? "") → \($0["destination"] as? String ?? "") (\($0["routing_key"] as? String ?? ""))" })
+            if let present = try? await management.bindings(in: broker.virtualHost, from: node) {
+                let have = Set(present.map { "\($0.source ?? "") → \($0.destination ?? "") (\($0.routingKey ?? ""))" })
                 for binding in topology.bindings {
                     let name = "\(binding.exchange) → \(binding.queue) (\(binding.routingKey))"
                     if !have.contains(name), !missing.contains(binding.queue), !missing.contains(binding.exchange) {
