@@ -1,6 +1,6 @@
 import AMQPClient
 import ConcertAPI
-public import ConcertApp
+import ConcertApp
 import ConcertPipeline
 import ConcertStorage
 import Foundation

@@ -1,4 +1,4 @@
-public import PostgresNIO
+import PostgresNIO
 import Synchronization
 
 /// How long the database may take to answer before it counts as unavailable

@@ -46,7 +46,7 @@ public enum BrokerVirtualHost {
             return result
         } catch {
             await settle(vhost)
-            try? await request("DELETE", "/api/vhosts/\(vhost)")
+            _ = try? await request("DELETE", "/api/vhosts/\(vhost)")
             throw error
         }
     }

@@ -1,5 +1,5 @@
 public import Foundation
-public import Glibc
+import Glibc
 
 /// A long-running child (e.g. `concert serve`) started with `posix_spawn`, its output appended
 /// to a log file, stopped with SIGTERM and reaped with `waitpid` — never through Foundation's

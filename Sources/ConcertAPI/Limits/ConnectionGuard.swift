@@ -1,7 +1,7 @@
-public import HTTPTypes
-public import Hummingbird
+import HTTPTypes
+import Hummingbird
 public import HummingbirdCore
-public import NIOHTTPTypes
+import NIOHTTPTypes
 public import NIOCore
 import Synchronization
 
@@ -78,7 +78,8 @@ public final class ConnectionGuard: Sendable {
             guard owner.opened() else {
                 let response = HTTPResponse(status: .serviceUnavailable, headerFields: [.connection: "close", .contentLength: "0", .retryAfter: "1"])
                 context.write(wrapOutboundOut(.head(response)), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in loopBound.value.close(promise: nil) }
                 return
             }
             counted = true
