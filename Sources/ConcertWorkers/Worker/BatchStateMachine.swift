@@ -1,6 +1,6 @@
 public import AMQPClient
 public import ConcertDomain
-public import ConcertPipeline
+import ConcertPipeline
 public import ConcertStorage
 import ConcertWire
 public import Foundation
@@ -23,99 +23,6 @@ public import Foundation
 /// the broker delivers the batch again) or `.stop` (give up without a verdict: shutdown, or the
 /// batch's channel closed and another worker may be applying it).
 public struct BatchStateMachine: Sendable {
-    /// A delivery as the machine sees it.
-    public struct Incoming: Sendable {
-        public var body: [UInt8]
-        /// Delivered before, or replayed from the dead letters: an earlier attempt may have applied it.
-        public var mayBeApplied: Bool
-        /// The queue waiting for its outcome.
-        public var replyTo: String?
-
-        public init(body: [UInt8], mayBeApplied: Bool, replyTo: String?) {
-            self.body = body
-            self.mayBeApplied = mayBeApplied
-            self.replyTo = replyTo
-        }
-
-        public init(_ delivery: AMQPDelivery) {
-            self.init(
-                body: delivery.body,
-                mayBeApplied: delivery.redelivered || delivery.properties.headers["x-concert-replayed-from"] != nil,
-                replyTo: delivery.properties.replyTo
-            )
-        }
-    }
-
-    /// What the commands of an attempt are.
-    public enum Scope: Sendable, Hashable {
-        /// Every command of the batch, in one transaction.
-        case batch
-        /// One command (the delivery at this index), after the whole batch kept failing.
-        case single(delivery: Int)
-    }
-
-    /// What the worker does next.
-    public enum Action: Sendable {
-        /// Send this delivery to the dead letters with why; answer with `deadLettered`.
-        case deadLetter(delivery: Int, reason: String)
-        /// Run an attempt now: a database connection, `startAttempt` and its steps.
-        case apply(Scope)
-        /// Run an attempt after this pause (give up with `.stop` if shutdown begins meanwhile).
-        case retry(Scope, after: Duration)
-        /// Everything is applied or dead-lettered: do what follows the commit, then acknowledge the batch.
-        case finish(AfterCommit)
-        /// The batch can neither be applied nor dead-lettered: give the consumer up, so that the
-        /// broker delivers it again.
-        case returnBatch
-        /// Nothing more for this batch: the worker no longer owns it.
-        case stop
-    }
-
-    /// What an attempt asks of storage, on one connection.
-    public enum Step: Sendable {
-        /// Which of these commands are completed already; answer with `completedFound`.
-        case lookUpCompleted([UUID])
-        /// Load these schedules; answer with `schedulesLoaded`.
-        case loadSchedules([ScheduleKey])
-        /// What storage knows of these reservations; answer with `reservationsFound`.
-        case lookUpReservations([UUID])
-        /// Debit these wallets, in the attempt's transaction (opened first); answer with `debited`.
-        case debit([PartitionState.Debit])
-        /// Write the batch's outcome (in the transaction when `inTransaction`, or one already
-        /// open), then commit; answer with `committed`.
-        case write(PartitionWrites, seats: [PartitionStore.SeatRow], scheduleIDs: [ScheduleKey: Int64], inTransaction: Bool)
-        /// Nothing to write: commit what is open; answer with `committed`.
-        case commit
-        /// Nothing may be written: roll back, then answer with `attemptFailed`.
-        case fail(Failure)
-    }
-
-    /// Why an attempt ended without a commit.
-    public enum Failure: Sendable, Hashable {
-        /// The batch's channel closed: another worker may be applying it.
-        case notOwned
-        /// The database is unreachable or the transaction's outcome is unknown: retried after a pause.
-        case unavailable
-        /// Storage refused a stale write, or holds what memory never saw: decided again from storage.
-        case stale(String)
-        /// Storage disagreed with memory (a constraint): decided again from storage, a limited number of times.
-        case conflict(String)
-        /// Rolled back for another reason: tried again a limited number of times.
-        case rejected(String)
-    }
-
-    /// What follows the batch's commit.
-    public struct AfterCommit: Sendable {
-        /// Outcomes for the clients waiting for them, by reply queue.
-        public var replies: [(replyTo: String, outcome: CommandOutcome)] = []
-        /// Queue tokens payments ended.
-        public var endedTokens: [EndedToken] = []
-        /// Holds whose expiry must be scheduled, by schedule (one message for all of them).
-        public var holdsToExpire: [(schedule: ScheduleKey, reservations: [UUID])] = []
-        /// How many commands were committed.
-        public var committed = 0
-    }
-
     /// How many times a batch is decided again after storage refused its write as stale.
     public static let staleAttempts = 8
     /// Attempts of the whole batch, then of each command alone, for failures other than an outage or a stale write.
