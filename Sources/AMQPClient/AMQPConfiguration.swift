@@ -136,7 +136,8 @@ public struct AMQPConfiguration: Sendable {
         virtualHost = first.virtualHost
         for node in nodes.dropFirst()
         where (node.username ?? "guest") != (first.username ?? "guest") || (node.password ?? "guest") != (first.password ?? "guest")
-            || node.virtualHost != first.virtualHost {
+            || node.virtualHost != first.virtualHost
+        {
             throw AMQPError(.invalidURL, "the URLs of a list name the nodes of one cluster: each needs the same user, password and virtual host")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+
 extension AMQPConnection {
     /// Declares an exchange (idempotent when it exists with the same settings; `channelClosed` 406 otherwise).
     ///

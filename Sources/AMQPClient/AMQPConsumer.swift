@@ -180,7 +180,12 @@ extension AMQPConnection {
     ///   `notConnected` while the connection is down (nothing was sent), `connectionLost` or
     ///   `connectionClosed` when the connection fails during the call, `shutdown` when the
     ///   connection is shutting down.
-    public func consume(queue: String, prefetch: UInt16 = 100, exclusive: Bool = false, arguments: AMQPTable = [:]) async throws
+    public func consume(
+        queue: String,
+        prefetch: UInt16 = 100,
+        exclusive: Bool = false,
+        arguments: AMQPTable = [:]
+    ) async throws
         -> AMQPConsumer
     {
         let deliveries = DeliveryBuffer()

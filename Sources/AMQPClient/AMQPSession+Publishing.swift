@@ -71,7 +71,10 @@ extension AMQPSession {
         let old = publishChannel
         publishChannelInConfirmMode = false
         publishChannel = old == Self.firstPublishChannel ? Self.sparePublishChannel : Self.firstPublishChannel
-        let unknown = AMQPError(.channelClosed, "the publish channel was replaced after the broker refused a message; whether this one was taken is unknown")
+        let unknown = AMQPError(
+            .channelClosed,
+            "the publish channel was replaced after the broker refused a message; whether this one was taken is unknown"
+        )
         for waiter in confirms.reset() { waiter.resume(throwing: unknown) }
         if openChannels.contains(old) {
             openChannels.remove(old)

@@ -33,7 +33,8 @@ struct ConnectionLoop: @unchecked Sendable {
                     failures += 1
                     // Every node of a cluster is tried once at once; then a round waits the back-off.
                     let nodes = session.configuration.addresses.count
-                    nextAttempt = failures % nodes == 0
+                    nextAttempt =
+                        failures % nodes == 0
                         ? clock.now + session.configuration.reconnectBackoff.delay(afterFailures: failures / nodes)
                         : clock.now
                     // Moving on to another node of a cluster is routine; a whole round failing is

@@ -1,5 +1,5 @@
 public import Logging
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// The consuming half of a long-running service: subscribes to a queue, hands each batch of
@@ -117,7 +117,10 @@ public struct ConsumeLoop: Sendable {
                     }
                 } catch {
                     if !lifecycle.isStopping {
-                        logger.warning("consumer ended; subscribing again", metadata: ["amqp.queue": "\(queue)", "error": "\(String(reflecting: error))"])
+                        logger.warning(
+                            "consumer ended; subscribing again",
+                            metadata: ["amqp.queue": "\(queue)", "error": "\(String(reflecting: error))"]
+                        )
                     }
                 }
                 lifecycle.abandon()

@@ -27,11 +27,21 @@ public enum BrokerCheck {
         let text = error.message
         let nodes = configuration.addresses.map(\.description).joined(separator: ", ")
         if error.replyCode == 403 || text.contains("ACCESS_REFUSED") {
-            return Problem(kind: .loginRefused, description: "RabbitMQ refused the login of user \"\(configuration.username)\" — check CONCERT_AMQP_URL")
+            return Problem(
+                kind: .loginRefused,
+                description: "RabbitMQ refused the login of user \"\(configuration.username)\" — check CONCERT_AMQP_URL"
+            )
         }
         if error.replyCode == 530 || text.contains("NOT_ALLOWED") {
-            return Problem(kind: .virtualHost, description: "virtual host \"\(configuration.virtualHost)\" does not exist on \(nodes), or user \"\(configuration.username)\" may not use it — check CONCERT_AMQP_URL")
+            return Problem(
+                kind: .virtualHost,
+                description:
+                    "virtual host \"\(configuration.virtualHost)\" does not exist on \(nodes), or user \"\(configuration.username)\" may not use it — check CONCERT_AMQP_URL"
+            )
         }
-        return Problem(kind: .unreachable, description: "cannot reach RabbitMQ at \(nodes) — is it running? (scripts/services up starts it) — check CONCERT_AMQP_URL")
+        return Problem(
+            kind: .unreachable,
+            description: "cannot reach RabbitMQ at \(nodes) — is it running? (scripts/services up starts it) — check CONCERT_AMQP_URL"
+        )
     }
 }

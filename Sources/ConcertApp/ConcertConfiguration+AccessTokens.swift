@@ -21,7 +21,10 @@ extension ConcertConfiguration {
     /// An HS256 access token for `user` signed with `CONCERT_USER_TOKEN_SECRET` (`concert users token`).
     public func signAccessToken(for user: UserID, lifetime: TimeInterval) async throws -> String {
         guard let secret = userTokenSecret else {
-            throw ConfigurationError(variable: "CONCERT_USER_TOKEN_SECRET", problem: "is not set (scripts/services up writes a development secret to .run/env)")
+            throw ConfigurationError(
+                variable: "CONCERT_USER_TOKEN_SECRET",
+                problem: "is not set (scripts/services up writes a development secret to .run/env)"
+            )
         }
         return AccessTokens.sign(user: user, secret: secret, lifetime: lifetime, issuer: userTokenIssuer, audience: userTokenAudience)
     }

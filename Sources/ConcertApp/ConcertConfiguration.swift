@@ -120,7 +120,11 @@ public struct ConcertConfiguration: Sendable {
         }
 
         if let host = environment["CONCERT_HTTP_HOST"] {
-            if host.isEmpty { problem("CONCERT_HTTP_HOST", "must be a host name or address to listen on, got ''") } else { configuration.httpHost = host }
+            if host.isEmpty {
+                problem("CONCERT_HTTP_HOST", "must be a host name or address to listen on, got ''")
+            } else {
+                configuration.httpHost = host
+            }
         }
         configuration.httpPort = integer("CONCERT_HTTP_PORT", 1...65535) ?? configuration.httpPort
         if let url = environment["CONCERT_DATABASE_URL"] {
@@ -148,7 +152,10 @@ public struct ConcertConfiguration: Sendable {
             if nodes.allSatisfy({ ["http", "https"].contains($0?.scheme ?? "") && !($0?.host ?? "").isEmpty }) {
                 configuration.managementURL = url
             } else {
-                problem("CONCERT_AMQP_MANAGEMENT_URL", "must be http://user:password@host:15672 (or several, comma-separated), got '\(Self.withoutPassword(url))'")
+                problem(
+                    "CONCERT_AMQP_MANAGEMENT_URL",
+                    "must be http://user:password@host:15672 (or several, comma-separated), got '\(Self.withoutPassword(url))'"
+                )
             }
         }
         configuration.databaseTimeoutSeconds = integer("CONCERT_DATABASE_TIMEOUT_SECONDS", 1...600) ?? configuration.databaseTimeoutSeconds
@@ -173,7 +180,10 @@ public struct ConcertConfiguration: Sendable {
             if secret.utf8.count >= minimumTokenSecretLength {
                 configuration.tokenSecret = secret
             } else {
-                problem("CONCERT_TOKEN_SECRET", "must be at least \(minimumTokenSecretLength) characters (HS256 wants a key as long as its hash), it has \(secret.utf8.count)")
+                problem(
+                    "CONCERT_TOKEN_SECRET",
+                    "must be at least \(minimumTokenSecretLength) characters (HS256 wants a key as long as its hash), it has \(secret.utf8.count)"
+                )
             }
         }
         if let token = environment["CONCERT_ADMIN_TOKEN"], !token.isEmpty {
@@ -203,7 +213,10 @@ public struct ConcertConfiguration: Sendable {
             if secret.count >= AccessTokens.minimumSecretLength {
                 configuration.userTokenSecret = secret
             } else {
-                problem("CONCERT_USER_TOKEN_SECRET", "must be at least \(AccessTokens.minimumSecretLength) characters (HS256 wants a key as long as its hash), it has \(secret.count)")
+                problem(
+                    "CONCERT_USER_TOKEN_SECRET",
+                    "must be at least \(AccessTokens.minimumSecretLength) characters (HS256 wants a key as long as its hash), it has \(secret.count)"
+                )
             }
         }
         if let path = environment["CONCERT_USER_JWKS"], !path.isEmpty {
@@ -239,10 +252,22 @@ public struct ConcertConfiguration: Sendable {
         guard role == .api else { return [] }
         var problems: [ConfigurationError] = []
         if tokenSecret == nil {
-            problems.append(ConfigurationError(variable: "CONCERT_TOKEN_SECRET", problem: "is required: the HS256 key of waiting-room tokens, at least \(Self.minimumTokenSecretLength) characters, the same for every API process (scripts/services up writes one to .run/env)"))
+            problems.append(
+                ConfigurationError(
+                    variable: "CONCERT_TOKEN_SECRET",
+                    problem:
+                        "is required: the HS256 key of waiting-room tokens, at least \(Self.minimumTokenSecretLength) characters, the same for every API process (scripts/services up writes one to .run/env)"
+                )
+            )
         }
         if userTokenSecret == nil, userJWKSPath == nil {
-            problems.append(ConfigurationError(variable: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS", problem: "must be set: the API verifies users' access tokens with them (scripts/services up writes a development secret to .run/env)"))
+            problems.append(
+                ConfigurationError(
+                    variable: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS",
+                    problem:
+                        "must be set: the API verifies users' access tokens with them (scripts/services up writes a development secret to .run/env)"
+                )
+            )
         }
         return problems
     }

@@ -119,7 +119,8 @@ public enum ConcertServices {
         }
         if pipeline {
             let workerBroker = try makeBroker(configuration, role: "worker", logger: logger)
-            afterStartup += [workerBroker]
+            afterStartup +=
+                [workerBroker]
                 + pipelineServices(
                     configuration,
                     preferred: Array(0..<configuration.partitions),
@@ -295,7 +296,8 @@ public enum ConcertServices {
         )
         services.rateLimiter = configuration.rateLimit
         services.trustedProxies = configuration.trustedProxies
-        services.failedSignIns = configuration.signInFailuresPerMinute == 0 ? nil : FailedAttempts(limit: configuration.signInFailuresPerMinute, window: 60)
+        services.failedSignIns =
+            configuration.signInFailuresPerMinute == 0 ? nil : FailedAttempts(limit: configuration.signInFailuresPerMinute, window: 60)
         if configuration.managementURL != nil, let passive = services.console?.queueFacts {
             // With the management API the console also shows unacked messages and the active consumer.
             services.console?.queueFacts = {

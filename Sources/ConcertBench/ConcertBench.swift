@@ -27,7 +27,10 @@ struct CommonOptions: ParsableArguments {
 }
 
 /// Runs one scenario: progress on standard error, then its table, where its files went, and its last line.
-func measure(_ options: CommonOptions, _ body: (BenchEnvironment, BenchmarkKit.Progress) async throws -> ScenarioReport) async throws -> ScenarioReport {
+func measure(
+    _ options: CommonOptions,
+    _ body: (BenchEnvironment, BenchmarkKit.Progress) async throws -> ScenarioReport
+) async throws -> ScenarioReport {
     let environment = try options.environment()
     ChildProcess.stopAllOnSignal()
     let report = try await body(environment, BenchmarkKit.Progress())

@@ -203,7 +203,8 @@ struct LockBaseline: AsyncParsableCommand {
 
 struct Soak: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Reservations and payments for many minutes at half the sustained rate, while a worker is killed and the broker and the database restart; then SQL checks of every accepted command and of the invariants."
+        abstract:
+            "Reservations and payments for many minutes at half the sustained rate, while a worker is killed and the broker and the database restart; then SQL checks of every accepted command and of the invariants."
     )
 
     @OptionGroup var common: CommonOptions

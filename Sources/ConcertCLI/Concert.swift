@@ -16,7 +16,9 @@ struct Concert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concert",
         abstract: "Concert-ticket reservation backend: HTTP API, partition workers and operator tools.",
-        subcommands: [Serve.self, API.self, Worker.self, Migrate.self, Seed.self, Topology.self, DeadLetters.self, Status.self, Users.self, Doctor.self]
+        subcommands: [
+            Serve.self, API.self, Worker.self, Migrate.self, Seed.self, Topology.self, DeadLetters.self, Status.self, Users.self, Doctor.self,
+        ]
     )
 }
 
@@ -70,7 +72,8 @@ struct Status: AsyncParsableCommand {
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the configuration, the database, the broker and the topology; say what is wrong with each.",
-        discussion: "Prints the effective configuration (secrets masked), then one line per check with ✓ or ✗ and why. Changes nothing. Exit status 0 only when no check failed."
+        discussion:
+            "Prints the effective configuration (secrets masked), then one line per check with ✓ or ✗ and why. Changes nothing. Exit status 0 only when no check failed."
     )
 
     func run() async throws {

@@ -35,9 +35,15 @@ struct DeadLetters: AsyncParsableCommand {
         func run() async throws {
             let (configuration, logger) = try bootstrap(label: "concert.dead-letters")
             let id = id
-            guard let record = try await ConcertServices.withDatabase(configuration, logger: logger, { database in
-                try await DeadLetterStore(client: database, logger: logger).find(id)
-            }) else { throw ValidationError("no dead letter \(id)") }
+            guard
+                let record = try await ConcertServices.withDatabase(
+                    configuration,
+                    logger: logger,
+                    { database in
+                        try await DeadLetterStore(client: database, logger: logger).find(id)
+                    }
+                )
+            else { throw ValidationError("no dead letter \(id)") }
             print(DeadLetterFormat.detail(record))
         }
     }

@@ -33,7 +33,8 @@ public enum FailureCode: String, Sendable, Codable, CaseIterable, Error {
         case .alreadyPaid: "The reservation is already paid."
         case .insufficientBalance: "The balance does not cover the price."
         case .seatLimitReached: "You already hold or bought as many seats of this date as one person may."
-        case .outcomeUnknownExpired: "The command's submission was answered with an unknown outcome and it never reached the system; it was not applied and never will be."
+        case .outcomeUnknownExpired:
+            "The command's submission was answered with an unknown outcome and it never reached the system; it was not applied and never will be."
         }
     }
 }

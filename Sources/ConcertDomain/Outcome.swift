@@ -47,4 +47,3 @@ public enum Effect: Sendable, Hashable {
     /// A reservation was paid: seat sold, receipt written, the user's queue token for the concert ended.
     case sell(Reservation, PaymentReceipt)
 }
-

@@ -51,7 +51,9 @@ extension ScheduleKey {
     public init?(partitionKey: String) {
         guard partitionKey.hasPrefix("concert-"), let slash = partitionKey.firstIndex(of: "/") else { return nil }
         let idText = partitionKey[partitionKey.index(partitionKey.startIndex, offsetBy: 8)..<slash]
-        guard let raw = Int64(idText), let concert = ConcertID(raw), let date = ScheduleDate(String(partitionKey[partitionKey.index(after: slash)...])) else {
+        guard let raw = Int64(idText), let concert = ConcertID(raw),
+            let date = ScheduleDate(String(partitionKey[partitionKey.index(after: slash)...]))
+        else {
             return nil
         }
         self.init(concertID: concert, date: date)

@@ -45,11 +45,12 @@ public enum Doctor {
             lines.append("checks:")
             let checkWidth = checks.map(\.name.count).max() ?? 0
             for check in checks {
-                let mark = switch check.verdict {
-                case .passed: "✓"
-                case .failed: "✗"
-                case .skipped: "–"
-                }
+                let mark =
+                    switch check.verdict {
+                    case .passed: "✓"
+                    case .failed: "✗"
+                    case .skipped: "–"
+                    }
                 lines.append("  \(mark) " + check.name.padding(toLength: checkWidth + 2, withPad: " ", startingAt: 0) + check.detail)
             }
             lines.append("")
@@ -86,11 +87,13 @@ public enum Doctor {
         checks += await secretChecks(configuration, problems: problems)
 
         let databaseURLUsable = !problems.contains { $0.variable == "CONCERT_DATABASE_URL" }
-        checks += databaseURLUsable
+        checks +=
+            databaseURLUsable
             ? await databaseChecks(configuration, logger: logger)
             : ["database", "schema", "clock"].map { .skipped($0, "CONCERT_DATABASE_URL cannot be used") }
         let brokerURLUsable = !problems.contains { $0.variable == "CONCERT_AMQP_URL" }
-        checks += brokerURLUsable
+        checks +=
+            brokerURLUsable
             ? await brokerChecks(configuration, logger: logger)
             : ["broker", "virtual host", "permissions", "topology", "partitions"].map { .skipped($0, "CONCERT_AMQP_URL cannot be used") }
         return Report(settings: ConcertConfiguration.effectiveSettings(environment), checks: checks)
@@ -118,7 +121,12 @@ public enum Doctor {
         if let problem = problem("CONCERT_USER_TOKEN_SECRET") ?? problem("CONCERT_USER_JWKS") {
             checks.append(.failed("access tokens", problem.description))
         } else if configuration.userTokenSecret == nil, configuration.userJWKSPath == nil {
-            checks.append(.failed("access tokens", "neither CONCERT_USER_TOKEN_SECRET nor CONCERT_USER_JWKS is set: the API cannot verify users and does not start"))
+            checks.append(
+                .failed(
+                    "access tokens",
+                    "neither CONCERT_USER_TOKEN_SECRET nor CONCERT_USER_JWKS is set: the API cannot verify users and does not start"
+                )
+            )
         } else {
             do {
                 _ = try await AccessTokens(configuration.accessTokenSettings())
@@ -166,12 +174,18 @@ public enum Doctor {
         let newest = versions.max() ?? 0
         let missing = Migration.all.map(\.version).filter { !versions.contains($0) }
         if newest > known {
-            return .failed("schema", "the database is at schema version \(newest), newer than this build's \(known): run the newer build (or restore a backup)")
+            return .failed(
+                "schema",
+                "the database is at schema version \(newest), newer than this build's \(known): run the newer build (or restore a backup)"
+            )
         }
         if missing.isEmpty {
             return .passed("schema", "version \(newest), this build's")
         }
-        return .passed("schema", "version \(newest), behind this build's \(known): the next start (or concert migrate) applies \(missing.map(String.init).joined(separator: ", "))")
+        return .passed(
+            "schema",
+            "version \(newest), behind this build's \(known): the next start (or concert migrate) applies \(missing.map(String.init).joined(separator: ", "))"
+        )
     }
 
     static func clockCheck(_ database: PostgresClient, logger: Logger) async throws -> Check {
@@ -183,7 +197,10 @@ public enum Doctor {
         let skew = ours - theirs
         let said = String(format: "%.3f s %@ the database's", abs(skew), skew >= 0 ? "ahead of" : "behind")
         guard abs(skew) <= clockTolerance else {
-            return .failed("clock", "this machine's clock is \(said) (more than \(clockTolerance) s): hold and token deadlines would be off; synchronise the clocks (NTP)")
+            return .failed(
+                "clock",
+                "this machine's clock is \(said) (more than \(clockTolerance) s): hold and token deadlines would be off; synchronise the clocks (NTP)"
+            )
         }
         return .passed("clock", "this machine's clock is \(said)")
     }
@@ -199,7 +216,10 @@ public enum Doctor {
         } catch let problem as BrokerCheck.Problem {
             switch problem.kind {
             case .virtualHost:
-                return [.passed("broker", "\(configuration.brokerDescription) lets user \"\(configurationUser(configuration))\" in"), .failed("virtual host", problem.description)]
+                return [
+                    .passed("broker", "\(configuration.brokerDescription) lets user \"\(configurationUser(configuration))\" in"),
+                    .failed("virtual host", problem.description),
+                ]
                     + later.map { .skipped($0, "needs the virtual host") }
             case .loginRefused, .unreachable:
                 return [.failed("broker", problem.description)] + (["virtual host"] + later).map { .skipped($0, "needs the broker") }
@@ -243,7 +263,10 @@ public enum Doctor {
         } catch is DecodingError {
             return .failed("permissions", "the management API's answer about permissions is not an object of three expressions")
         } catch let failure as ManagementClient.Failure where failure.status == 404 {
-            return .failed("permissions", "user \"\(configurationUser(configuration))\" has no permissions in the virtual host (rabbitmqctl set_permissions)")
+            return .failed(
+                "permissions",
+                "user \"\(configurationUser(configuration))\" has no permissions in the virtual host (rabbitmqctl set_permissions)"
+            )
         } catch {
             return .failed("permissions", "cannot read them from the management API: \(error)")
         }
@@ -252,7 +275,8 @@ public enum Doctor {
         // Each API process declares a server-named (amq.gen-…) reply queue and binds it to the events exchange.
         let queues = topology.queues.map(\.name) + ["amq.gen-reply"]
         let needs: [(String, String?, [String])] = [
-            ("configure", granted.configure, exchanges + queues), ("write", granted.write, exchanges + queues), ("read", granted.read, exchanges + queues),
+            ("configure", granted.configure, exchanges + queues), ("write", granted.write, exchanges + queues),
+            ("read", granted.read, exchanges + queues),
         ]
         var lacking: [String] = []
         for (kind, granted, names) in needs {
@@ -265,7 +289,9 @@ public enum Doctor {
                 pattern.isEmpty || expression.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) == nil
             }
             if !denied.isEmpty {
-                lacking.append("\(kind) '\(pattern)' leaves out \(denied.prefix(3).joined(separator: ", "))\(denied.count > 3 ? " and \(denied.count - 3) more" : "")")
+                lacking.append(
+                    "\(kind) '\(pattern)' leaves out \(denied.prefix(3).joined(separator: ", "))\(denied.count > 3 ? " and \(denied.count - 3) more" : "")"
+                )
             }
         }
         guard lacking.isEmpty else { return .failed("permissions", lacking.joined(separator: "; ")) }

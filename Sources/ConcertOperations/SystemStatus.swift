@@ -3,11 +3,12 @@ public import ConcertApp
 import ConcertPipeline
 import ConcertStorage
 import Foundation
+public import Logging
+import PostgresNIO
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-public import Logging
-import PostgresNIO
 
 /// `concert status`: what the broker and the database say about the pipeline right now.
 public enum SystemStatus {
@@ -61,7 +62,9 @@ public enum SystemStatus {
             return (rooms, try await DeadLetterStore(client: database, logger: logger).count())
         }
         lines.append("")
-        lines.append("waiting rooms (capacity \(configuration.queueCapacity), \(configuration.admitPerSecond == 0 ? "no rate limit" : "\(configuration.admitPerSecond)/s")):")
+        lines.append(
+            "waiting rooms (capacity \(configuration.queueCapacity), \(configuration.admitPerSecond == 0 ? "no rate limit" : "\(configuration.admitPerSecond)/s")):"
+        )
         lines += rooms.map { "  " + $0 }
         lines.append("")
         lines.append("dead letters archived: \(deadLetters)")

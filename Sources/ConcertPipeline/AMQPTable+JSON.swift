@@ -4,7 +4,7 @@ import Foundation
 extension Dictionary where Key == String, Value == AMQPFieldValue {
     /// The table as Foundation JSON values (for definitions files and archived headers).
     package var jsonObject: [String: Any] {
-        Dictionary<String, Any>(uniqueKeysWithValues: map { (AMQPFieldValue.storable($0.key), $0.value.jsonValue) })
+        [String: Any](uniqueKeysWithValues: map { (AMQPFieldValue.storable($0.key), $0.value.jsonValue) })
     }
 
     /// The table as a JSON text, keys sorted, that PostgreSQL's `jsonb` takes whatever the headers

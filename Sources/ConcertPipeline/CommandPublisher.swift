@@ -15,7 +15,9 @@ public struct CommandPublisher: Sendable {
         self.connection = connection
         self.partitions = partitions
         published = Dictionary(
-            uniqueKeysWithValues: CommandType.allCases.map { ($0, Counter(label: "concert_commands_published_total", dimensions: [("type", $0.rawValue)])) }
+            uniqueKeysWithValues: CommandType.allCases.map {
+                ($0, Counter(label: "concert_commands_published_total", dimensions: [("type", $0.rawValue)]))
+            }
         )
     }
 

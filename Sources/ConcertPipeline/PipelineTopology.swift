@@ -148,7 +148,10 @@ public struct PipelineTopology: Sendable, Equatable {
             do {
                 try await connection.declare(queue)
             } catch let error as AMQPError where error.replyCode == 406 {
-                throw Mismatch(description: "\(error.message) — the broker has queue \(queue.name) with other settings than this build; see topology/README.md › Changing the topology")
+                throw Mismatch(
+                    description:
+                        "\(error.message) — the broker has queue \(queue.name) with other settings than this build; see topology/README.md › Changing the topology"
+                )
             }
         }
         for binding in bindings { try await connection.declare(binding) }

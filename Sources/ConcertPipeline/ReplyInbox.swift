@@ -115,10 +115,11 @@ public final class ReplyInbox: Service, Sendable {
     public func run() async throws {
         let loop = ConsumeLoop(connection: connection, queue: queueName, prefetch: 1000, logger: logger)
         // The queue goes with the connection: declared (and bound) again before every subscription.
-        await loop.run(prepare: {
+        func prepare() async throws {
             try await connection.declare(AMQPQueue(name: queueName, durable: false, exclusive: true, autoDelete: true))
             try await connection.declare(AMQPBinding(queue: queueName, exchange: PipelineTopology.eventsExchange, routingKey: ""))
-        }) { context, batch in
+        }
+        await loop.run(prepare: prepare) { context, batch in
             for delivery in batch {
                 switch delivery.properties.type {
                 case CommandOutcome.messageType: deliver(CommandOutcome.decode(delivery.body))

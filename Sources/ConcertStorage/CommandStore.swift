@@ -71,7 +71,10 @@ public struct CommandStore: Sendable {
                 """,
                 logger: logger
             )
-            rows = try await client.fetch("SELECT type, user_id, status, result, error_code, NULL::boolean FROM commands WHERE id = \(id)", logger: logger)
+            rows = try await client.fetch(
+                "SELECT type, user_id, status, result, error_code, NULL::boolean FROM commands WHERE id = \(id)",
+                logger: logger
+            )
         }
         for (type, user, status, result, code, _) in try rows.map({ try $0.decode((String, String, String, String?, String?, Bool?).self) }) {
             return Record(

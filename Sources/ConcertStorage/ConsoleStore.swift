@@ -225,10 +225,19 @@ public struct ConsoleStore: Sendable {
         )
         return try rows.map { row in
             let (id, type, user, key, status, result, code, submitted, completed) = try row.decode(
-                (UUID, String, String, String, String, String?, String?, Date, Date?).self)
+                (UUID, String, String, String, String, String?, String?, Date, Date?).self
+            )
             return CommandRow(
-                id: id, type: type, userID: user, partitionKey: key, status: status, result: result, errorCode: code,
-                submittedAt: submitted, completedAt: completed)
+                id: id,
+                type: type,
+                userID: user,
+                partitionKey: key,
+                status: status,
+                result: result,
+                errorCode: code,
+                submittedAt: submitted,
+                completedAt: completed
+            )
         }
     }
 }

@@ -40,14 +40,18 @@ public enum DatabaseCheck {
                     // A TLS handshake that failed (a certificate that does not verify, or no TLS at all).
                     guard address.requiresTLS else { throw error }
                     throw Problem(
-                        description: "TLS to PostgreSQL at \(address.host):\(address.port) failed (sslmode=\(address.tlsMode.rawValue) in CONCERT_DATABASE_URL requires it): \(error)",
+                        description:
+                            "TLS to PostgreSQL at \(address.host):\(address.port) failed (sslmode=\(address.tlsMode.rawValue) in CONCERT_DATABASE_URL requires it): \(error)",
                         isConfiguration: true
                     )
                 }
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
-                throw Problem(description: "PostgreSQL at \(address.host):\(address.port) did not answer within \(timeout) — check CONCERT_DATABASE_URL", isConfiguration: false)
+                throw Problem(
+                    description: "PostgreSQL at \(address.host):\(address.port) did not answer within \(timeout) — check CONCERT_DATABASE_URL",
+                    isConfiguration: false
+                )
             }
             defer { group.cancelAll() }
             try await group.next()
@@ -58,20 +62,31 @@ public enum DatabaseCheck {
         let message = error.serverInfo?[.message] ?? ""
         if error.code == .sslUnsupported {
             return Problem(
-                description: "PostgreSQL at \(address.host):\(address.port) does not offer TLS, and sslmode=\(address.tlsMode.rawValue) in CONCERT_DATABASE_URL requires it",
+                description:
+                    "PostgreSQL at \(address.host):\(address.port) does not offer TLS, and sslmode=\(address.tlsMode.rawValue) in CONCERT_DATABASE_URL requires it",
                 isConfiguration: true
             )
         }
         switch error.sqlState {
         case "28P01", "28000":
-            return Problem(description: "PostgreSQL refused the login of user \"\(address.username)\": \(message) — check CONCERT_DATABASE_URL", isConfiguration: true)
+            return Problem(
+                description: "PostgreSQL refused the login of user \"\(address.username)\": \(message) — check CONCERT_DATABASE_URL",
+                isConfiguration: true
+            )
         case "3D000":
-            return Problem(description: "database \"\(address.database)\" does not exist on \(address.host):\(address.port) — check CONCERT_DATABASE_URL", isConfiguration: true)
+            return Problem(
+                description: "database \"\(address.database)\" does not exist on \(address.host):\(address.port) — check CONCERT_DATABASE_URL",
+                isConfiguration: true
+            )
         case let state?:
-            return Problem(description: "PostgreSQL at \(address.host):\(address.port) refused the connection (\(state)): \(message)", isConfiguration: false)
+            return Problem(
+                description: "PostgreSQL at \(address.host):\(address.port) refused the connection (\(state)): \(message)",
+                isConfiguration: false
+            )
         case nil:
             return Problem(
-                description: "cannot reach PostgreSQL at \(address.host):\(address.port) — is it running? (scripts/services up starts it) — check CONCERT_DATABASE_URL",
+                description:
+                    "cannot reach PostgreSQL at \(address.host):\(address.port) — is it running? (scripts/services up starts it) — check CONCERT_DATABASE_URL",
                 isConfiguration: false
             )
         }

@@ -42,18 +42,24 @@ extension PostgresClient {
     /// wait is abandoned and this throws `DependencyUnavailable` (nothing was sent).
     func withConnectionWithinTimeout<Value: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Value) async throws -> Value {
         let leased = Atomic<Bool>(false)
-        let task = Task { try await withConnection { connection in
-            leased.store(true, ordering: .relaxed)
-            return try await body(connection)
-        } }
+        let task = Task {
+            try await withConnection { connection in
+                leased.store(true, ordering: .relaxed)
+                return try await body(connection)
+            }
+        }
         guard let limit = DatabaseTimeout.current else { return try await task.value }
         let timer = DatabaseTimeout.timers.any().scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) {
             if !leased.load(ordering: .relaxed) { task.cancel() }
         }
         defer { timer.cancel() }
         do {
-            return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
-        } catch where !leased.load(ordering: .relaxed) && !Task.isCancelled {
+            return try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                task.cancel()
+            }
+        } catch  where !leased.load(ordering: .relaxed) && !Task.isCancelled {
             // The lease was abandoned (or the pool gave up): the database did not answer in time.
             throw DependencyUnavailable(.database, outcomeUnknown: false, underlying: "no connection within \(limit): \(error)")
         }

@@ -43,7 +43,16 @@ public struct DeadLetterStore: Sendable {
         public let headersJSON: String
         public let at: Date
 
-        public init(messageId: String, type: String?, reason: String, exchange: String, routingKey: String, body: [UInt8], headersJSON: String, at: Date) {
+        public init(
+            messageId: String,
+            type: String?,
+            reason: String,
+            exchange: String,
+            routingKey: String,
+            body: [UInt8],
+            headersJSON: String,
+            at: Date
+        ) {
             self.messageId = messageId
             self.type = type
             self.reason = reason

@@ -1,6 +1,9 @@
 extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
-    public static let all: [Migration] = [catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal, unknownOutcomeBound, consoleSessionRevocations]
+    public static let all: [Migration] = [
+        catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal,
+        unknownOutcomeBound, consoleSessionRevocations,
+    ]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
     static let catalogue = Migration(

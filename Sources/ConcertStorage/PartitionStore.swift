@@ -93,7 +93,8 @@ public struct PartitionStore: Sendable {
         )
         for row in reservationRows {
             let (schedule, id, seat, user, price, status, heldUntil) = try row.decode((Int64, UUID, Int, String, Int64, String, Date).self)
-            guard let key = ids[schedule], let seat = SeatNumber(seat), let user = UserID(user), let status = Reservation.Status(rawValue: status) else {
+            guard let key = ids[schedule], let seat = SeatNumber(seat), let user = UserID(user), let status = Reservation.Status(rawValue: status)
+            else {
                 continue
             }
             reservations[schedule, default: []].append(

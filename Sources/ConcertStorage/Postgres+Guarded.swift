@@ -90,7 +90,7 @@ final class ClosedConnectionWatch: Sendable {
         if isFirst {
             connection.closeFuture.whenComplete { _ in
                 let waiting = self.state.withLock { $0.removeValue(forKey: key) }
-                waiting?.onClose.values.forEach { $0() }
+                for onClose in waiting?.onClose.values ?? [:].values { onClose() }
             }
         }
         return Registration(connection: key, id: id)

@@ -22,7 +22,9 @@ public struct ReservationStore: Sendable {
             """,
             logger: logger
         )
-        for (concert, date, seat, user, price, status, heldUntil) in try (rows).map({ try $0.decode((Int64, String, Int, String, Int64, String, Date).self) }) {
+        for (concert, date, seat, user, price, status, heldUntil) in try (rows).map({
+            try $0.decode((Int64, String, Int, String, Int64, String, Date).self)
+        }) {
             guard let concert = ConcertID(concert), let date = ScheduleDate(date), let seat = SeatNumber(seat), let user = UserID(user),
                 let status = Reservation.Status(rawValue: status)
             else { continue }

@@ -179,7 +179,13 @@ public struct WaitingRoomStore: Sendable {
         return admissions
     }
 
-    private func admit(concert: ConcertID, policy: WaitingRoom.Policy, activeFor: TimeInterval, abandonAfter: TimeInterval, now: Date) async throws
+    private func admit(
+        concert: ConcertID,
+        policy: WaitingRoom.Policy,
+        activeFor: TimeInterval,
+        abandonAfter: TimeInterval,
+        now: Date
+    ) async throws
         -> Admission
     {
         let id = concert.rawValue

@@ -77,7 +77,12 @@ public struct AdmissionTicker: Service {
                 now: Date()
             )
             for admission in admissions {
-                AdmissionMetrics.admission(concert: admission.concertID, admitted: admission.admitted, active: admission.active, waiting: admission.waiting)
+                AdmissionMetrics.admission(
+                    concert: admission.concertID,
+                    admitted: admission.admitted,
+                    active: admission.active,
+                    waiting: admission.waiting
+                )
             }
             for admission in admissions where admission.admitted + admission.expired + admission.abandoned > 0 {
                 logger.info(

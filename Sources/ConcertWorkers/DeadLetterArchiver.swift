@@ -47,7 +47,10 @@ public struct DeadLetterArchiver: Service {
             } catch {
                 failures += 1
                 let pause = Self.backoff.delay(afterFailures: failures)
-                logger.warning("dead-letter archiver: not stored, retrying", metadata: ["retry.in": "\(pause)", "error": "\(String(reflecting: error))"])
+                logger.warning(
+                    "dead-letter archiver: not stored, retrying",
+                    metadata: ["retry.in": "\(pause)", "error": "\(String(reflecting: error))"]
+                )
                 guard await Backoff.pause(pause, unless: isStopping) else { return false }
             }
         }

@@ -23,7 +23,13 @@ public struct HoldSweeper: Service {
     let grace: Duration
     let logger: Logger
 
-    public init(reservations: ReservationStore, publisher: CommandPublisher, interval: Duration = .seconds(5), grace: Duration = .seconds(1), logger: Logger) {
+    public init(
+        reservations: ReservationStore,
+        publisher: CommandPublisher,
+        interval: Duration = .seconds(5),
+        grace: Duration = .seconds(1),
+        logger: Logger
+    ) {
         self.reservations = reservations
         self.publisher = publisher
         self.interval = interval
@@ -60,4 +66,3 @@ public struct HoldSweeper: Service {
         return overdue.count
     }
 }
-

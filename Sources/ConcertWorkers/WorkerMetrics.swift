@@ -31,9 +31,15 @@ struct WorkerMetrics: Sendable {
             succeeded[type] = counter("concert_commands_applied_total", [("type", type.rawValue), ("outcome", "succeeded")])
             failed[type] = counter("concert_commands_applied_total", [("type", type.rawValue), ("outcome", "failed")])
             failures[type] = Dictionary(
-                uniqueKeysWithValues: FailureCode.allCases.map { ($0, counter("concert_commands_failed_total", [("type", type.rawValue), ("code", $0.rawValue)])) }
+                uniqueKeysWithValues: FailureCode.allCases.map {
+                    ($0, counter("concert_commands_failed_total", [("type", type.rawValue), ("code", $0.rawValue)]))
+                }
             )
-            latency[type] = Metrics.Timer(label: "concert_command_latency_seconds", dimensions: [("type", type.rawValue)], preferredDisplayUnit: .seconds)
+            latency[type] = Metrics.Timer(
+                label: "concert_command_latency_seconds",
+                dimensions: [("type", type.rawValue)],
+                preferredDisplayUnit: .seconds
+            )
             deadLetters[type.rawValue] = counter("concert_commands_dead_lettered_total", [("type", type.rawValue), ("partition", String(partition))])
         }
         self.succeeded = succeeded
@@ -73,7 +79,8 @@ struct WorkerMetrics: Sendable {
         if let counter = deadLetters[type ?? ""] {
             counter.increment()
         } else {
-            Counter(label: "concert_commands_dead_lettered_total", dimensions: [("type", type ?? "unknown"), ("partition", String(partition))]).increment()
+            Counter(label: "concert_commands_dead_lettered_total", dimensions: [("type", type ?? "unknown"), ("partition", String(partition))])
+                .increment()
         }
     }
 }

@@ -96,7 +96,8 @@ extension ManagementClient {
             messagesUnacknowledged = try container.decodeIfPresent(Int.self, forKey: .messagesUnacknowledged)
             consumers = try container.decodeIfPresent(Int.self, forKey: .consumers)
             consumerDetails = try container.decodeIfPresent([Consumer].self, forKey: .consumerDetails)
-            singleActiveConsumerTag = try container.decodeIfPresent(String.self, forKey: .singleActiveConsumerTag)
+            singleActiveConsumerTag =
+                try container.decodeIfPresent(String.self, forKey: .singleActiveConsumerTag)
                 ?? container.decodeIfPresent(String.self, forKey: .singleActiveConsumerCTag)
             leader = try container.decodeIfPresent(String.self, forKey: .leader)
             members = try container.decodeIfPresent([String].self, forKey: .members)

@@ -1,6 +1,7 @@
 import Foundation
-@testable import AMQPClient
 import Testing
+
+@testable import AMQPClient
 
 @Suite struct ConfirmTrackerTests {
     @Test func publishesUnconfirmedPastTheirDeadlineExpireOldestFirstAndLateConfirmsAreIgnored() {
@@ -176,15 +177,17 @@ import Testing
 /// or `basic.get` inside a corked run would hold its own request until the kernel's 200 ms cork
 /// limit (measured: e2e fell from ~1 500 to 325 commands/s when every batch was corked).
 @Suite struct CorkedRunTests {
-    @Test(arguments: [
-        ([], []),
-        ([true], []),
-        ([true, true], [0..<2]),
-        ([false, true, true, true, false], [1..<4]),
-        ([true, false, true], []),
-        ([true, true, false, false, true, true, true], [0..<2, 4..<7]),
-        ([false, false], []),
-    ] as [([Bool], [Range<Int>])])
+    @Test(
+        arguments: [
+            ([], []),
+            ([true], []),
+            ([true, true], [0..<2]),
+            ([false, true, true, true, false], [1..<4]),
+            ([true, false, true], []),
+            ([true, true, false, false, true, true, true], [0..<2, 4..<7]),
+            ([false, false], []),
+        ] as [([Bool], [Range<Int>])]
+    )
     func onlyRunsOfWritesAreCorked(writesOnly: [Bool], runs: [Range<Int>]) {
         #expect(ConnectionLoop.corkedRuns(writesOnly) == runs)
     }

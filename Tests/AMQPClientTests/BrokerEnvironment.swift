@@ -1,9 +1,10 @@
-@testable import AMQPClient
 import Foundation
 import Logging
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import AMQPClient
 
 /// The RabbitMQ that `scripts/test` started, and helpers to use it from tests.
 enum BrokerEnvironment {
@@ -90,7 +91,6 @@ enum BrokerEnvironment {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
 }
-
 
 /// Collects a consumer's deliveries on a task of its own, so tests can wait for them with a deadline.
 ///

@@ -1,7 +1,8 @@
-@testable import AMQPClient
 import Foundation
 import TestSupport
 import Testing
+
+@testable import AMQPClient
 
 /// A connection given the nodes of a cluster: two proxies in front of the one test broker stand
 /// in for two nodes, so that a test can make one "node" vanish.

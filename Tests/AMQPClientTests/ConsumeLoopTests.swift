@@ -1,8 +1,9 @@
-@testable import AMQPClient
 import Foundation
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import AMQPClient
 
 /// The consume loop's promises, against the real broker.
 @Suite(.enabled(if: BrokerEnvironment.isConfigured))

@@ -1,6 +1,7 @@
-@testable import AMQPClient
 import TestSupport
 import Testing
+
+@testable import AMQPClient
 
 /// Stops and starts the broker's application: run apart from the other tests (`scripts/test` runs
 /// suites named `Disruptive…` after the rest, one at a time), since every connection drops.

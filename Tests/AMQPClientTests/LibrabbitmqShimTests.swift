@@ -1,7 +1,8 @@
-@testable import AMQPClient
 import CRabbitMQ
 import Foundation
 import Testing
+
+@testable import AMQPClient
 
 /// The C library itself, through the `CRabbitMQ` shim: proves the module map, the variadic-login
 /// wrapper and the link against Debian's librabbitmq work.

@@ -1,7 +1,8 @@
-@testable import AMQPClient
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import AMQPClient
 
 @Suite(.enabled(if: BrokerEnvironment.isConfigured))
 struct PublishingTests {
@@ -34,7 +35,9 @@ struct PublishingTests {
     @Test func aNackReplacesThePublishChannelAndPublishingGoesOn() async throws {
         try await BrokerEnvironment.withConnection { connection in
             let full = BrokerEnvironment.uniqueName("full")
-            try await connection.declare(AMQPQueue(name: full, durable: false, autoDelete: false, arguments: ["x-max-length": 1, "x-overflow": "reject-publish"]))
+            try await connection.declare(
+                AMQPQueue(name: full, durable: false, autoDelete: false, arguments: ["x-max-length": 1, "x-overflow": "reject-publish"])
+            )
             try await connection.publish(routingKey: full, body: Array("first".utf8))
             let refused = await #expect(throws: AMQPError.self) {
                 try await connection.publish(routingKey: full, body: Array("second".utf8))

@@ -1,6 +1,7 @@
-@testable import AMQPClient
 import TestSupport
 import Testing
+
+@testable import AMQPClient
 
 @Suite(.enabled(if: BrokerEnvironment.isConfigured))
 struct SingleActiveConsumerTests {

@@ -1,5 +1,6 @@
-@testable import AMQPClient
 import Testing
+
+@testable import AMQPClient
 
 @Suite(.enabled(if: BrokerEnvironment.isConfigured))
 struct TopologyTests {

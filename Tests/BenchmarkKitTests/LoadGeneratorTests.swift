@@ -98,7 +98,9 @@ import Testing
         try await withServer { port in
             let requests = [LoadRequest(method: .GET, path: "/hang")]
             let start = ContinuousClock.now
-            let run = try await HTTPLoadGenerator.run(LoadPlan(port: port, connections: 1, shape: .closedLoop, requests: requests, timeout: .milliseconds(200)))
+            let run = try await HTTPLoadGenerator.run(
+                LoadPlan(port: port, connections: 1, shape: .closedLoop, requests: requests, timeout: .milliseconds(200))
+            )
             #expect(run.statusCounts == [-1: 1])
             #expect(ContinuousClock.now - start < .seconds(1))
         }

@@ -1,9 +1,11 @@
-@testable import BenchmarkKit
 import Foundation
+import Testing
+
+@testable import BenchmarkKit
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Testing
 
 @Suite struct MeasurementTests {
     @Test func percentilesOfAUniformSpread() {
@@ -80,7 +82,16 @@ import Testing
         answers.add(atNanos: 100_000_000, count: 10)
         var latency = LatencySummary()
         latency.record(milliseconds: 12)
-        report.phases.append(PhaseReport(name: "first <phase>", requests: 10, perSecond: 40, latency: latency.percentiles, cpu: [CPUShare(name: "x", percentOfCore: 50)], answers: answers))
+        report.phases.append(
+            PhaseReport(
+                name: "first <phase>",
+                requests: 10,
+                perSecond: 40,
+                latency: latency.percentiles,
+                cpu: [CPUShare(name: "x", percentOfCore: 50)],
+                answers: answers
+            )
+        )
         report.lastLine = "unit value=1"
         #expect(report.table.contains("first <phase>"))
         #expect(report.table.contains("cpu first <phase>: x 50%"))

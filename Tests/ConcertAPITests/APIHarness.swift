@@ -60,7 +60,7 @@ struct APIHarness: Sendable {
         rateLimit: RateLimiter? = nil,
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
-        try await DatabaseEnvironment.withSeededDatabase { client, databaseURL in
+        try await DatabaseEnvironment.withSeededDatabaseAndURL { client, databaseURL in
             guard let pipeline else {
                 var nowhere = AMQPConfiguration(port: 1)
                 nowhere.connectionName = "nowhere"

@@ -1,4 +1,3 @@
-@testable import ConcertAPI
 import ConcertDomain
 import Crypto
 import Foundation
@@ -6,6 +5,8 @@ import HTTPTypes
 import JWTKit
 import TestSupport
 import Testing
+
+@testable import ConcertAPI
 
 /// Access tokens of the identity provider, verified without any server.
 struct AccessTokenTests {
@@ -96,7 +97,10 @@ struct AccessTokenTests {
     @Test func aCriticalHeaderThisServerDoesNotImplementIsRefused() async throws {
         let tokens = try await AccessTokens(.init(secret: Self.secret))
         let exp = Int(Date().timeIntervalSince1970) + 600
-        let critical = Self.signed(header: #"{"alg":"HS256","typ":"JWT","crit":["exp-policy"],"exp-policy":"strict"}"#, claims: #"{"sub":"alice","exp":\#(exp)}"#)
+        let critical = Self.signed(
+            header: #"{"alg":"HS256","typ":"JWT","crit":["exp-policy"],"exp-policy":"strict"}"#,
+            claims: #"{"sub":"alice","exp":\#(exp)}"#
+        )
         #expect(await code { _ = try await tokens.verify(critical) } == "AUTH_INVALID")
         let emptyCrit = Self.signed(header: #"{"alg":"HS256","crit":[]}"#, claims: #"{"sub":"alice","exp":\#(exp)}"#)
         #expect(await code { _ = try await tokens.verify(emptyCrit) } == "AUTH_INVALID")
@@ -183,8 +187,14 @@ struct AccessTokenTests {
         let plain = [
             AccessTokens.sign(user: alice, secret: Self.secret, lifetime: 60, issuer: "https://id.example", audience: "concert-api"),
             Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#),
-            Self.signed(claims: #" { "aud" : ["web", "concert-api"] , "exp" : \#(exp), "iss":"https://id.example", "sub":"alice", "scope":"buy read", "email_verified":true, "nonce":null } "#),
-            Self.signed(header: #"{"typ":"JWT","alg":"HS256"}"#, claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":["concert-api"]}"#),
+            Self.signed(
+                claims:
+                    #" { "aud" : ["web", "concert-api"] , "exp" : \#(exp), "iss":"https://id.example", "sub":"alice", "scope":"buy read", "email_verified":true, "nonce":null } "#
+            ),
+            Self.signed(
+                header: #"{"typ":"JWT","alg":"HS256"}"#,
+                claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":["concert-api"]}"#
+            ),
             Self.signed(header: #"{"alg":"HS256"}"#, claims: #"{"sub":"alice","exp":\#(past),"iss":"https://id.example","aud":"concert-api"}"#),
             Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://evil.example","aud":"concert-api"}"#),
             Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":[]}"#),
@@ -201,7 +211,10 @@ struct AccessTokenTests {
             Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api","seq":"7"}"#),
             Self.signed(claims: #"{"sub":"alice","sub":"bob","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#),
             Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api","iat":"now"}"#),
-            Self.signed(claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#, secret: "another-secret-of-thirty-two-chars!!"),
+            Self.signed(
+                claims: #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#,
+                secret: "another-secret-of-thirty-two-chars!!"
+            ),
             Self.signed(claims: #"{"sub":"alice","exp":\#(exp)"#),
         ]
         for token in plain {

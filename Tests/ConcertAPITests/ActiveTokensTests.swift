@@ -1,10 +1,11 @@
 import ConcertAPI
 import ConcertDomain
 import ConcertPipeline
-@testable import ConcertStorage
 import Foundation
 import Synchronization
 import Testing
+
+@testable import ConcertStorage
 
 /// The API's memory of admitted tokens, over a counted stand-in for the database.
 @Suite struct ActiveTokensTests {
@@ -17,12 +18,21 @@ import Testing
         let gated: Bool
 
         init(_ states: [Int64: WaitingRoomStore.Token.State], gated: Bool = false) {
-            rows = Dictionary(uniqueKeysWithValues: states.map { seq, state in
-                (seq, WaitingRoomStore.Token(
-                    concertID: ConcertID(1)!, seq: seq, userID: UserID("user-\(seq)")!, state: state,
-                    issuedAt: Date(timeIntervalSince1970: 0), expiresAt: Date().addingTimeInterval(600)
-                ))
-            })
+            rows = Dictionary(
+                uniqueKeysWithValues: states.map { seq, state in
+                    (
+                        seq,
+                        WaitingRoomStore.Token(
+                            concertID: ConcertID(1)!,
+                            seq: seq,
+                            userID: UserID("user-\(seq)")!,
+                            state: state,
+                            issuedAt: Date(timeIntervalSince1970: 0),
+                            expiresAt: Date().addingTimeInterval(600)
+                        )
+                    )
+                }
+            )
             self.gated = gated
         }
 
@@ -35,7 +45,10 @@ import Testing
 
         func release() async throws {
             while true {
-                if let continuation = gate.withLock({ state -> CheckedContinuation<Void, Never>? in defer { state = nil }; return state }) {
+                if let continuation = gate.withLock({ state -> CheckedContinuation<Void, Never>? in
+                    defer { state = nil }
+                    return state
+                }) {
                     continuation.resume()
                     return
                 }

@@ -131,7 +131,10 @@ struct ConfiguredProviderAuthTests {
         let parameters = try #require(key.publicKey.parameters)
         let jwks = #"{"keys":[{"kty":"EC","crv":"P-256","x":"\#(parameters.x)","y":"\#(parameters.y)","kid":"idp-1","alg":"ES256","use":"sig"}]}"#
         let logger = Logger(label: "auth-tests")
-        let client = PostgresClient(configuration: .init(host: "127.0.0.1", username: "nobody", password: nil, database: nil, tls: .disable), backgroundLogger: logger)
+        let client = PostgresClient(
+            configuration: .init(host: "127.0.0.1", username: "nobody", password: nil, database: nil, tls: .disable),
+            backgroundLogger: logger
+        )
         let broker = AMQPConnection(configuration: AMQPConfiguration(port: 1), logger: logger)
         let services = await APIServices.make(
             database: client,
@@ -157,15 +160,26 @@ struct ConfiguredProviderAuthTests {
         let claims = #"{"sub":"alice","exp":\#(exp),"iss":"https://id.example","aud":"concert-api"}"#
         let refused: [(String, String)] = [
             ("alg none", part(#"{"alg":"none","typ":"JWT"}"#) + "." + part(claims) + "."),
-            ("HS256 signed with the JWKS as secret", AccessTokens.sign(user: UserID("alice")!, secret: jwks, lifetime: 600, issuer: "https://id.example", audience: "concert-api")),
-            ("wrong issuer", AccessTokens.sign(user: UserID("alice")!, secret: Self.secret, lifetime: 600, issuer: "https://evil.example", audience: "concert-api")),
-            ("wrong audience", AccessTokens.sign(user: UserID("alice")!, secret: Self.secret, lifetime: 600, issuer: "https://id.example", audience: "another-api")),
+            (
+                "HS256 signed with the JWKS as secret",
+                AccessTokens.sign(user: UserID("alice")!, secret: jwks, lifetime: 600, issuer: "https://id.example", audience: "concert-api")
+            ),
+            (
+                "wrong issuer",
+                AccessTokens.sign(user: UserID("alice")!, secret: Self.secret, lifetime: 600, issuer: "https://evil.example", audience: "concert-api")
+            ),
+            (
+                "wrong audience",
+                AccessTokens.sign(user: UserID("alice")!, secret: Self.secret, lifetime: 600, issuer: "https://id.example", audience: "another-api")
+            ),
             ("no issuer or audience", AccessTokens.sign(user: UserID("alice")!, secret: Self.secret, lifetime: 600)),
         ]
         let app = Application(router: router)
         try await app.test(.router) { client in
             for (what, token) in refused {
-                for (method, uri, body) in [(HTTPRequest.Method.get, "/v1/users/alice/balance", nil), (.post, "/v1/queue/tokens", #"{"concertId":1}"#)] as [(HTTPRequest.Method, String, String?)] {
+                for (method, uri, body) in [
+                    (HTTPRequest.Method.get, "/v1/users/alice/balance", nil), (.post, "/v1/queue/tokens", #"{"concertId":1}"#),
+                ] as [(HTTPRequest.Method, String, String?)] {
                     let response = try await AuthAPITests.request(client, method, uri, bearer: token, body: body)
                     #expect(response.status == .unauthorized, "\(what) \(uri)")
                     #expect(try response.json()["code"] == "AUTH_INVALID", "\(what) \(uri)")

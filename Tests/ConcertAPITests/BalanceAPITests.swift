@@ -32,7 +32,11 @@ struct BalanceAPITests {
             #expect(first.status == .ok)
             #expect(try first.json() == ["userId": "alice", "balance": 50000])
             _ = try await Self.charge(client, "alice", #"{"amount":25000}"#)
-            #expect(try await client.execute(uri: "/v1/users/alice/balance", method: .get, headers: APIHarness.authorization("alice")).json() == ["userId": "alice", "balance": 75000])
+            #expect(
+                try await client.execute(uri: "/v1/users/alice/balance", method: .get, headers: APIHarness.authorization("alice")).json() == [
+                    "userId": "alice", "balance": 75000,
+                ]
+            )
         }
     }
 
@@ -48,7 +52,11 @@ struct BalanceAPITests {
                 }
                 try await group.waitForAll()
             }
-            #expect(try await client.execute(uri: "/v1/users/crowd/balance", method: .get, headers: APIHarness.authorization("crowd")).json() == ["userId": "crowd", "balance": 100000])
+            #expect(
+                try await client.execute(uri: "/v1/users/crowd/balance", method: .get, headers: APIHarness.authorization("crowd")).json() == [
+                    "userId": "crowd", "balance": 100000,
+                ]
+            )
             // The wallet equals the sum of its ledger.
             let rows = try await database.query(
                 "SELECT count(*), sum(amount)::bigint FROM wallet_ledger WHERE user_id = 'crowd'",
@@ -73,7 +81,11 @@ struct BalanceAPITests {
                 }
             }
             _ = try await Self.charge(client, "bob", #"{"amount":5000}"#, key: "topup-2")
-            #expect(try await client.execute(uri: "/v1/users/bob/balance", method: .get, headers: APIHarness.authorization("bob")).json() == ["userId": "bob", "balance": 11000])
+            #expect(
+                try await client.execute(uri: "/v1/users/bob/balance", method: .get, headers: APIHarness.authorization("bob")).json() == [
+                    "userId": "bob", "balance": 11000,
+                ]
+            )
         }
     }
 
@@ -96,7 +108,11 @@ struct BalanceAPITests {
             #expect(problem["code"] == "INVALID_REQUEST")
             #expect(problem["status"] == 400)
             if case .string(let detail) = problem["detail"] { #expect(detail.contains(field), "\(detail) should name \(field)") }
-            #expect(try await client.execute(uri: "/v1/users/carol/balance", method: .get, headers: APIHarness.authorization("carol")).json() == ["userId": "carol", "balance": 0])
+            #expect(
+                try await client.execute(uri: "/v1/users/carol/balance", method: .get, headers: APIHarness.authorization("carol")).json() == [
+                    "userId": "carol", "balance": 0,
+                ]
+            )
         }
     }
 
@@ -117,7 +133,11 @@ struct BalanceAPITests {
             let response = try await Self.charge(client, "erin", #"{"amount":10\#(padding)}"#)
             #expect(response.status == .contentTooLarge)
             #expect(try response.json()["code"] == "PAYLOAD_TOO_LARGE")
-            #expect(try await client.execute(uri: "/v1/users/erin/balance", method: .get, headers: APIHarness.authorization("erin")).json() == ["userId": "erin", "balance": 0])
+            #expect(
+                try await client.execute(uri: "/v1/users/erin/balance", method: .get, headers: APIHarness.authorization("erin")).json() == [
+                    "userId": "erin", "balance": 0,
+                ]
+            )
         }
     }
 

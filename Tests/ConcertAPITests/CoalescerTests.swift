@@ -1,6 +1,7 @@
-@testable import ConcertAPI
 import Synchronization
 import Testing
+
+@testable import ConcertAPI
 
 @Suite struct CoalescerTests {
     @Test func concurrentSubmissionsShareBatchesAndGetTheirOwnOutputs() async throws {

@@ -1,5 +1,4 @@
 import AMQPClient
-@testable import ConcertAPI
 import ConcertDomain
 import ConcertPipeline
 import ConcertWire
@@ -11,6 +10,8 @@ import Logging
 import PostgresNIO
 import TestSupport
 import Testing
+
+@testable import ConcertAPI
 
 /// Outcomes pushed back to the submitting API process, and command ids that need no row.
 @Suite(.enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
@@ -78,7 +79,10 @@ struct CommandRepliesTests {
             let other = try await client.execute(uri: location, method: .get, headers: APIHarness.authorization("mallory"))
             #expect(other.status == .notFound)
             #expect(try other.json()["code"] == "COMMAND_NOT_FOUND")
-            #expect(try await client.execute(uri: location, method: .get, headers: APIHarness.authorization("alice")).status == .ok, "her access token works too")
+            #expect(
+                try await client.execute(uri: location, method: .get, headers: APIHarness.authorization("alice")).status == .ok,
+                "her access token works too"
+            )
 
             // An id that looks like ours but was not minted with the secret, and a random one: never accepted.
             var forged = Array(id)

@@ -1,12 +1,13 @@
-@testable import ConcertAPI
 import ConcertStorage
 import Foundation
-import Testing
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import TestSupport
+import Testing
+
+@testable import ConcertAPI
 
 /// Console sessions and CSRF tokens, without a server.
 @Suite struct ConsoleSessionTests {

@@ -1,9 +1,10 @@
-@testable import ConcertAPI
 import ConcertDomain
 import ConcertPipeline
-@testable import ConcertStorage
 import Foundation
 import Testing
+
+@testable import ConcertAPI
+@testable import ConcertStorage
 
 /// What the console's pages show, computed from the stores' figures without a server.
 @Suite struct ConsoleViewTests {
@@ -66,9 +67,19 @@ import Testing
 
     @Test func aLettersBodyAndHeadersArePrettyPrintedAndItsXDeathShown() {
         let record = DeadLetterStore.Record(
-            id: 9, messageId: "m", type: nil, reason: "delivery limit", exchange: "", routingKey: "p.1", count: 2,
-            firstSeenAt: now, lastSeenAt: now, replayedAt: now, replayCount: 2,
-            body: Array(#"{"b":1,"a":2}"#.utf8), headers: #"{"x-death":[{"count":5}]}"#
+            id: 9,
+            messageId: "m",
+            type: nil,
+            reason: "delivery limit",
+            exchange: "",
+            routingKey: "p.1",
+            count: 2,
+            firstSeenAt: now,
+            lastSeenAt: now,
+            replayedAt: now,
+            replayCount: 2,
+            body: Array(#"{"b":1,"a":2}"#.utf8),
+            headers: #"{"x-death":[{"count":5}]}"#
         )
         let page = LetterPage(record)
         #expect(page.body == "{\n  \"a\" : 2,\n  \"b\" : 1\n}")
@@ -77,8 +88,19 @@ import Testing
         #expect(page.xDeath.contains("\"count\" : 5"))
         #expect(page.replayed == "2×, last 2026-12-03T10:15:00Z")
         let binary = DeadLetterStore.Record(
-            id: 10, messageId: "m", type: "Pay", reason: "r", exchange: "concert.commands", routingKey: "p.1", count: 1,
-            firstSeenAt: now, lastSeenAt: now, replayedAt: nil, replayCount: 0, body: [0xFF, 0xFE], headers: "{}"
+            id: 10,
+            messageId: "m",
+            type: "Pay",
+            reason: "r",
+            exchange: "concert.commands",
+            routingKey: "p.1",
+            count: 1,
+            firstSeenAt: now,
+            lastSeenAt: now,
+            replayedAt: nil,
+            replayCount: 0,
+            body: [0xFF, 0xFE],
+            headers: "{}"
         )
         #expect(LetterPage(binary).body == "(2 bytes, not UTF-8)")
         #expect(LetterPage(binary).xDeath.hasPrefix("none"))
@@ -108,8 +130,17 @@ import Testing
         let key = ScheduleKey(concertID: try ConcertID.parse(3), date: try ScheduleDate.parse("2026-12-24"))
         let id = UUID()
         let row = CommandRow(
-            .init(id: id, type: "ReserveSeat", userID: "u", partitionKey: key.partitionKey, status: "failed", result: nil,
-                  errorCode: "SEAT_TAKEN", submittedAt: now, completedAt: nil),
+            .init(
+                id: id,
+                type: "ReserveSeat",
+                userID: "u",
+                partitionKey: key.partitionKey,
+                status: "failed",
+                result: nil,
+                errorCode: "SEAT_TAKEN",
+                submittedAt: now,
+                completedAt: nil
+            ),
             partitions: 8
         )
         #expect(row.id == id.uuidString.lowercased())

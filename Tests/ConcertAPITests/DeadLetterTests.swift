@@ -14,7 +14,12 @@ import Testing
 
 @Suite(.enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct DeadLetterTests {
-    static func admin(_ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, token: String? = APIHarness.adminToken) async throws
+    static func admin(
+        _ client: any TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        token: String? = APIHarness.adminToken
+    ) async throws
         -> TestResponse
     {
         var headers: HTTPFields = [:]
@@ -63,7 +68,10 @@ struct DeadLetterTests {
             }
             #expect(listed.deadLetters.first?.reason.hasPrefix("wrong partition") == true)
             #expect(listed.deadLetters.first?.routingKey == PipelineTopology.partitionRoutingKey(1 - home))
-            let applied = try await harness.client.query("SELECT count(*) FROM commands WHERE id = \(envelope.id)", logger: DatabaseEnvironment.logger)
+            let applied = try await harness.client.query(
+                "SELECT count(*) FROM commands WHERE id = \(envelope.id)",
+                logger: DatabaseEnvironment.logger
+            )
             #expect(try await applied.decode(Int.self).reduce(0, +) == 0)
         }
     }
@@ -80,7 +88,8 @@ struct DeadLetterTests {
                     properties: AMQPMessageProperties(messageId: "garbage-\(partition)"),
                     mandatory: true
                 )
-                let unknown = #"{"id":"\#(UUID())","type":"Refund","version":1,"userId":"eve","partitionKey":"x","payload":{},"submittedAt":"2026-11-25T00:00:00Z"}"#
+                let unknown =
+                    #"{"id":"\#(UUID())","type":"Refund","version":1,"userId":"eve","partitionKey":"x","payload":{},"submittedAt":"2026-11-25T00:00:00Z"}"#
                 try await harness.broker.publish(
                     exchange: PipelineTopology.commandsExchange,
                     routingKey: PipelineTopology.partitionRoutingKey(partition),

@@ -46,7 +46,10 @@ struct DisruptiveOutageTests {
             #expect(try await alice.reserve(seat: 1, date: date).status == .created)
 
             let database = try await harness.client.query("SELECT current_database()", logger: Self.logger).decode(String.self).reduce("", +)
-            try await harness.client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \"\(database)\" SET default_transaction_read_only = on"), logger: Self.logger)
+            try await harness.client.query(
+                PostgresQuery(unsafeSQL: "ALTER DATABASE \"\(database)\" SET default_transaction_read_only = on"),
+                logger: Self.logger
+            )
             do {
                 try await Self.reconnectEveryone(harness)
                 let queued = try await alice.send(.post, "/v1/reservations", #"{"concertId":1,"date":"\#(date)","seatNumber":2}"#)

@@ -39,7 +39,8 @@ struct DisruptivePipelineTests {
                 let body = #"{"concertId":1,"date":"\#(dates[index % dates.count])","seatNumber":\#(index % 40 + 1)}"#
                 group.addTask {
                     let response = try await buyer.send(.post, "/v1/reservations", body)
-                    guard response.status == .accepted, case .string(let id)? = try response.json()["commandId"], let uuid = UUID(uuidString: id) else {
+                    guard response.status == .accepted, case .string(let id)? = try response.json()["commandId"], let uuid = UUID(uuidString: id)
+                    else {
                         return
                     }
                     let total = accepted.withLock { ids in
@@ -111,7 +112,8 @@ struct DisruptivePipelineTests {
             let first = try Self.startWorker(harness, partitions: partitions, name: "first")
             defer { if first.isRunning { first.terminate() } }
             try await eventually("the first worker consumes every partition") {
-                for partition in 0..<partitions where try await harness.broker.inspectQueue(PipelineTopology.partitionQueue(partition)).consumerCount < 1 {
+                for partition in 0..<partitions
+                where try await harness.broker.inspectQueue(PipelineTopology.partitionQueue(partition)).consumerCount < 1 {
                     return false
                 }
                 return true
@@ -129,14 +131,19 @@ struct DisruptivePipelineTests {
             let (buyers, dates) = try await Self.buyers(client, harness, count: 40)
             let pid = first.processIdentifier
             let killed = Locked(false)
-            let accepted = try await Self.burst(buyers, dates: dates, count: 400, onAccepted: { total in
-                // Mid-burst, the active worker dies without any chance to clean up.
-                let kill = killed.withLock { done in
-                    defer { done = done || total >= 150 }
-                    return !done && total >= 150
+            let accepted = try await Self.burst(
+                buyers,
+                dates: dates,
+                count: 400,
+                onAccepted: { total in
+                    // Mid-burst, the active worker dies without any chance to clean up.
+                    let kill = killed.withLock { done in
+                        defer { done = done || total >= 150 }
+                        return !done && total >= 150
+                    }
+                    if kill { Glibc.kill(pid, SIGKILL) }
                 }
-                if kill { Glibc.kill(pid, SIGKILL) }
-            })
+            )
             #expect(killed.withLock { $0 })
             #expect(accepted.count == 400)
             try await Self.expectConsistent(harness, accepted: accepted)

@@ -26,7 +26,8 @@ struct MetricsTests {
             #expect(try await alice.reserve(seat: 9, date: date).status == .created)
             #expect(try await alice.reserve(seat: 9, date: date).status == .conflict)
 
-            await QueueDepthMonitor(connection: harness.broker, topology: PipelineTopology(partitions: 2), logger: DatabaseEnvironment.logger).sample()
+            await QueueDepthMonitor(connection: harness.broker, topology: PipelineTopology(partitions: 2), logger: DatabaseEnvironment.logger)
+                .sample()
             let response = try await client.execute(uri: "/metrics", method: .get)
             #expect(response.status == .ok)
             let text = String(buffer: response.body)

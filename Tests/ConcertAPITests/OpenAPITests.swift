@@ -14,7 +14,10 @@ import Testing
 @Suite struct OpenAPITests {
     static func router() async -> Router<APIRequestContext> {
         let logger = Logger(label: "openapi-tests")
-        let client = PostgresClient(configuration: .init(host: "127.0.0.1", username: "nobody", password: nil, database: nil, tls: .disable), backgroundLogger: logger)
+        let client = PostgresClient(
+            configuration: .init(host: "127.0.0.1", username: "nobody", password: nil, database: nil, tls: .disable),
+            backgroundLogger: logger
+        )
         let broker = AMQPConnection(configuration: AMQPConfiguration(port: 1), logger: logger)
         return buildAPIRouter(
             await APIServices.make(

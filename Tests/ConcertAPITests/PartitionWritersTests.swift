@@ -166,10 +166,22 @@ struct PartitionWritersTests {
     /// DESIGN §7's invariants 1–3 and the wallet's, read from storage.
     static func expectInvariants(_ harness: APIHarness) async throws {
         // A paid reservation has exactly its payment; a payment's reservation is paid.
-        #expect(try await count("SELECT count(*) FROM reservations r WHERE r.status = 'paid' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.reservation_id = r.id)", harness) == 0)
-        #expect(try await count("SELECT count(*) FROM payments p JOIN reservations r ON r.id = p.reservation_id WHERE r.status <> 'paid'", harness) == 0)
+        #expect(
+            try await count(
+                "SELECT count(*) FROM reservations r WHERE r.status = 'paid' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.reservation_id = r.id)",
+                harness
+            ) == 0
+        )
+        #expect(
+            try await count("SELECT count(*) FROM payments p JOIN reservations r ON r.id = p.reservation_id WHERE r.status <> 'paid'", harness) == 0
+        )
         // At most one live reservation a seat, and the seat's row says which.
-        #expect(try await count("SELECT count(*) FROM (SELECT 1 FROM reservations WHERE status IN ('held', 'paid') GROUP BY schedule_id, seat_number HAVING count(*) > 1) d", harness) == 0)
+        #expect(
+            try await count(
+                "SELECT count(*) FROM (SELECT 1 FROM reservations WHERE status IN ('held', 'paid') GROUP BY schedule_id, seat_number HAVING count(*) > 1) d",
+                harness
+            ) == 0
+        )
         #expect(
             try await count(
                 """
@@ -186,7 +198,12 @@ struct PartitionWritersTests {
             ) == 0
         )
         // Every wallet equals its ledger, and every payment debited exactly once.
-        #expect(try await count("SELECT count(*) FROM wallets w WHERE w.balance <> (SELECT coalesce(sum(amount), 0) FROM wallet_ledger l WHERE l.user_id = w.user_id)", harness) == 0)
+        #expect(
+            try await count(
+                "SELECT count(*) FROM wallets w WHERE w.balance <> (SELECT coalesce(sum(amount), 0) FROM wallet_ledger l WHERE l.user_id = w.user_id)",
+                harness
+            ) == 0
+        )
         #expect(try await count("SELECT (SELECT count(*) FROM wallet_ledger WHERE kind = 'payment') - (SELECT count(*) FROM payments)", harness) == 0)
     }
 

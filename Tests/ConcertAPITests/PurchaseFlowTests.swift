@@ -290,7 +290,9 @@ struct PurchaseFlowTests {
             let reservationID = try #require(try held.json()["result"]?["reservationId"]?.string.flatMap(UUID.init(uuidString:)))
 
             // The expiry message is lost (as a broker restart can lose it).
-            try await eventually("the expiry is scheduled") { try await harness.broker.inspectQueue(PipelineTopology.holdDelayQueue).messageCount == 1 }
+            try await eventually("the expiry is scheduled") {
+                try await harness.broker.inspectQueue(PipelineTopology.holdDelayQueue).messageCount == 1
+            }
             #expect(try await harness.broker.purgeQueue(PipelineTopology.holdDelayQueue) == 1)
             try await Task.sleep(for: .seconds(2.5))
             func status() async throws -> String? {
@@ -306,8 +308,13 @@ struct PurchaseFlowTests {
             )
             #expect(try await sweeper.sweep() == 1)
             try await eventually(timeout: .seconds(5), "the swept hold expires") { try await status() == "expired" }
-            #expect(try await harness.client.query("SELECT count(*) FROM seats WHERE reservation_id = \(reservationID)", logger: DatabaseEnvironment.logger)
-                .decode(Int.self).reduce(0, +) == 0)
+            #expect(
+                try await harness.client.query(
+                    "SELECT count(*) FROM seats WHERE reservation_id = \(reservationID)",
+                    logger: DatabaseEnvironment.logger
+                )
+                .decode(Int.self).reduce(0, +) == 0
+            )
             #expect(try await sweeper.sweep() == 0, "nothing is left to sweep")
             #expect(try await bob.reserve(seat: 5, date: date).status == .created)
         }
@@ -393,4 +400,3 @@ struct PurchaseFlowTests {
         }
     }
 }
-

@@ -1,9 +1,10 @@
-@testable import ConcertAPI
 import ConcertDomain
 import Crypto
 import Foundation
 import JWTKit
 import Testing
+
+@testable import ConcertAPI
 
 /// Queue tokens are signed by hand and verified by hand when in that form, by JWTKit otherwise: all must agree.
 @Suite struct QueueTokensTests {
@@ -46,14 +47,26 @@ import Testing
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         let claims = QueueTokenClaims(
-            sub: .init(value: "carol"), concertId: 3, seq: 5, iat: .init(value: Date()), exp: .init(value: Date().addingTimeInterval(600))
+            sub: .init(value: "carol"),
+            concertId: 3,
+            seq: 5,
+            iat: .init(value: Date()),
+            exp: .init(value: Date().addingTimeInterval(600))
         )
         let standard = try await keys.sign(claims)
         #expect(tokens.signedHere(standard) == nil)
         #expect(try await tokens.verify(standard) == VerifiedQueueToken(userID: UserID("carol")!, concertID: ConcertID(3)!, seq: 5))
 
         // A valid signature over claims outside the form (a zero seq) is refused either way.
-        let zeroSeq = try await keys.sign(QueueTokenClaims(sub: .init(value: "dave"), concertId: 3, seq: 0, iat: .init(value: Date()), exp: .init(value: Date().addingTimeInterval(600))))
+        let zeroSeq = try await keys.sign(
+            QueueTokenClaims(
+                sub: .init(value: "dave"),
+                concertId: 3,
+                seq: 0,
+                iat: .init(value: Date()),
+                exp: .init(value: Date().addingTimeInterval(600))
+            )
+        )
         await #expect(throws: Problem.tokenInvalid) { try await tokens.verify(zeroSeq) }
         // A changed signature byte is not read by hand, and refused.
         let parts = token.split(separator: ".")

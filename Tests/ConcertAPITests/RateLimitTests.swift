@@ -1,12 +1,13 @@
-@testable import ConcertAPI
+import AMQPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import AMQPClient
 import NIOCore
 import TestSupport
 import Testing
+
+@testable import ConcertAPI
 
 /// `CONCERT_RATE_LIMIT`: token buckets per user and per client address.
 struct RateLimiterTests {
@@ -126,11 +127,13 @@ struct ClientAddressLimitTests {
         var headers = APIHarness.authorization(user)
         headers[.contentType] = "application/json"
         headers[HTTPField.Name("X-Forwarded-For")!] = forwardedFor
-        return try await client.execute(uri: "/v1/queue/tokens", method: .post, headers: headers, body: ByteBuffer(string: #"{"concertId":1}"#)).status
+        return try await client.execute(uri: "/v1/queue/tokens", method: .post, headers: headers, body: ByteBuffer(string: #"{"concertId":1}"#))
+            .status
     }
 
     @Test func twoClientsBehindATrustedProxyAreLimitedSeparately() async throws {
-        try await Self.withLiveAPI(trusting: "127.0.0.1", rateLimit: RateLimiter(perSecond: 0.01, burst: 2)) { (client: any TestClientProtocol) async throws in
+        try await Self.withLiveAPI(trusting: "127.0.0.1", rateLimit: RateLimiter(perSecond: 0.01, burst: 2)) {
+            (client: any TestClientProtocol) async throws in
             // Different users, so only the address bucket can refuse.
             #expect(try await Self.issue(client, user: "a1", forwardedFor: "203.0.113.1") == .created)
             #expect(try await Self.issue(client, user: "a2", forwardedFor: "203.0.113.1") == .created)

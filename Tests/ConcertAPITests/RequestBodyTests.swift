@@ -1,7 +1,8 @@
-@testable import ConcertAPI
 import Foundation
 import Hummingbird
 import Testing
+
+@testable import ConcertAPI
 
 /// Request bodies read by hand in their plain form must give exactly what `JSONDecoder` gives:
 /// the same values, or the same 400 with the same words.

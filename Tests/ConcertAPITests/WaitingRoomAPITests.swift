@@ -22,7 +22,8 @@ struct WaitingRoomAPITests {
     }
 
     /// Issues a token for `user`, with the access token of `bearer` (by default the same user).
-    static func issue(_ client: any TestClientProtocol, user: String, concert: Int = 1, bearer: String? = nil) async throws -> (TestResponse, Issued?) {
+    static func issue(_ client: any TestClientProtocol, user: String, concert: Int = 1, bearer: String? = nil) async throws -> (TestResponse, Issued?)
+    {
         var headers = APIHarness.authorization(bearer ?? user)
         headers[.contentType] = "application/json"
         let response = try await client.execute(

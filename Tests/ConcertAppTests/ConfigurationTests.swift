@@ -25,14 +25,20 @@ struct ConfigurationTests {
             "CONCERT_USER_JWKS": "/no/such/file.json",
             "CONCERT_LOG_LEVEL": "loud",
         ])
-        #expect(problems.map(\.variable) == [
-            "CONCERT_HTTP_PORT", "CONCERT_DATABASE_URL", "CONCERT_AMQP_URL", "CONCERT_AMQP_MANAGEMENT_URL", "CONCERT_PARTITIONS",
-            "CONCERT_RATE_LIMIT", "CONCERT_MAX_SEATS_PER_USER", "CONCERT_USER_JWKS", "CONCERT_LOG_LEVEL",
-        ])
+        #expect(
+            problems.map(\.variable) == [
+                "CONCERT_HTTP_PORT", "CONCERT_DATABASE_URL", "CONCERT_AMQP_URL", "CONCERT_AMQP_MANAGEMENT_URL", "CONCERT_PARTITIONS",
+                "CONCERT_RATE_LIMIT", "CONCERT_MAX_SEATS_PER_USER", "CONCERT_USER_JWKS", "CONCERT_LOG_LEVEL",
+            ]
+        )
         // The defaults stand in for what cannot be used; a password never appears in a message.
         #expect(configuration.partitions == 8)
         #expect(!ConfigurationProblems(problems).description.contains("hunter2"))
-        #expect(ConfigurationProblems(problems).description.hasPrefix("9 settings need fixing:\n  CONCERT_HTTP_PORT must be an integer in 1...65535, got '80000'"))
+        #expect(
+            ConfigurationProblems(problems).description.hasPrefix(
+                "9 settings need fixing:\n  CONCERT_HTTP_PORT must be an integer in 1...65535, got '80000'"
+            )
+        )
     }
 
     @Test func aShortSecretIsNamedOnceNotAlsoAsMissing() {
@@ -74,7 +80,8 @@ struct ConfigurationTests {
                 "CONCERT_AMQP_MANAGEMENT_URL": "http://guest:\(password)@mq1:15672,http://guest:\(password)@mq2:15672",
             ]
             let (_, problems) = ConcertConfiguration.read(environment: environment)
-            let shown = ConfigurationProblems(problems).description + ConcertConfiguration.effectiveSettings(environment).map(\.value).joined(separator: " ")
+            let shown =
+                ConfigurationProblems(problems).description + ConcertConfiguration.effectiveSettings(environment).map(\.value).joined(separator: " ")
             #expect(!shown.contains(password), "\(password): \(shown)")
         }
         #expect(ConcertConfiguration.withoutPassword("postgres://u:a#b@db/x") == "postgres://u:***@db/x")

@@ -20,7 +20,7 @@ struct ConsoleBrowserTests {
 
     @Test func everyPageAndFormWorksInARealBrowser() async throws {
         try await BrokerVirtualHost.withVirtualHost { amqp in
-            try await DatabaseEnvironment.withIsolatedDatabase { client, databaseURL in
+            try await DatabaseEnvironment.withIsolatedDatabaseAndURL { client, databaseURL in
                 let logger = DatabaseEnvironment.logger
                 try await Migrator().migrate(client, logger: logger)
                 _ = try await DemoData().seed(client, logger: logger)
@@ -43,8 +43,13 @@ struct ConsoleBrowserTests {
                 let userSecret = "console-tests-user-secret-0123456789abcdef"
                 let port = try StartupTests.freePort()
                 let environment = ClusterEnvironment.serveEnvironment(
-                    amqp: amqp, databaseURL: databaseURL, port: port, partitions: partitions, userSecret: userSecret,
-                    ["CONCERT_ADMIN_TOKEN": adminToken])
+                    amqp: amqp,
+                    databaseURL: databaseURL,
+                    port: port,
+                    partitions: partitions,
+                    userSecret: userSecret,
+                    ["CONCERT_ADMIN_TOKEN": adminToken]
+                )
                 let serve = try ClusterEnvironment.startServe(environment, name: "console")
                 let log = serve.log
                 // Stopped (and waited for) on a thread of its own, never on the concurrency pool.
@@ -57,14 +62,19 @@ struct ConsoleBrowserTests {
                     var browser = environment
                     browser["CONSOLE_URL"] = "http://127.0.0.1:\(port)"
                     browser["CONSOLE_ADMIN_TOKEN"] = adminToken
-                    browser["CONSOLE_ACCESS_TOKENS"] = users.map { AccessTokens.sign(user: UserID($0)!, secret: userSecret, lifetime: 3600) }.joined(separator: ",")
+                    browser["CONSOLE_ACCESS_TOKENS"] = users.map { AccessTokens.sign(user: UserID($0)!, secret: userSecret, lifetime: 3600) }.joined(
+                        separator: ","
+                    )
                     browser["CONSOLE_USER"] = users[0]
                     browser["CONSOLE_POISON"] = String(Self.poison)
                     if let folder = environment["CONCERT_CONSOLE_SCREENSHOTS"] { browser["CONSOLE_SCREENSHOTS"] = folder }
                     let output = FileManager.default.temporaryDirectory.appendingPathComponent("console-browser-\(UUID().uuidString.prefix(6)).log")
                     let script = try SpawnedProcess(
-                        "/usr/bin/env", ["python3", ClusterEnvironment.root.appendingPathComponent("Tests/Browser/console_test.py").path],
-                        environment: browser, log: output)
+                        "/usr/bin/env",
+                        ["python3", ClusterEnvironment.root.appendingPathComponent("Tests/Browser/console_test.py").path],
+                        environment: browser,
+                        log: output
+                    )
                     let status = await onThread { script.waitForExit(timeout: .seconds(300)) }
                     let lines = script.logLines().filter { !$0.isEmpty }
                     for line in lines { print(line) }

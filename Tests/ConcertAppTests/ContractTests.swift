@@ -4,12 +4,13 @@ import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PostgresNIO
 import TestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The OpenAPI document and the server agree: schemathesis (`scripts/contract-tools` installs
 /// the pinned version) runs every check over every operation of a real `concert serve`, from
@@ -46,7 +47,10 @@ struct ContractTests {
         try await Self.withServe { base in
             let (data, _) = try await URLSession.shared.data(from: URL(string: "\(base)/openapi.yaml")!)
             let served = String(decoding: data, as: UTF8.self)
-            let drifted = served.replacingOccurrences(of: "seatNumber: { type: integer, minimum: 1, maximum: 10000", with: "seatNumber: { type: integer, minimum: 1, maximum: 20000")
+            let drifted = served.replacingOccurrences(
+                of: "seatNumber: { type: integer, minimum: 1, maximum: 10000",
+                with: "seatNumber: { type: integer, minimum: 1, maximum: 20000"
+            )
             try #require(drifted != served, "the served document no longer states seatNumber's maximum as the test expects")
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("drifted-openapi-\(UUID().uuidString.prefix(6)).yaml")
             try drifted.write(to: file, atomically: true, encoding: .utf8)
@@ -66,7 +70,12 @@ struct ContractTests {
         let python = try await Self.tools().deletingLastPathComponent().appendingPathComponent("python").path
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("readme-examples-\(UUID().uuidString.prefix(6)).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let check = try SpawnedProcess(python, [Self.contract.appendingPathComponent("readme_examples.py").path], environment: ProcessInfo.processInfo.environment, log: log)
+        let check = try SpawnedProcess(
+            python,
+            [Self.contract.appendingPathComponent("readme_examples.py").path],
+            environment: ProcessInfo.processInfo.environment,
+            log: log
+        )
         let status = await onThread { check.waitForExit(timeout: .seconds(60)) }
         #expect(status == 0, "\(check.logLines())")
         #expect(check.logLines().contains { $0.hasPrefix("readme-examples: ") })
@@ -76,7 +85,12 @@ struct ContractTests {
     static func tools() async throws -> URL {
         let tools = FileManager.default.temporaryDirectory.appendingPathComponent("contract-tools-\(UUID().uuidString.prefix(6)).log")
         defer { try? FileManager.default.removeItem(at: tools) }
-        let install = try SpawnedProcess(ClusterEnvironment.root.appendingPathComponent("scripts/contract-tools").path, [], environment: ProcessInfo.processInfo.environment, log: tools)
+        let install = try SpawnedProcess(
+            ClusterEnvironment.root.appendingPathComponent("scripts/contract-tools").path,
+            [],
+            environment: ProcessInfo.processInfo.environment,
+            log: tools
+        )
         let installed = await onThread { install.waitForExit(timeout: .seconds(300)) }
         let executable = try #require(install.logLines().last { $0.hasSuffix("/bin/schemathesis") }, "scripts/contract-tools: \(install.logLines())")
         try #require(installed == 0, "scripts/contract-tools failed: \(install.logLines())")
@@ -114,7 +128,7 @@ struct ContractTests {
     /// allows exists) and three poison messages (the dead-letter archive has letters).
     static func withServe(_ body: (_ base: String) async throws -> Void) async throws {
         try await BrokerVirtualHost.withVirtualHost { amqp in
-            try await DatabaseEnvironment.withIsolatedDatabase { client, databaseURL in
+            try await DatabaseEnvironment.withIsolatedDatabaseAndURL { client, databaseURL in
                 let logger = DatabaseEnvironment.logger
                 try await Migrator().migrate(client, logger: logger)
                 _ = try await DemoData().seed(client, logger: logger)
@@ -143,9 +157,14 @@ struct ContractTests {
                 }
                 let port = try StartupTests.freePort()
                 let environment = ClusterEnvironment.serveEnvironment(
-                    amqp: amqp, databaseURL: databaseURL, port: port, partitions: partitions, userSecret: userSecret,
+                    amqp: amqp,
+                    databaseURL: databaseURL,
+                    port: port,
+                    partitions: partitions,
+                    userSecret: userSecret,
                     // schemathesis tries the admin routes with wrong tokens by the hundred.
-                    ["CONCERT_ADMIN_TOKEN": adminToken, "CONCERT_SIGN_IN_FAILURES_PER_MINUTE": "0"])
+                    ["CONCERT_ADMIN_TOKEN": adminToken, "CONCERT_SIGN_IN_FAILURES_PER_MINUTE": "0"]
+                )
                 let serve = try ClusterEnvironment.startServe(environment, name: "contract")
                 do {
                     try await eventually(timeout: .seconds(60), "concert serve is ready") {

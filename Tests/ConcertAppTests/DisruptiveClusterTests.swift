@@ -3,14 +3,15 @@ import ConcertAPI
 import ConcertDomain
 import ConcertStorage
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Glibc
 import PostgresNIO
 import Synchronization
 import TestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The three-node cluster `scripts/services up --cluster 3` starts (`CONCERT_CLUSTER_NODES` in its
 /// `.run/env`). `scripts/test` runs these tests last, against it.
@@ -46,7 +47,14 @@ enum ClusterEnvironment {
 
     /// The environment of a `concert serve` the test starts on its own database schema and
     /// virtual host (every node of the broker), on `port`; `extra` adds or overrides.
-    static func serveEnvironment(amqp: AMQPConfiguration, databaseURL: String, port: Int, partitions: Int, userSecret: String, _ extra: [String: String] = [:]) -> [String: String] {
+    static func serveEnvironment(
+        amqp: AMQPConfiguration,
+        databaseURL: String,
+        port: Int,
+        partitions: Int,
+        userSecret: String,
+        _ extra: [String: String] = [:]
+    ) -> [String: String] {
         let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
         var environment = ProcessInfo.processInfo.environment
         environment["CONCERT_DATABASE_URL"] = databaseURL
@@ -96,7 +104,7 @@ struct DisruptiveClusterTests {
         #expect(ClusterEnvironment.nodes >= 3, "no cluster: start one with scripts/services up --cluster 3 and source .run/env")
         guard ClusterEnvironment.nodes >= 3 else { return }
         try await BrokerVirtualHost.withVirtualHost { amqp in
-            try await DatabaseEnvironment.withIsolatedDatabase { client, databaseURL in
+            try await DatabaseEnvironment.withIsolatedDatabaseAndURL { client, databaseURL in
                 let logger = DatabaseEnvironment.logger
                 try await Migrator().migrate(client, logger: logger)
                 _ = try await DemoData(concerts: 1, dates: 3, seats: Self.seats).seed(client, logger: logger)
@@ -105,9 +113,15 @@ struct DisruptiveClusterTests {
                 let port = try StartupTests.freePort()
                 let serve = try ClusterEnvironment.startServe(
                     ClusterEnvironment.serveEnvironment(
-                        amqp: amqp, databaseURL: databaseURL, port: port, partitions: Self.partitions, userSecret: userSecret,
-                        ["CONCERT_HOLD_SECONDS": String(Self.holdSeconds)]),
-                    name: "cluster")
+                        amqp: amqp,
+                        databaseURL: databaseURL,
+                        port: port,
+                        partitions: Self.partitions,
+                        userSecret: userSecret,
+                        ["CONCERT_HOLD_SECONDS": String(Self.holdSeconds)]
+                    ),
+                    name: "cluster"
+                )
                 let log = serve.log
                 var touched: [Int] = []
                 do {
@@ -153,7 +167,9 @@ struct DisruptiveClusterTests {
         let firstRun = Task { await first.run() }
         try await Task.sleep(for: .seconds(5))
         let killed = try await ClusterEnvironment.nodeOfConnections(vhost: vhost)
-        let led = try await ClusterEnvironment.queues(vhost: vhost).filter { $0.name.hasPrefix("concert.commands.p") && $0.leader == "n\(killed)@localhost" }
+        let led = try await ClusterEnvironment.queues(vhost: vhost).filter {
+            $0.name.hasPrefix("concert.commands.p") && $0.leader == "n\(killed)@localhost"
+        }
         print("cluster: killing n\(killed)@localhost (kill -9): it holds concert serve's connections and leads \(led.map(\.name).sorted())")
         let killedAt = ContinuousClock.now
         touched.append(killed)
@@ -196,7 +212,10 @@ struct DisruptiveClusterTests {
             let queues = try await ClusterEnvironment.queues(vhost: vhost).filter { !$0.members.isEmpty }
             return queues.count >= partitions + 4 && queues.allSatisfy { $0.members.count == 3 && Set($0.online) == Set($0.members) }
         }
-        let statuses = try await client.query("SELECT status, count(*) FROM reservations GROUP BY status ORDER BY status", logger: DatabaseEnvironment.logger)
+        let statuses = try await client.query(
+            "SELECT status, count(*) FROM reservations GROUP BY status ORDER BY status",
+            logger: DatabaseEnvironment.logger
+        )
         var counts: [String] = []
         for try await (status, count) in statuses.decode((String, Int).self) { counts.append("\(count) \(status)") }
         print("cluster: reservations in the end: \(counts.joined(separator: ", "))")

@@ -2,10 +2,10 @@ import AMQPClient
 import ConcertOperations
 import ConcertPipeline
 import ConcertStorage
-import PostgresNIO
 import Foundation
-import Testing
+import PostgresNIO
 import TestSupport
+import Testing
 
 /// `concert doctor` over the executable: on a healthy stack every check passes (exit 0); on a
 /// broken one it fails (exit 1), naming the check and why, while the others still run.
@@ -15,25 +15,39 @@ struct DoctorTests {
     struct Verdicts {
         let finished: StartupTests.Finished
         func lines(_ check: String) -> [String] {
-            finished.lines.filter { $0.range(of: #"^  [✓✗–] "# + NSRegularExpression.escapedPattern(for: check) + "  ", options: .regularExpression) != nil }
+            finished.lines.filter {
+                $0.range(of: #"^  [✓✗–] "# + NSRegularExpression.escapedPattern(for: check) + "  ", options: .regularExpression) != nil
+            }
         }
-        func passed(_ check: String) -> Bool { let found = lines(check); return !found.isEmpty && found.allSatisfy { $0.hasPrefix("  ✓") } }
+        func passed(_ check: String) -> Bool {
+            let found = lines(check)
+            return !found.isEmpty && found.allSatisfy { $0.hasPrefix("  ✓") }
+        }
         func failed(_ check: String) -> Bool { lines(check).contains { $0.hasPrefix("  ✗") } }
         var checkLines: [String] { finished.lines.filter { $0.hasPrefix("  ✓") || $0.hasPrefix("  ✗") || $0.hasPrefix("  –") } }
     }
 
-    static let checks = ["configuration", "token secret", "admin token", "access tokens", "database", "schema", "clock", "broker", "virtual host", "permissions", "topology", "partitions"]
+    static let checks = [
+        "configuration", "token secret", "admin token", "access tokens", "database", "schema", "clock", "broker", "virtual host", "permissions",
+        "topology", "partitions",
+    ]
 
     static func doctor(_ changes: [String: String]) async throws -> Verdicts {
         Verdicts(finished: try await StartupTests.run(["doctor"], changes, timeout: .seconds(60)))
     }
 
     /// A database of its own (migrated) and a virtual host of its own, with or without the topology.
-    static func withStack<Result: Sendable>(topology: Bool = true, _ body: (_ changes: [String: String], _ broker: AMQPConfiguration) async throws -> Result) async throws -> Result {
-        try await DatabaseEnvironment.withIsolatedDatabase { database, databaseURL in
+    static func withStack<Result: Sendable>(
+        topology: Bool = true,
+        _ body: (_ changes: [String: String], _ broker: AMQPConfiguration) async throws -> Result
+    ) async throws -> Result {
+        try await DatabaseEnvironment.withIsolatedDatabaseAndURL { database, databaseURL in
             try await Migrator().migrate(database, logger: DatabaseEnvironment.logger)
             return try await BrokerVirtualHost.withVirtualHost { broker in
-                let changes = ["CONCERT_DATABASE_URL": databaseURL, "CONCERT_AMQP_URL": StartupTests.broker(virtualHost: broker.virtualHost), "CONCERT_PARTITIONS": "4"]
+                let changes = [
+                    "CONCERT_DATABASE_URL": databaseURL, "CONCERT_AMQP_URL": StartupTests.broker(virtualHost: broker.virtualHost),
+                    "CONCERT_PARTITIONS": "4",
+                ]
                 if topology {
                     let applied = try await StartupTests.run(["topology", "apply"], changes)
                     try #require(applied.status == 0, "\(applied.lines)")
@@ -94,13 +108,19 @@ struct DoctorTests {
 
     @Test func aDatabaseNewerThanTheBuildFailsTheSchemaCheck() async throws {
         try await Self.withStack { changes, _ in
-            try await DatabaseEnvironment.withIsolatedDatabase { database, url in
+            try await DatabaseEnvironment.withIsolatedDatabaseAndURL { database, url in
                 try await Migrator().migrate(database, logger: DatabaseEnvironment.logger)
-                try await database.query("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')", logger: DatabaseEnvironment.logger)
+                try await database.query(
+                    "INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')",
+                    logger: DatabaseEnvironment.logger
+                )
                 let verdicts = try await Self.doctor(changes.merging(["CONCERT_DATABASE_URL": url]) { _, new in new })
                 #expect(verdicts.finished.status == 1)
                 #expect(verdicts.failed("schema"))
-                #expect(verdicts.lines("schema").first?.contains("schema version 9999, newer than this build's") == true, "\(verdicts.lines("schema"))")
+                #expect(
+                    verdicts.lines("schema").first?.contains("schema version 9999, newer than this build's") == true,
+                    "\(verdicts.lines("schema"))"
+                )
             }
         }
     }
@@ -111,7 +131,10 @@ struct DoctorTests {
             #expect(verdicts.finished.status == 1)
             #expect(verdicts.failed("partitions"))
             #expect(verdicts.lines("partitions").first?.contains("CONCERT_PARTITIONS is 6 but the broker has 4 partition queues") == true)
-            #expect(verdicts.lines("topology").first?.contains("missing: concert.commands.p4, concert.commands.p5") == true, "\(verdicts.lines("topology"))")
+            #expect(
+                verdicts.lines("topology").first?.contains("missing: concert.commands.p4, concert.commands.p5") == true,
+                "\(verdicts.lines("topology"))"
+            )
         }
     }
 
@@ -120,7 +143,10 @@ struct DoctorTests {
             let verdicts = try await Self.doctor(changes.merging(["CONCERT_HOLD_SECONDS": "60"]) { _, new in new })
             #expect(verdicts.finished.status == 1)
             #expect(verdicts.failed("topology"))
-            #expect(verdicts.lines("topology").first?.contains("inequivalent arg 'x-message-ttl' for queue 'concert.delay.hold'") == true, "\(verdicts.lines("topology"))")
+            #expect(
+                verdicts.lines("topology").first?.contains("inequivalent arg 'x-message-ttl' for queue 'concert.delay.hold'") == true,
+                "\(verdicts.lines("topology"))"
+            )
             #expect(verdicts.passed("partitions"))
         }
     }

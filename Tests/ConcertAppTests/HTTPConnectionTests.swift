@@ -1,10 +1,11 @@
 import Foundation
+import Glibc
+import TestSupport
+import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Glibc
-import Testing
-import TestSupport
 
 /// Clients that hold connections without sending a request, tried on a real `concert api`:
 /// they must not starve the others, and they are closed after `CONCERT_HTTP_IDLE_TIMEOUT_SECONDS`.
@@ -60,7 +61,7 @@ struct HTTPConnectionTests {
     @Test func halfRequestsDoNotStarveOthersAndAreClosedAfterTheIdleTimeout() async throws {
         try await Self.withAPI(["CONCERT_HTTP_IDLE_TIMEOUT_SECONDS": "3"]) { port in
             var held: [Int32] = []
-            defer { held.forEach { close($0) } }
+            defer { for descriptor in held { close(descriptor) } }
             for _ in 0..<1_500 {
                 let descriptor = try Self.connect(port)
                 Self.send(descriptor, "GET /health/live HTTP/1.1\r\nHost: concert\r\n")
@@ -94,7 +95,7 @@ struct HTTPConnectionTests {
     @Test func connectionsPastTheCapAreAnswered503AndClosed() async throws {
         try await Self.withAPI(["CONCERT_HTTP_MAX_CONNECTIONS": "20"]) { port in
             var held: [Int32] = []
-            defer { held.forEach { close($0) } }
+            defer { for descriptor in held { close(descriptor) } }
             for _ in 0..<20 { held.append(try Self.connect(port)) }
             // Let the server count them.
             try await Task.sleep(for: .milliseconds(300))

@@ -1,6 +1,5 @@
 import AMQPClient
 import ConcertAPI
-@testable import ConcertApp
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -9,6 +8,8 @@ import NIOFoundationCompat
 import PostgresNIO
 import Prometheus
 import Testing
+
+@testable import ConcertApp
 
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["CONCERT_REQUIRE_SERVICES"] == "1"))
 struct HealthTests {
@@ -31,7 +32,14 @@ struct HealthTests {
             defer { group.cancelAll() }
             try await broker.waitUntilConnected(timeout: .seconds(10))
 
-            let api = try await ConcertServices.makeAPIServices(configuration, metrics: PrometheusCollectorRegistry(), database: database, broker: broker, progress: StartupProgress(finished: true), logger: logger)
+            let api = try await ConcertServices.makeAPIServices(
+                configuration,
+                metrics: PrometheusCollectorRegistry(),
+                database: database,
+                broker: broker,
+                progress: StartupProgress(finished: true),
+                logger: logger
+            )
             let app = Application(router: buildAPIRouter(api))
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health/live", method: .get) { response in
@@ -39,7 +47,9 @@ struct HealthTests {
                 }
                 let response = try await client.execute(uri: "/health/ready", method: .get)
                 #expect(response.status == .ok)
-                #expect(try JSONDecoder().decode([String: String].self, from: response.body) == ["status": "ready", "database": "up", "broker": "up"])
+                #expect(
+                    try JSONDecoder().decode([String: String].self, from: response.body) == ["status": "ready", "database": "up", "broker": "up"]
+                )
             }
         }
     }
@@ -54,7 +64,14 @@ struct HealthTests {
             group.addTask { try await broker.run() }
             defer { group.cancelAll() }
 
-            let api = try await ConcertServices.makeAPIServices(configuration, metrics: PrometheusCollectorRegistry(), database: database, broker: broker, progress: StartupProgress(finished: true), logger: logger)
+            let api = try await ConcertServices.makeAPIServices(
+                configuration,
+                metrics: PrometheusCollectorRegistry(),
+                database: database,
+                broker: broker,
+                progress: StartupProgress(finished: true),
+                logger: logger
+            )
             let app = Application(router: buildAPIRouter(api))
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health/live", method: .get) { response in

@@ -152,7 +152,8 @@ final class Burst: Sendable {
         let failed = after.filter { $0.status == 503 || $0.status == 0 }
         let window = failed.last.map { $0.at - since } ?? .zero
         let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
-        return "\(after.count) answers after it, \(after.filter { $0.status == 503 }.count) × 503 and \(after.filter { $0.status == 0 }.count) without an answer, "
+        return
+            "\(after.count) answers after it, \(after.filter { $0.status == 503 }.count) × 503 and \(after.filter { $0.status == 0 }.count) without an answer, "
             + "the last of them \(String(format: "%.1f", seconds)) s after it; \(after.filter { $0.status == 202 }.count) × 202; "
             + "codes of 5xx over the whole burst: \(state.withLock { $0.codes }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
     }

@@ -107,7 +107,10 @@ struct ServicesScriptTests {
         try FileManager.default.createDirectory(at: run.appendingPathComponent("postgres/data"), withIntermediateDirectories: true)
         try "\(getpid())\n".write(to: run.appendingPathComponent("rabbitmq/rabbit.pid"), atomically: true, encoding: .utf8)
         try "\(getpid())\n\(run.path)/postgres/data\n0\n5432\n".write(
-            to: run.appendingPathComponent("postgres/data/postmaster.pid"), atomically: true, encoding: .utf8)
+            to: run.appendingPathComponent("postgres/data/postmaster.pid"),
+            atomically: true,
+            encoding: .utf8
+        )
 
         let (status, output) = try Self.services(folder, ["status"], ports: try Self.freePorts())
 

@@ -1,14 +1,15 @@
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import AMQPClient
 import ConcertPipeline
 import ConcertStorage
-import PostgresNIO
+import Foundation
 import Glibc
-import Testing
+import PostgresNIO
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The `concert` executable (the debug build `scripts/test` makes) started with settings that
 /// cannot work: one-shot commands fail at once with one line that names the setting; `serve`
@@ -97,16 +98,22 @@ struct StartupTests {
     /// Passwords `URLComponents` cannot parse never reach the output, whatever fails.
     @Test(arguments: ["pa#ss word", "at@sign/slash", "q?uery"])
     func aPasswordOfAnyShapeIsNeverPrinted(password: String) async throws {
-        let finished = try await Self.run(["migrate"], [
-            "CONCERT_DATABASE_URL": "postgres://concert:\(password)@127.0.0.1:1/concert",
-            "CONCERT_AMQP_URL": "amqp://concert:\(password)@127.0.0.1:1/%2F",
-        ])
+        let finished = try await Self.run(
+            ["migrate"],
+            [
+                "CONCERT_DATABASE_URL": "postgres://concert:\(password)@127.0.0.1:1/concert",
+                "CONCERT_AMQP_URL": "amqp://concert:\(password)@127.0.0.1:1/%2F",
+            ]
+        )
         #expect(finished.status != 0)
         #expect(!finished.lines.joined(separator: "\n").contains(password), "\(finished.lines)")
-        let doctor = try await Self.run(["doctor"], [
-            "CONCERT_DATABASE_URL": "postgres://concert:\(password)@127.0.0.1:1/concert",
-            "CONCERT_AMQP_URL": "amqp://concert:\(password)@127.0.0.1:1/%2F",
-        ])
+        let doctor = try await Self.run(
+            ["doctor"],
+            [
+                "CONCERT_DATABASE_URL": "postgres://concert:\(password)@127.0.0.1:1/concert",
+                "CONCERT_AMQP_URL": "amqp://concert:\(password)@127.0.0.1:1/%2F",
+            ]
+        )
         #expect(!doctor.lines.joined(separator: "\n").contains(password), "\(doctor.lines)")
     }
 
@@ -123,12 +130,15 @@ struct StartupTests {
     /// Without a way to verify access tokens the API does not start: one line naming the variables.
     @Test(arguments: ["api", "serve"])
     func theAPIRefusesToStartWithoutAccessTokenKeys(subcommand: String) async throws {
-        let finished = try await Self.run([subcommand], [
-            "CONCERT_USER_TOKEN_SECRET": "",
-            "CONCERT_USER_JWKS": "",
-            "CONCERT_TOKEN_SECRET": "startup-tests-secret-0123456789abcdef",
-            "CONCERT_HTTP_PORT": String(try Self.freePort()),
-        ])
+        let finished = try await Self.run(
+            [subcommand],
+            [
+                "CONCERT_USER_TOKEN_SECRET": "",
+                "CONCERT_USER_JWKS": "",
+                "CONCERT_TOKEN_SECRET": "startup-tests-secret-0123456789abcdef",
+                "CONCERT_HTTP_PORT": String(try Self.freePort()),
+            ]
+        )
         Self.expectOneLineFailure(finished, containing: "must be set", naming: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS")
     }
 
@@ -199,21 +209,27 @@ struct StartupTests {
     /// about them, and no waiting).
     @Test(arguments: ["serve", "api"])
     func everyBadVariableIsNamedAtOnceBeforeAnythingConnects(subcommand: String) async throws {
-        let finished = try await Self.run([subcommand], [
-            "CONCERT_TOKEN_SECRET": "",
-            "CONCERT_ADMIN_TOKEN": "short",
-            "CONCERT_PARTITIONS": "0",
-            "CONCERT_USER_TOKEN_SECRET": "also-short",
-            "CONCERT_HOLD_SECONDS": "five minutes",
-            "CONCERT_DATABASE_URL": Self.database(port: 1),
-            "CONCERT_AMQP_URL": Self.broker(port: 1),
-        ])
+        let finished = try await Self.run(
+            [subcommand],
+            [
+                "CONCERT_TOKEN_SECRET": "",
+                "CONCERT_ADMIN_TOKEN": "short",
+                "CONCERT_PARTITIONS": "0",
+                "CONCERT_USER_TOKEN_SECRET": "also-short",
+                "CONCERT_HOLD_SECONDS": "five minutes",
+                "CONCERT_DATABASE_URL": Self.database(port: 1),
+                "CONCERT_AMQP_URL": Self.broker(port: 1),
+            ]
+        )
         #expect(finished.status == 1)
         #expect(finished.elapsed < .seconds(5))
         #expect(finished.lines.first == "Error: 5 settings need fixing:", "\(finished.lines)")
         #expect(finished.lines.count == 6, "\(finished.lines)")
-        for variable in ["CONCERT_TOKEN_SECRET is required", "CONCERT_ADMIN_TOKEN must be at least 16", "CONCERT_PARTITIONS must be an integer in 1...1024, got '0'",
-                         "CONCERT_USER_TOKEN_SECRET must be at least 32", "CONCERT_HOLD_SECONDS must be an integer"] {
+        for variable in [
+            "CONCERT_TOKEN_SECRET is required", "CONCERT_ADMIN_TOKEN must be at least 16",
+            "CONCERT_PARTITIONS must be an integer in 1...1024, got '0'",
+            "CONCERT_USER_TOKEN_SECRET must be at least 32", "CONCERT_HOLD_SECONDS must be an integer",
+        ] {
             #expect(finished.lines.contains { $0.hasPrefix("  \(variable)") }, "\(variable) not named: \(finished.lines)")
         }
         #expect(!finished.lines.contains { $0.contains("cannot reach") })
@@ -230,10 +246,17 @@ struct StartupTests {
     /// A database whose schema is newer than this build: `serve` stops with one line (it would
     /// otherwise write rows a newer build's code depends on in ways it cannot know).
     @Test func serveRefusesADatabaseNewerThanTheBuild() async throws {
-        try await DatabaseEnvironment.withIsolatedDatabase { database, url in
+        try await DatabaseEnvironment.withIsolatedDatabaseAndURL { database, url in
             try await Migrator().migrate(database, logger: DatabaseEnvironment.logger)
-            try await database.query("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')", logger: DatabaseEnvironment.logger)
-            let finished = try await Self.run(["serve"], ["CONCERT_DATABASE_URL": url, "CONCERT_HTTP_PORT": String(try Self.freePort())], timeout: .seconds(30))
+            try await database.query(
+                "INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')",
+                logger: DatabaseEnvironment.logger
+            )
+            let finished = try await Self.run(
+                ["serve"],
+                ["CONCERT_DATABASE_URL": url, "CONCERT_HTTP_PORT": String(try Self.freePort())],
+                timeout: .seconds(30)
+            )
             Self.expectOneLineFailure(finished, containing: "schema version 9999, newer than this build's", naming: "upgrade")
         }
     }
@@ -250,7 +273,11 @@ struct StartupTests {
                 ["CONCERT_AMQP_URL": url, "CONCERT_PARTITIONS": "8", "CONCERT_HTTP_PORT": String(try Self.freePort())],
                 timeout: .seconds(30)
             )
-            Self.expectOneLineFailure(finished, containing: "CONCERT_PARTITIONS is 8 but the broker has 4 partition queues", naming: "CONCERT_PARTITIONS")
+            Self.expectOneLineFailure(
+                finished,
+                containing: "CONCERT_PARTITIONS is 8 but the broker has 4 partition queues",
+                naming: "CONCERT_PARTITIONS"
+            )
             // Nothing was declared: p4…p7 do not exist.
             let exists = try await withConnection(broker) { try await $0.queueExists(PipelineTopology.partitionQueue(4)) }
             #expect(!exists)

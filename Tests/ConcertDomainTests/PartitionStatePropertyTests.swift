@@ -29,10 +29,14 @@ import Testing
             let (referenceBefore, storageBefore) = (reference, storage)
 
             // The worker's part: facts for payments, decisions, debits deferred until needed.
-            state.remember(batch.compactMap { command in
-                guard case .pay(let pay) = command.command, state.reservationsToLookUp(for: [command]).contains(pay.reservationId) else { return nil }
-                return storage.facts(pay.reservationId)
-            })
+            state.remember(
+                batch.compactMap { command in
+                    guard case .pay(let pay) = command.command, state.reservationsToLookUp(for: [command]).contains(pay.reservationId) else {
+                        return nil
+                    }
+                    return storage.facts(pay.reservationId)
+                }
+            )
             var outcomes: [UUID: Outcome] = [:]
             var debits: [PartitionState.Debit] = []
             func settle() {
@@ -61,7 +65,10 @@ import Testing
             for command in batch {
                 let expected = reference.apply(command, now: now)
                 let outcome = try #require(outcomes[command.id])
-                #expect(outcome.failure == expected, "command \(command.command) at \(now): \(String(describing: outcome.failure)) vs \(String(describing: expected))")
+                #expect(
+                    outcome.failure == expected,
+                    "command \(command.command) at \(now): \(String(describing: outcome.failure)) vs \(String(describing: expected))"
+                )
             }
             for command in batch {
                 for effect in outcomes[command.id]?.effects ?? [] { storage.apply(effect) }
@@ -120,13 +127,19 @@ import Testing
     /// What PostgreSQL would hold after the effects: every reservation with its status, and the wallets.
     struct Storage {
         var all: [UUID: Reservation] = [:]
-        var balances: [UserID: Won] = Dictionary(uniqueKeysWithValues: PartitionStatePropertyTests.users.enumerated().map { ($1, Won(Int64($0) * 2500)) })
+        var balances: [UserID: Won] = Dictionary(
+            uniqueKeysWithValues: PartitionStatePropertyTests.users.enumerated().map { ($1, Won(Int64($0) * 2500)) }
+        )
 
         var live: [UUID: Reservation] { all.filter { $0.value.status != .expired } }
 
         func seatMap() -> SeatMap {
             let seats = (1...PartitionStatePropertyTests.seats).map { number in
-                SeatMap.Seat(number: SeatNumber(number)!, price: Won(Int64(number) * 1000), reservationID: live.values.first { $0.seat.rawValue == number }?.id)
+                SeatMap.Seat(
+                    number: SeatNumber(number)!,
+                    price: Won(Int64(number) * 1000),
+                    reservationID: live.values.first { $0.seat.rawValue == number }?.id
+                )
             }
             return SeatMap(schedule: PartitionStatePropertyTests.schedule, seats: seats, reservations: Array(live.values))
         }
@@ -154,7 +167,9 @@ import Testing
     struct Reference {
         let limit: Int?
         var reservations: [UUID: Reservation] = [:]
-        var balances: [UserID: Won] = Dictionary(uniqueKeysWithValues: PartitionStatePropertyTests.users.enumerated().map { ($1, Won(Int64($0) * 2500)) })
+        var balances: [UserID: Won] = Dictionary(
+            uniqueKeysWithValues: PartitionStatePropertyTests.users.enumerated().map { ($1, Won(Int64($0) * 2500)) }
+        )
 
         func live(onSeat seat: SeatNumber, at now: Date) -> Reservation? {
             reservations.values.first { $0.seat == seat && $0.effectiveStatus(at: now) != .expired }

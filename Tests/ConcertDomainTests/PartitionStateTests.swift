@@ -28,7 +28,13 @@ import Testing
     }
 
     static func pay(_ reservation: UUID, by user: UserID) -> CommandEnvelope {
-        CommandEnvelope(id: UUID(), userId: user, partitionKey: schedule.partitionKey, command: .pay(.init(reservationId: reservation)), submittedAt: Date())
+        CommandEnvelope(
+            id: UUID(),
+            userId: user,
+            partitionKey: schedule.partitionKey,
+            command: .pay(.init(reservationId: reservation)),
+            submittedAt: Date()
+        )
     }
 
     static func expire(_ reservations: [UUID]) -> CommandEnvelope {
@@ -201,10 +207,12 @@ import Testing
             id: UUID(),
             userId: UserID("system")!,
             partitionKey: Self.schedule.partitionKey,
-            command: .expireHold(.init(holds: [
-                .init(partitionKey: Self.schedule.partitionKey, reservationIds: [here.id]),
-                .init(partitionKey: other.partitionKey, reservationIds: [there.id]),
-            ])),
+            command: .expireHold(
+                .init(holds: [
+                    .init(partitionKey: Self.schedule.partitionKey, reservationIds: [here.id]),
+                    .init(partitionKey: other.partitionKey, reservationIds: [there.id]),
+                ])
+            ),
             submittedAt: Date()
         )
         #expect(state.schedulesToLoad(for: [there, expiry], now: start) == [other])

@@ -1,6 +1,7 @@
-@testable import ConcertDomain
 import Foundation
 import Testing
+
+@testable import ConcertDomain
 
 @Suite struct ValueTypeTests {
     @Test(arguments: ["2026-12-24", "2028-02-29", "2000-01-01", "9999-12-31", "0001-01-01", "0152-11-28", "1600-02-29"])
@@ -8,7 +9,10 @@ import Testing
         #expect(ScheduleDate(text)?.description == text)
     }
 
-    @Test(arguments: ["2026-02-29", "2026-13-01", "2026-04-31", "26-12-24", "2026-1-5", "2026/12/24", "2026-12-24T00:00", "", "１２３４-01-01", "0000-01-01", "1900-02-29"])
+    @Test(arguments: [
+        "2026-02-29", "2026-13-01", "2026-04-31", "26-12-24", "2026-1-5", "2026/12/24", "2026-12-24T00:00", "", "１２３４-01-01", "0000-01-01",
+        "1900-02-29",
+    ])
     func otherTextIsNotADate(_ text: String) {
         #expect(ScheduleDate(text) == nil)
     }

@@ -1,9 +1,10 @@
 import AMQPClient
-@testable import ConcertPipeline
 import Foundation
 import Logging
 import TestSupport
 import Testing
+
+@testable import ConcertPipeline
 
 @Suite struct TopologyDefinitionTests {
     @Test func theCheckedInDefinitionsAreWhatTheCodeDeclares() throws {
@@ -20,7 +21,11 @@ import Testing
         let topology = PipelineTopology(partitions: 4, holdSeconds: 300)
         for partition in 0..<4 {
             let key = PipelineTopology.partitionRoutingKey(partition)
-            #expect(topology.bindings.contains(AMQPBinding(queue: PipelineTopology.partitionQueue(partition), exchange: "concert.commands", routingKey: key)))
+            #expect(
+                topology.bindings.contains(
+                    AMQPBinding(queue: PipelineTopology.partitionQueue(partition), exchange: "concert.commands", routingKey: key)
+                )
+            )
             #expect(topology.bindings.contains(AMQPBinding(queue: "concert.delay.hold", exchange: "concert.delay", routingKey: key)))
         }
         let hold = topology.queues.first { $0.name == "concert.delay.hold" }

@@ -1,9 +1,10 @@
-import Foundation
-@testable import ConcertStorage
 import ConcertDomain
+import Foundation
 import PostgresNIO
 import TestSupport
 import Testing
+
+@testable import ConcertStorage
 
 /// The statements of the hot paths: how they read (by index, whatever a table holds) and what
 /// they refuse (a stale write of a partition).
@@ -72,7 +73,10 @@ struct PartitionStatementTests {
                 """,
                 logger: logger
             )
-            let explained = try await connection.fetch(PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE \(name)\(probe)"), logger: logger)
+            let explained = try await connection.fetch(
+                PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE \(name)\(probe)"),
+                logger: logger
+            )
             let plan = try explained[0].decode(String.self)
             let document = try #require(try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])
             return Self.rowsRead(from: "queue_tokens", in: try #require(document.first?["Plan"] as? [String: Any]))
@@ -158,7 +162,10 @@ struct PartitionStatementTests {
     /// `PartitionStore.staleWriteState`) and changes nothing.
     @Test func staleWritesOfAPartitionAreRefusedAndChangeNothing() async throws {
         try await DatabaseEnvironment.withSeededDatabase { client in
-            let rows = try await client.query("SELECT id, to_char(date, 'YYYY-MM-DD') FROM schedules WHERE concert_id = 1 ORDER BY date LIMIT 1", logger: logger)
+            let rows = try await client.query(
+                "SELECT id, to_char(date, 'YYYY-MM-DD') FROM schedules WHERE concert_id = 1 ORDER BY date LIMIT 1",
+                logger: logger
+            )
             let (scheduleID, day) = try #require(try await rows.decode((Int64, String).self).first { _ in true })
             let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate(day)!)
             let sold = UUID()
@@ -169,7 +176,10 @@ struct PartitionStatementTests {
                 """,
                 logger: logger
             )
-            try await client.query("UPDATE seats SET state = 'sold', holder = 'alice', reservation_id = \(sold) WHERE schedule_id = \(scheduleID) AND number = 7", logger: logger)
+            try await client.query(
+                "UPDATE seats SET state = 'sold', holder = 'alice', reservation_id = \(sold) WHERE schedule_id = \(scheduleID) AND number = 7",
+                logger: logger
+            )
             try await client.query(
                 "INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at) VALUES (gen_random_uuid(), \(sold), 'alice', 1000, 0, now())",
                 logger: logger
@@ -191,7 +201,11 @@ struct PartitionStatementTests {
                     try await client.withConnection { connection in
                         try await connection.query("BEGIN", logger: logger)
                         do {
-                            try await PartitionStore(connection: connection, logger: logger).write(writes, seats: seats, scheduleIDs: [schedule: scheduleID])
+                            try await PartitionStore(connection: connection, logger: logger).write(
+                                writes,
+                                seats: seats,
+                                scheduleIDs: [schedule: scheduleID]
+                            )
                         } catch {
                             try await connection.query("ROLLBACK", logger: logger)
                             throw error
@@ -203,7 +217,15 @@ struct PartitionStatementTests {
             }
 
             // The expiry of the sold reservation, as its former holder's memory decides it.
-            let expired = Reservation(id: sold, schedule: schedule, seat: SeatNumber(7)!, userID: UserID("alice")!, price: 1000, status: .expired, heldUntil: Date())
+            let expired = Reservation(
+                id: sold,
+                schedule: schedule,
+                seat: SeatNumber(7)!,
+                userID: UserID("alice")!,
+                price: 1000,
+                status: .expired,
+                heldUntil: Date()
+            )
             let expiry = CommandEnvelope(
                 id: UUID(),
                 userId: UserID("system")!,
@@ -217,7 +239,15 @@ struct PartitionStatementTests {
             )
 
             // A hold on seat 9, free in storage, by a memory that saw someone else's hold there.
-            let hold = Reservation(id: UUID(), schedule: schedule, seat: SeatNumber(9)!, userID: UserID("carol")!, price: 1000, status: .held, heldUntil: Date().addingTimeInterval(300))
+            let hold = Reservation(
+                id: UUID(),
+                schedule: schedule,
+                seat: SeatNumber(9)!,
+                userID: UserID("carol")!,
+                price: 1000,
+                status: .held,
+                heldUntil: Date().addingTimeInterval(300)
+            )
             let reserve = CommandEnvelope(
                 id: UUID(),
                 userId: UserID("carol")!,

@@ -1,9 +1,10 @@
-import Foundation
-@testable import ConcertStorage
 import ConcertDomain
+import Foundation
 import PostgresNIO
 import TestSupport
 import Testing
+
+@testable import ConcertStorage
 
 @Suite(.enabled(if: DatabaseEnvironment.isConfigured))
 struct StorageTests {

@@ -1,7 +1,8 @@
 import ConcertDomain
-@testable import ConcertWire
 import Foundation
 import Testing
+
+@testable import ConcertWire
 
 /// Envelopes are read by hand where they are in the form `encoded()` writes, and every body
 /// decodes to what `JSONDecoder` makes of it, or fails for the same reason.
@@ -28,16 +29,29 @@ import Testing
     }
 
     static func randomEnvelope(_ random: inout SystemRandomNumberGenerator) -> CommandEnvelope {
-        let date = ScheduleDate(year: Int.random(in: 1970...2200, using: &random), month: Int.random(in: 1...12, using: &random), day: Int.random(in: 1...28, using: &random))!
+        let date = ScheduleDate(
+            year: Int.random(in: 1970...2200, using: &random),
+            month: Int.random(in: 1...12, using: &random),
+            day: Int.random(in: 1...28, using: &random)
+        )!
         let command: Command
         switch Int.random(in: 0..<3, using: &random) {
         case 0:
-            command = .reserveSeat(.init(concertId: ConcertID(Int64.random(in: 1...1_000_000, using: &random))!, date: date, seatNumber: SeatNumber(Int.random(in: 1...SeatNumber.maximum, using: &random))!))
+            command = .reserveSeat(
+                .init(
+                    concertId: ConcertID(Int64.random(in: 1...1_000_000, using: &random))!,
+                    date: date,
+                    seatNumber: SeatNumber(Int.random(in: 1...SeatNumber.maximum, using: &random))!
+                )
+            )
         case 1:
             command = .pay(.init(reservationId: UUID()))
         default:
             let holds = (0..<Int.random(in: 0...3, using: &random)).map { group in
-                Command.ExpireHold.Holds(partitionKey: "\(group)/\(date)", reservationIds: (0..<Int.random(in: 0...4, using: &random)).map { _ in UUID() })
+                Command.ExpireHold.Holds(
+                    partitionKey: "\(group)/\(date)",
+                    reservationIds: (0..<Int.random(in: 0...4, using: &random)).map { _ in UUID() }
+                )
             }
             command = .expireHold(.init(holds: holds))
         }
@@ -109,7 +123,10 @@ import Testing
             var reader = JSONByteReader(Array("\"\(RFC3339.string(date))\"".utf8))
             #expect(reader.time() == date, "\(RFC3339.string(date))")
         }
-        for text in ["2026-02-29T00:00:00Z", "2026-12-24T24:00:00Z", "2026-12-24T10:60:00Z", "2026-12-24T10:00:60Z", "2026-12-24 10:00:00Z", "2026-12-24T10:00:00+00:00", "2026-12-24T10:00:00.5Z"] {
+        for text in [
+            "2026-02-29T00:00:00Z", "2026-12-24T24:00:00Z", "2026-12-24T10:60:00Z", "2026-12-24T10:00:60Z", "2026-12-24 10:00:00Z",
+            "2026-12-24T10:00:00+00:00", "2026-12-24T10:00:00.5Z",
+        ] {
             var reader = JSONByteReader(Array("\"\(text)\"".utf8))
             #expect(reader.time() == nil, "\(text)")
         }

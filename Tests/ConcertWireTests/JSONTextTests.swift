@@ -1,7 +1,8 @@
 import ConcertDomain
-@testable import ConcertWire
 import Foundation
 import Testing
+
+@testable import ConcertWire
 
 /// The hand-written JSON of the hot path says what `JSONEncoder.commands` would.
 @Suite struct JSONTextTests {
@@ -33,7 +34,10 @@ import Testing
     @Test func resultsAndReceiptsMatchTheEncoder() throws {
         let result = ReservationResult(reservation)
         #expect(try equivalent(result.json, JSONEncoder.commands.encode(result)))
-        #expect(result.json == #"{"concertId":3,"date":"2026-12-24","heldUntil":"2026-11-25T09:51:40Z","price":110000,"reservationId":"6f1c2b8e-3d4a-4c5b-9e7f-1a2b3c4d5e6f","seatNumber":17}"#)
+        #expect(
+            result.json
+                == #"{"concertId":3,"date":"2026-12-24","heldUntil":"2026-11-25T09:51:40Z","price":110000,"reservationId":"6f1c2b8e-3d4a-4c5b-9e7f-1a2b3c4d5e6f","seatNumber":17}"#
+        )
         let receipt = PaymentReceipt(paymentId: UUID(), reservation: reservation, balanceAfter: 5, paidAt: Date(timeIntervalSince1970: 1_795_600_100))
         #expect(try equivalent(receipt.json, JSONEncoder.commands.encode(receipt)))
         #expect(try JSONDecoder.commands.decode(PaymentReceipt.self, from: Data(receipt.json.utf8)) == receipt)
@@ -46,7 +50,13 @@ import Testing
             .expireHold(.init(reservationIds: [UUID(), UUID()])),
         ]
         for command in commands {
-            let envelope = CommandEnvelope(id: UUID(), userId: UserID("bob_1-x")!, partitionKey: "concert-1/2026-12-24", command: command, submittedAt: Date(timeIntervalSince1970: 1_795_600_000))
+            let envelope = CommandEnvelope(
+                id: UUID(),
+                userId: UserID("bob_1-x")!,
+                partitionKey: "concert-1/2026-12-24",
+                command: command,
+                submittedAt: Date(timeIntervalSince1970: 1_795_600_000)
+            )
             let text = String(decoding: envelope.encoded(), as: UTF8.self)
             #expect(try equivalent(text, JSONEncoder.commands.encode(envelope)))
             #expect(try CommandEnvelope.decode(envelope.encoded()) == envelope)
@@ -55,7 +65,8 @@ import Testing
 
     @Test func anExpiryOfEarlierBuildsStillDecodes() throws {
         let id = UUID()
-        let old = #"{"id":"\#(UUID().uuidString)","partitionKey":"concert-1/2026-12-24","payload":{"reservationId":"\#(id.uuidString)"},"submittedAt":"2026-11-25T09:46:40Z","type":"ExpireHold","userId":"alice","version":1}"#
+        let old =
+            #"{"id":"\#(UUID().uuidString)","partitionKey":"concert-1/2026-12-24","payload":{"reservationId":"\#(id.uuidString)"},"submittedAt":"2026-11-25T09:46:40Z","type":"ExpireHold","userId":"alice","version":1}"#
         let envelope = try CommandEnvelope.decode(Array(old.utf8))
         #expect(envelope.command == .expireHold(.init(reservationIds: [id])))
     }

@@ -1,14 +1,15 @@
 import AMQPClient
 import ConcertDomain
-@testable import ConcertPipeline
 import ConcertStorage
-@testable import ConcertWorkers
 import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
 import TestSupport
 import Testing
+
+@testable import ConcertPipeline
+@testable import ConcertWorkers
 
 @Suite(.enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct AdmissionTickerTests {
@@ -47,7 +48,8 @@ struct AdmissionTickerTests {
                         // A duplicate tick (say, from a second watchdog) does not multiply: it is dropped.
                         try await AdmissionTicker.publish(Tick(id: UUID(), sentAt: Date()), on: connection)
                         try await Task.sleep(for: .seconds(2))
-                        let inFlight = try await connection.inspectQueue(PipelineTopology.tickDelayQueue).messageCount
+                        let inFlight =
+                            try await connection.inspectQueue(PipelineTopology.tickDelayQueue).messageCount
                             + connection.inspectQueue(PipelineTopology.admissionQueue).messageCount
                         #expect(inFlight <= 1, "\(inFlight) ticks in flight")
                     }
@@ -56,4 +58,3 @@ struct AdmissionTickerTests {
         }
     }
 }
-

@@ -32,7 +32,13 @@ import Testing
     }
 
     static func pay(_ reservation: UUID, by user: UserID = alice) -> CommandEnvelope {
-        CommandEnvelope(id: UUID(), userId: user, partitionKey: schedule.partitionKey, command: .pay(.init(reservationId: reservation)), submittedAt: Date())
+        CommandEnvelope(
+            id: UUID(),
+            userId: user,
+            partitionKey: schedule.partitionKey,
+            command: .pay(.init(reservationId: reservation)),
+            submittedAt: Date()
+        )
     }
 
     static func incoming(_ envelopes: [CommandEnvelope], redelivered: Bool = false) -> [BatchStateMachine.Incoming] {
@@ -127,7 +133,11 @@ import Testing
             pauses.append(pause)
             _ = machine.startAttempt(now: start)
         }
-        #expect(pauses == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200), .seconds(5)])
+        #expect(
+            pauses == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200), .seconds(5),
+            ]
+        )
         _ = machine.attemptFailed(.unavailable)
         // The last commit's answer may have been lost: the first command is completed already. Memory was forgotten.
         let stored = PartitionStore.StoredOutcome(errorCode: nil, resultJSON: "{}")

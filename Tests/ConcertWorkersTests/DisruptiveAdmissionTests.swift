@@ -1,13 +1,14 @@
 import AMQPClient
 import ConcertDomain
-@testable import ConcertPipeline
 import ConcertStorage
-@testable import ConcertWorkers
 import Foundation
 import Logging
 import PostgresNIO
 import TestSupport
 import Testing
+
+@testable import ConcertPipeline
+@testable import ConcertWorkers
 
 /// The admitter and the dead-letter archiver across a broker restart and a database outage:
 /// neither may stop for good. `scripts/test` runs `Disruptive…` suites after the others, one at a time.

@@ -1,7 +1,8 @@
-@testable import ConcertPipeline
-@testable import ConcertWorkers
 import Foundation
 import Testing
+
+@testable import ConcertPipeline
+@testable import ConcertWorkers
 
 /// The id of a batch's expiry message, which must not change between builds: a batch redelivered
 /// to a newer worker publishes an expiry the broker's consumers recognise as the same command.
@@ -25,7 +26,12 @@ struct ExpiryIDTests {
         }
         bytes[6] = 0x80 | (bytes[6] & 0x0F)
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12],
+                bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 
     @Test func theIDIsTheDefinitionsWhateverTheOrderOfTheHolds() {
@@ -34,7 +40,11 @@ struct ExpiryIDTests {
             // Ids sharing leading bytes too, so that the later bytes decide the order.
             let holds = (0..<count).map { index -> UUID in
                 var bytes = UUID().uuid
-                if index % 2 == 0 { bytes.0 = 0xAB; bytes.1 = 0x0F; bytes.8 = UInt8.random(in: 0...255, using: &generator) }
+                if index % 2 == 0 {
+                    bytes.0 = 0xAB
+                    bytes.1 = 0x0F
+                    bytes.8 = UInt8.random(in: 0...255, using: &generator)
+                }
                 return UUID(uuid: bytes)
             }
             let expected = Self.byDefinition(holds)

@@ -1,9 +1,10 @@
 public import AMQPClient
 public import Foundation
+import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Testing
 
 /// A RabbitMQ virtual host of a test's own, so the pipeline's fixed queue names never collide
 /// with another test's or a running `concert serve`. Made and deleted through the management API.
@@ -62,7 +63,7 @@ public enum BrokerVirtualHost {
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             guard let data = try? await request("GET", "/api/queues/\(vhost)?columns=name,type,state,leader"),
-                  let queues = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]]
+                let queues = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]]
             else { break }
             let starting = queues.filter { ($0["type"] as? String) == "quorum" && (($0["state"] as? String) != "running" || $0["leader"] == nil) }
             if starting.isEmpty { break }

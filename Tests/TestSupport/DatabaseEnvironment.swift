@@ -27,11 +27,11 @@ public enum DatabaseEnvironment {
 
     /// Runs `body` with a client whose `search_path` is a fresh schema, dropped afterwards.
     public static func withIsolatedDatabase<Result: Sendable>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
-        try await withIsolatedDatabase { client, _ in try await body(client) }
+        try await withIsolatedDatabaseAndURL { client, _ in try await body(client) }
     }
 
     /// The same, also telling the database URL that reaches the schema (for processes started by the test).
-    public static func withIsolatedDatabase<Result: Sendable>(_ body: (PostgresClient, String) async throws -> Result) async throws -> Result {
+    public static func withIsolatedDatabaseAndURL<Result: Sendable>(_ body: (PostgresClient, String) async throws -> Result) async throws -> Result {
         let schema = "test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
         var configuration = try PostgresClient.Configuration(url: url)
         configuration.options.connectTimeout = .seconds(5)
@@ -45,7 +45,9 @@ public enum DatabaseEnvironment {
             do {
                 try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
             } catch {
-                Issue.record("PostgreSQL is not reachable at \(configuration.host ?? "?"):\(configuration.port ?? 0) — start it with scripts/services up (\(String(reflecting: error)))")
+                Issue.record(
+                    "PostgreSQL is not reachable at \(configuration.host ?? "?"):\(configuration.port ?? 0) — start it with scripts/services up (\(String(reflecting: error)))"
+                )
                 throw error
             }
             do {
@@ -62,12 +64,12 @@ public enum DatabaseEnvironment {
 
     /// Like `withIsolatedDatabase`, with the schema migrated and the demo catalogue loaded.
     public static func withSeededDatabase<Result: Sendable>(_ body: (PostgresClient) async throws -> Result) async throws -> Result {
-        try await withSeededDatabase { client, _ in try await body(client) }
+        try await withSeededDatabaseAndURL { client, _ in try await body(client) }
     }
 
     /// The same, also telling the database URL that reaches the schema.
-    public static func withSeededDatabase<Result: Sendable>(_ body: (PostgresClient, String) async throws -> Result) async throws -> Result {
-        try await withIsolatedDatabase { client, url in
+    public static func withSeededDatabaseAndURL<Result: Sendable>(_ body: (PostgresClient, String) async throws -> Result) async throws -> Result {
+        try await withIsolatedDatabaseAndURL { client, url in
             try await Migrator().migrate(client, logger: logger)
             try await DemoData().seed(client, logger: logger)
             return try await body(client, url)

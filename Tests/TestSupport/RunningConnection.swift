@@ -11,7 +11,10 @@ public func withRunning<Result: Sendable>(_ connection: AMQPConnection, _ body: 
 }
 
 /// Runs `body` with a connection to `configuration` that is running and connected.
-public func withConnection<Result: Sendable>(_ configuration: AMQPConfiguration, _ body: (AMQPConnection) async throws -> Result) async throws
+public func withConnection<Result: Sendable>(
+    _ configuration: AMQPConfiguration,
+    _ body: (AMQPConnection) async throws -> Result
+) async throws
     -> Result
 {
     var logger = Logger(label: "tests")

@@ -8,7 +8,7 @@ import Glibc
 public func runToCompletion(_ path: String, _ arguments: [String]) -> Int32 {
     var pid: pid_t = 0
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
+    defer { for pointer in argv { free(pointer) } }
     guard posix_spawn(&pid, path, nil, nil, argv, environ) == 0 else { return -1 }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0, errno == EINTR {}

@@ -28,6 +28,9 @@ public struct TestIdentityProvider: Sendable {
     public func token(subject: String, lifetime: TimeInterval = 300) async throws -> String {
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: key, kid: JWKIdentifier(string: kid))
-        return try await keys.sign(Claims(sub: .init(value: subject), exp: .init(value: Date().addingTimeInterval(lifetime))), kid: JWKIdentifier(string: kid))
+        return try await keys.sign(
+            Claims(sub: .init(value: subject), exp: .init(value: Date().addingTimeInterval(lifetime))),
+            kid: JWKIdentifier(string: kid)
+        )
     }
 }

@@ -49,7 +49,10 @@ public enum LockBaselineServer {
                 let lapsed = state == "held" && (deadline ?? .distantFuture) <= now
                 guard state == "free" || lapsed else { return .conflict }
                 if lapsed, let holder {
-                    try await connection.fetch("UPDATE reservations SET status = 'expired' WHERE id = \(holder) AND status = 'held'", logger: context.logger)
+                    try await connection.fetch(
+                        "UPDATE reservations SET status = 'expired' WHERE id = \(holder) AND status = 'held'",
+                        logger: context.logger
+                    )
                 }
                 try await connection.fetch(
                     """

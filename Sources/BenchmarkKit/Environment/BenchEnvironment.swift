@@ -2,11 +2,12 @@ import ConcertAPI
 import ConcertDomain
 import ConcertStorage
 public import Foundation
+public import Logging
+public import PostgresNIO
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-public import Logging
-public import PostgresNIO
 
 /// Where a benchmark runs: the services of `scripts/services` (URLs and secrets from `.run/env`),
 /// and for each scenario a fresh database and RabbitMQ virtual host of its own, removed afterwards.
@@ -114,7 +115,9 @@ public struct BenchEnvironment: Sendable {
         let databases: [String] = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            return try await client.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'", logger: logger).map { try $0.decode(String.self) }
+            return try await client.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'", logger: logger).map {
+                try $0.decode(String.self)
+            }
         }
         for database in databases where orphaned(database, separator: "_") {
             try? await administer("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")

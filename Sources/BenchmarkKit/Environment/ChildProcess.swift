@@ -113,8 +113,7 @@ private func spawnAndWait(_ path: String, _ arguments: [String], environment: [S
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
-        argv.forEach { free($0) }
-        envp.forEach { free($0) }
+        for pointer in argv + envp { free(pointer) }
     }
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
@@ -152,7 +151,9 @@ public func freePort() throws -> Int {
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
     guard bound == 0 else { throw BenchError("bind() failed") }
-    let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
     guard named == 0 else { throw BenchError("getsockname() failed") }
     return Int(UInt16(bigEndian: address.sin_port))
 }

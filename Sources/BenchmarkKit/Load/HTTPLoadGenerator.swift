@@ -168,7 +168,8 @@ final class LoadRunState: Sendable {
                 state.ticker = eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { _ in
                     let state = self.mutable.value
                     let elapsed = NIODeadline.now() - state.start
-                    let dueCount = NIODeadline.now() < state.stopIssuingAt
+                    let dueCount =
+                        NIODeadline.now() < state.stopIssuingAt
                         ? min(self.plan.count, Int(Double(elapsed.nanoseconds) / 1e9 * perSecond) + 1)
                         : state.next
                     // A request's due time is its place in the schedule, not when the tick noticed it.
@@ -182,7 +183,8 @@ final class LoadRunState: Sendable {
                     self.finishIfDone()
                 }
             }
-            if case .rate = plan.shape {} else {
+            if case .rate = plan.shape {
+            } else {
                 let period = TimeAmount.milliseconds(max(1, min(100, Int64(plan.timeout.milliseconds / 4))))
                 state.watchdog = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
                     self.checkTimeouts()

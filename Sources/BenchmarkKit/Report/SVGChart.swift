@@ -12,10 +12,14 @@ struct SVGChart {
 
     func render() -> String {
         var svg: [String] = []
-        svg.append(#"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(height))" font-family="sans-serif" font-size="11">"#)
+        svg.append(
+            #"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(height))" font-family="sans-serif" font-size="11">"#
+        )
         svg.append(#"<rect width="100%" height="100%" fill="white"/>"#)
         svg.append(#"<text x="10" y="18" font-size="14" font-weight="bold">\#(escape("\(report.scenario) — \(report.lastLine)"))</text>"#)
-        svg.append(#"<text x="10" y="34" fill="dimgray">\#(escape(report.machine + " · " + ISO8601DateFormatter().string(from: report.startedAt)))</text>"#)
+        svg.append(
+            #"<text x="10" y="34" fill="dimgray">\#(escape(report.machine + " · " + ISO8601DateFormatter().string(from: report.startedAt)))</text>"#
+        )
         svg += throughput(x: 50, y: 60, width: 560, height: 320)
         svg += latencies(x: 680, y: 60, width: 400, height: 320)
         svg.append("</svg>")
@@ -50,7 +54,9 @@ struct SVGChart {
                 out.append(#"<path d="\#(path(commits))" fill="none" stroke="\#(color)" stroke-width="1.5" stroke-dasharray="5,3"/>"#)
             }
             let labelX = x + offset / max(totalSeconds, 0.001) * width + 2
-            out.append(#"<text x="\#(String(format: "%.1f", labelX))" y="\#(y + height + 28 + Double(index % 2) * 12)" fill="\#(color)">\#(escape(phase.name))</text>"#)
+            out.append(
+                #"<text x="\#(String(format: "%.1f", labelX))" y="\#(y + height + 28 + Double(index % 2) * 12)" fill="\#(color)">\#(escape(phase.name))</text>"#
+            )
             offset += Double(max(answers.count, commits.count)) * bucket
         }
         out.append(#"<text x="\#(x)" y="\#(y + height + 58)" fill="dimgray">solid: HTTP answers · dashed: commits</text>"#)
@@ -98,7 +104,9 @@ struct SVGChart {
                     )
                 }
             }
-            out.append(#"<text x="\#(String(format: "%.1f", groupX))" y="\#(y + height + 14 + Double(index % 3) * 12)" fill="\#(color)">\#(escape(phase.name))</text>"#)
+            out.append(
+                #"<text x="\#(String(format: "%.1f", groupX))" y="\#(y + height + 14 + Double(index % 3) * 12)" fill="\#(color)">\#(escape(phase.name))</text>"#
+            )
         }
         out.append(#"<text x="\#(x)" y="\#(y + height + 58)" fill="dimgray">bars per phase: p50 · p90 · p99 · p99.9 · max</text>"#)
         return out

@@ -80,7 +80,13 @@ public struct E2EScenario: Sendable {
                             notes: &report.notes
                         )
                     }
-                    let top = try await runner.pollPhase("max \(Int(best))/s", rate: best, seconds: measureSeconds, connections: connections, plan: &plan)
+                    let top = try await runner.pollPhase(
+                        "max \(Int(best))/s",
+                        rate: best,
+                        seconds: measureSeconds,
+                        connections: connections,
+                        plan: &plan
+                    )
                     let half = try await runner.pollPhase(
                         "half \(Int(best / 2))/s",
                         rate: best / 2,
@@ -94,7 +100,13 @@ public struct E2EScenario: Sendable {
                 }
                 var waitRate: Double?
                 if mode != .poll {
-                    let closed = try await runner.waitPhase("wait max, \(waitConnections) conns", rate: nil, seconds: measureSeconds, connections: waitConnections, plan: &plan)
+                    let closed = try await runner.waitPhase(
+                        "wait max, \(waitConnections) conns",
+                        rate: nil,
+                        seconds: measureSeconds,
+                        connections: waitConnections,
+                        plan: &plan
+                    )
                     let outcomes = closed.extra["outcomesPerSecond"] ?? 0
                     let half = try await runner.waitPhase(
                         "wait half \(Int(outcomes / 2))/s",

@@ -47,7 +47,14 @@ struct PhaseRunner {
     ) async throws -> Double {
         var search = RateSearch(start: startRate, maximumSteps: maximumSteps)
         while let offered = search.nextRate {
-            let step = try await pollPhase("search \(Int(offered))/s", rate: offered, seconds: stepSeconds, connections: connections, plan: &plan, judge: true)
+            let step = try await pollPhase(
+                "search \(Int(offered))/s",
+                rate: offered,
+                seconds: stepSeconds,
+                connections: connections,
+                plan: &plan,
+                judge: true
+            )
             search.record(offered: offered, sustained: step.sustained)
             notes.append(
                 "search step \(Int(offered))/s: answered \(Int(step.phase.answeredPerSecond))/s, backlog \(step.backlog) at the last answer, \(step.phase.nonSuccess) non-2xx → \(step.sustained ? "sustained" : "not sustained")"

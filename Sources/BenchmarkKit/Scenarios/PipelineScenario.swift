@@ -51,7 +51,14 @@ public struct PipelineScenario: Sendable {
                         for side in round % 2 == 1 ? ["broker", "pipeline"] : ["pipeline", "broker"] {
                             let phase: PhaseReport
                             if side == "broker" {
-                                phase = try await brokerRound(round, batch, publishing: publishing, consuming: consuming, cpu: &cpu, progress: progress)
+                                phase = try await brokerRound(
+                                    round,
+                                    batch,
+                                    publishing: publishing,
+                                    consuming: consuming,
+                                    cpu: &cpu,
+                                    progress: progress
+                                )
                                 brokerRates.append(phase.answeredPerSecond)
                             } else {
                                 let fresh = try Self.commands(messages, plan: &plan, partitions: partitions)
@@ -66,7 +73,8 @@ public struct PipelineScenario: Sendable {
                     report.notes.append(
                         "\(messages) reservation commands per round, \(partitions) partitions, \(inFlight) publishes in flight; median of \(rounds) rounds: pipeline \(Int(pipeline))/s (publish → commit), broker \(Int(broker))/s (publish → ack)"
                     )
-                    report.lastLine = "pipeline ratio=\(String(format: "%.2f", pipeline / max(broker, 1))) pipeline=\(Int(pipeline))/s broker=\(Int(broker))/s"
+                    report.lastLine =
+                        "pipeline ratio=\(String(format: "%.2f", pipeline / max(broker, 1))) pipeline=\(Int(pipeline))/s broker=\(Int(broker))/s"
                 }
                 await worker.stop()
             } catch {
@@ -167,7 +175,14 @@ public struct PipelineScenario: Sendable {
         progress.note(
             "pipeline round \(round): \(Int(rate))/s publish → commit (all published after \(ScenarioReport.format((published - start).milliseconds)) ms); \(shares.summary)"
         )
-        return PhaseReport(name: "pipeline #\(round)", requests: batch.count, perSecond: rate, latency: latency.percentiles, cpu: shares, answers: commits)
+        return PhaseReport(
+            name: "pipeline #\(round)",
+            requests: batch.count,
+            perSecond: rate,
+            latency: latency.percentiles,
+            cpu: shares,
+            answers: commits
+        )
     }
 
     private func brokerRound(
@@ -221,7 +236,14 @@ public struct PipelineScenario: Sendable {
         let rate = Double(total) / elapsed.seconds
         progress.note("pipeline round \(round): broker alone \(Int(rate))/s publish → ack; \(shares.summary)")
         // Per-message latency is not tracked on this side: the round's rate is the comparison.
-        return PhaseReport(name: "broker #\(round)", requests: total, perSecond: rate, latency: LatencySummary().percentiles, cpu: shares, answers: timeline)
+        return PhaseReport(
+            name: "broker #\(round)",
+            requests: total,
+            perSecond: rate,
+            latency: LatencySummary().percentiles,
+            cpu: shares,
+            answers: timeline
+        )
     }
 
     static func waitForWorkers(_ connection: AMQPConnection, partitions: Int, worker: ChildProcess) async throws {

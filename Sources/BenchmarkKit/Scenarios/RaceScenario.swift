@@ -80,7 +80,8 @@ public struct RaceScenario: Sendable {
             report.notes.append(
                 "decided/s, median of \(rounds) rounds: one seat pipeline \(Int(pipeline)) vs lock \(Int(lock)); \(hotSeats) seats pipeline \(Int(Self.median(pipelineHot))) vs lock \(Int(Self.median(lockHot))) (ratio \(String(format: "%.1f", Self.median(pipelineHot) / max(Self.median(lockHot), 1))))"
             )
-            report.lastLine = "race pipeline=\(Int(pipeline))/s lock=\(Int(lock))/s ratio=\(String(format: "%.1f", pipeline / max(lock, 1))) winners=\(winnersOK ? "ok" : "WRONG")"
+            report.lastLine =
+                "race pipeline=\(Int(pipeline))/s lock=\(Int(lock))/s ratio=\(String(format: "%.1f", pipeline / max(lock, 1))) winners=\(winnersOK ? "ok" : "WRONG")"
         }
         return report
     }

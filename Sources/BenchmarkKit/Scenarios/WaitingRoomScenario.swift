@@ -31,7 +31,12 @@ public struct WaitingRoomScenario: Sendable {
             do {
                 var cpu = CPUSampler(parts: environment.parts(concert: system.process))
                 let issueRequests = (0..<issues).map { index in
-                    LoadRequest(method: .POST, path: "/v1/queue/tokens", headers: system.authorization("visitor-\(index)"), body: Array(#"{"concertId":1}"#.utf8))
+                    LoadRequest(
+                        method: .POST,
+                        path: "/v1/queue/tokens",
+                        headers: system.authorization("visitor-\(index)"),
+                        body: Array(#"{"concertId":1}"#.utf8)
+                    )
                 }
                 progress.begin("waiting-room: issuing \(issues) tokens to new users")
                 cpu.start()
@@ -40,7 +45,9 @@ public struct WaitingRoomScenario: Sendable {
                     progress: { done, _ in progress.update(done: done, total: issueRequests.count) }
                 )
                 let issuePhase = PhaseReport(name: "issue, \(connections) conns", connections: connections, run: issued, cpu: cpu.stop())
-                progress.note("waiting-room issue: \(Int(issued.answeredPerSecond))/s, p99 \(ScenarioReport.format(issuePhase.latency.p99)) ms; \(issuePhase.cpu.summary)")
+                progress.note(
+                    "waiting-room issue: \(Int(issued.answeredPerSecond))/s, p99 \(ScenarioReport.format(issuePhase.latency.p99)) ms; \(issuePhase.cpu.summary)"
+                )
 
                 progress.begin("waiting-room: preparing \(waitingTokens) waiting tokens")
                 var tokens = issued.bodies.values.compactMap { JSONFields.scanString("token", in: $0) }
@@ -61,8 +68,15 @@ public struct WaitingRoomScenario: Sendable {
                     ),
                     progress: { done, _ in progress.update(done: done, total: 0) }
                 )
-                let pollPhase = PhaseReport(name: "poll \(tokens.count / 1000)k waiting, \(connections) conns", connections: connections, run: polled, cpu: cpu.stop())
-                progress.note("waiting-room poll: \(Int(polled.answeredPerSecond))/s, p99 \(ScenarioReport.format(pollPhase.latency.p99)) ms; \(pollPhase.cpu.summary)")
+                let pollPhase = PhaseReport(
+                    name: "poll \(tokens.count / 1000)k waiting, \(connections) conns",
+                    connections: connections,
+                    run: polled,
+                    cpu: cpu.stop()
+                )
+                progress.note(
+                    "waiting-room poll: \(Int(polled.answeredPerSecond))/s, p99 \(ScenarioReport.format(pollPhase.latency.p99)) ms; \(pollPhase.cpu.summary)"
+                )
                 report.phases = [issuePhase, pollPhase]
                 report.lastLine =
                     "waiting-room issue=\(Int(issued.answeredPerSecond))/s poll=\(Int(polled.answeredPerSecond))/s poll_p99_ms=\(ScenarioReport.format(pollPhase.latency.p99))"

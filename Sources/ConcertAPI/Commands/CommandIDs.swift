@@ -23,7 +23,11 @@ public struct CommandIDs: Sendable {
 
     /// Derives the key from the waiting-room secret (a key of its own: a MAC is not a token signature).
     public init(secret: String) {
-        key = PreparedHMAC(key: SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Data("concert command ids v1".utf8), using: SymmetricKey(data: Data(secret.utf8)))))
+        key = PreparedHMAC(
+            key: SymmetricKey(
+                data: HMAC<SHA256>.authenticationCode(for: Data("concert command ids v1".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            )
+        )
         sequence = Sequence()
     }
 
@@ -48,7 +52,12 @@ public struct CommandIDs: Sendable {
         bytes[11] = UInt8(truncatingIfNeeded: counter)
         let mac = tag(bytes[0..<12], user: user)
         bytes.replaceSubrange(12..<16, with: mac)
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12],
+                bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 
     /// True when `id` was minted by an API process with this secret for `user`.

@@ -57,13 +57,19 @@ struct DeadLetterFields: SignedForm, Equatable {
     /// cannot take (a NUL) or nobody types (control characters), a partition that is not a number
     /// or a time not in UTC `YYYY-MM-DDTHH:MM[:SS]`.
     func filter() throws(ConsoleRefusal) -> (ConsoleStore.DeadLetterFilter, FilterForm) {
-        let reason = Self.given(reason), type = Self.given(type), partition = Self.given(partition), since = Self.given(since)
-        for (name, value) in [("Reason", reason), ("Type", type)] where value?.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) == true {
+        let reason = Self.given(reason)
+        let type = Self.given(type)
+        let partition = Self.given(partition)
+        let since = Self.given(since)
+        for (name, value) in [("Reason", reason), ("Type", type)]
+        where value?.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) == true {
             throw ConsoleRefusal(.badRequest, "\(name): printable text, without control characters.")
         }
         var filter = ConsoleStore.DeadLetterFilter(reason: reason, type: type)
         if let partition {
-            guard let number = Int(partition), number >= 0 else { throw ConsoleRefusal(.badRequest, "Partition: a partition number (0, 1, …), not \(partition).") }
+            guard let number = Int(partition), number >= 0 else {
+                throw ConsoleRefusal(.badRequest, "Partition: a partition number (0, 1, …), not \(partition).")
+            }
             filter.partition = number
         }
         if let since {
@@ -71,7 +77,9 @@ struct DeadLetterFields: SignedForm, Equatable {
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "UTC")
             formatter.dateFormat = since.count > 16 ? "yyyy-MM-dd'T'HH:mm:ss" : "yyyy-MM-dd'T'HH:mm"
-            guard let date = formatter.date(from: since) else { throw ConsoleRefusal(.badRequest, "Seen since: a UTC time as YYYY-MM-DDTHH:MM, not \(since).") }
+            guard let date = formatter.date(from: since) else {
+                throw ConsoleRefusal(.badRequest, "Seen since: a UTC time as YYYY-MM-DDTHH:MM, not \(since).")
+            }
             filter.since = date
         }
         return (filter, FilterForm(reason: reason ?? "", type: type ?? "", partition: partition ?? "", since: since ?? ""))

@@ -27,7 +27,13 @@ extension ConsolePages {
         let (filter, _) = try fields.withinGroup.filter()
         let ids = try await console.store.deadLetterIDs(reason: reason, type: fields.groupType, filter: filter)
         let letters = try await deadLetters.store.find(ids: Array(ids.prefix(200))).map(LetterRow.init)
-        var page = GroupPage(page: Page(title: "Dead letters: \(reason)"), reason: reason, type: fields.groupType ?? "(none)", count: ids.count, letters: letters)
+        var page = GroupPage(
+            page: Page(title: "Dead letters: \(reason)"),
+            reason: reason,
+            type: fields.groupType ?? "(none)",
+            count: ids.count,
+            letters: letters
+        )
         try signedIn(&page.page, request)
         page.page.onDeadLetters = true
         return render("dead-letter-group", page)
@@ -65,7 +71,14 @@ extension ConsolePages {
         let ids = try await console.store.deadLetterIDs(reason: reason, type: fields.groupType, filter: filter)
         guard fields.confirmed != nil else {
             let (session, sessions) = try session(request)
-            var page = ConfirmPage(action, count: ids.count, reason: reason, type: fields.groupType, filter: form, csrf: sessions.csrfToken(for: session))
+            var page = ConfirmPage(
+                action,
+                count: ids.count,
+                reason: reason,
+                type: fields.groupType,
+                filter: form,
+                csrf: sessions.csrfToken(for: session)
+            )
             try signedIn(&page.page, request)
             page.page.onDeadLetters = true
             return render("confirm", page)

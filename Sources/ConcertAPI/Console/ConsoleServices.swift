@@ -61,7 +61,7 @@ public struct ConsoleServices: Sendable {
     static func loadTemplates() -> MustacheLibrary {
         var library = MustacheLibrary()
         guard let folder = Bundle.module.url(forResource: "Templates", withExtension: nil),
-              let files = try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+            let files = try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
         else { preconditionFailure("the console templates are missing from the ConcertAPI bundle") }
         for file in files where file.pathExtension == "mustache" {
             do {
@@ -76,7 +76,7 @@ public struct ConsoleServices: Sendable {
     /// The files of `Console/Assets` by name.
     static func loadAssets() -> [String: Data] {
         guard let folder = Bundle.module.url(forResource: "Assets", withExtension: nil),
-              let files = try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+            let files = try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
         else { preconditionFailure("the console assets are missing from the ConcertAPI bundle") }
         var assets: [String: Data] = [:]
         for file in files { assets[file.lastPathComponent] = try? Data(contentsOf: file) }

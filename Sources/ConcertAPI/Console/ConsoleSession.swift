@@ -61,7 +61,11 @@ public struct ConsoleSessions: Sendable {
         let idle = min(expires, Int64(now.addingTimeInterval(idleLifetime).timeIntervalSince1970))
         let payload = "v2.\(expires).\(idle).\(nonce)"
         let mac = Base64URL.encode(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: sessionKey))
-        let session = Session(nonce: nonce, expires: Date(timeIntervalSince1970: TimeInterval(expires)), idleUntil: Date(timeIntervalSince1970: TimeInterval(idle)))
+        let session = Session(
+            nonce: nonce,
+            expires: Date(timeIntervalSince1970: TimeInterval(expires)),
+            idleUntil: Date(timeIntervalSince1970: TimeInterval(idle))
+        )
         return (session, "\(payload).\(mac)")
     }
 

@@ -84,9 +84,19 @@ extension Problem {
         case .notFound:
             self.init(status: .notFound, code: "NOT_FOUND", title: "Not found", detail: "No such resource.")
         case .methodNotAllowed:
-            self.init(status: .methodNotAllowed, code: "METHOD_NOT_ALLOWED", title: "Method not allowed", detail: "The resource does not take that method.")
+            self.init(
+                status: .methodNotAllowed,
+                code: "METHOD_NOT_ALLOWED",
+                title: "Method not allowed",
+                detail: "The resource does not take that method."
+            )
         default:
-            self.init(status: error.status, code: "HTTP_\(error.status.code)", title: error.status.reasonPhrase, detail: error.body ?? error.status.reasonPhrase)
+            self.init(
+                status: error.status,
+                code: "HTTP_\(error.status.code)",
+                title: error.status.reasonPhrase,
+                detail: error.body ?? error.status.reasonPhrase
+            )
         }
     }
 }

@@ -1,8 +1,8 @@
 import HTTPTypes
 import Hummingbird
 public import HummingbirdCore
-import NIOHTTPTypes
 public import NIOCore
+import NIOHTTPTypes
 import Synchronization
 
 /// What a client's connection may take from the server: a connection must bring a complete

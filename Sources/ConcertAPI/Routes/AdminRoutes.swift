@@ -72,10 +72,11 @@ extension Router<APIRequestContext> {
     func addAdminRoutes(_ services: APIServices) {
         let admin = group("/admin").add(middleware: AdminAuthentication(token: services.adminToken, services: services))
         admin.get("/dead-letters") { request, _ -> DeadLetterList in
-            let limit = try request.uri.queryParameters["limit"].map { text -> Int in
-                guard let value = Int(text), (1...1000).contains(value) else { throw Problem.invalidRequest("limit: must be 1-1000") }
-                return value
-            } ?? 50
+            let limit =
+                try request.uri.queryParameters["limit"].map { text -> Int in
+                    guard let value = Int(text), (1...1000).contains(value) else { throw Problem.invalidRequest("limit: must be 1-1000") }
+                    return value
+                } ?? 50
             let reason = request.uri.queryParameters["reason"].map(String.init)
             let records = try await services.deadLetters.store.list(limit: limit, reason: reason)
             return DeadLetterList(deadLetters: records.map(DeadLetterSummary.init))
@@ -91,7 +92,12 @@ extension Router<APIRequestContext> {
             do {
                 replayed = try await services.deadLetters.replay(try Self.deadLetterID(context))
             } catch let refusal as DeadLetterOperations.Unroutable {
-                throw Problem(status: .conflict, code: "DEAD_LETTER_UNROUTABLE", title: "Conflict", detail: "The broker refused the letter's destination: \(refusal.reason)")
+                throw Problem(
+                    status: .conflict,
+                    code: "DEAD_LETTER_UNROUTABLE",
+                    title: "Conflict",
+                    detail: "The broker refused the letter's destination: \(refusal.reason)"
+                )
             }
             guard let record = replayed else {
                 throw Problem.notFound("DEAD_LETTER_NOT_FOUND", "No such dead letter.")

@@ -35,7 +35,8 @@ extension Router<APIRequestContext> {
                 throw Problem.notFound("CONCERT_NOT_FOUND", "There is no concert \(concert).")
             }
             let jwt = services.tokens.sign(user: user, concert: concert, seq: token.seq, issuedAt: token.issuedAt)
-            let position = token.state == .active ? 0 : max(1, WaitingRoom.position(seq: token.seq, admittedThrough: services.view.admittedThrough(concert)))
+            let position =
+                token.state == .active ? 0 : max(1, WaitingRoom.position(seq: token.seq, admittedThrough: services.view.admittedThrough(concert)))
             var json = JSONText(capacity: 360)
             json.add("concertId", concert.rawValue)
             json.add("position", position)

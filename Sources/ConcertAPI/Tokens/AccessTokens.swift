@@ -1,7 +1,7 @@
 public import ConcertDomain
 import ConcertWire
-public import Foundation
 import Crypto
+public import Foundation
 import HTTPTypes
 public import Hummingbird
 import JWTKit
@@ -60,11 +60,17 @@ public struct AccessTokens: Sendable {
 
     public init(_ settings: Settings) async throws {
         guard settings.secret != nil || settings.jwks != nil else {
-            throw SettingsError(variable: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS", problem: "must be set: the API verifies users' access tokens with them (scripts/services up writes a development secret to .run/env)")
+            throw SettingsError(
+                variable: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS",
+                problem: "must be set: the API verifies users' access tokens with them (scripts/services up writes a development secret to .run/env)"
+            )
         }
         if let secret = settings.secret {
             guard secret.count >= Self.minimumSecretLength else {
-                throw SettingsError(variable: "CONCERT_USER_TOKEN_SECRET", problem: "must be at least \(Self.minimumSecretLength) characters (it has \(secret.count))")
+                throw SettingsError(
+                    variable: "CONCERT_USER_TOKEN_SECRET",
+                    problem: "must be at least \(Self.minimumSecretLength) characters (it has \(secret.count))"
+                )
             }
             let keys = JWTKeyCollection()
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
@@ -237,7 +243,14 @@ public struct AccessTokens: Sendable {
 
     /// An HS256 access token for `user`, valid for `lifetime` seconds (`concert users token`, the
     /// demo, tests, the benchmark): `sub`, `iat`, `exp` in whole seconds, and `iss` / `aud` when given.
-    public static func sign(user: UserID, secret: String, lifetime: TimeInterval, issuer: String? = nil, audience: String? = nil, now: Date = Date()) -> String {
+    public static func sign(
+        user: UserID,
+        secret: String,
+        lifetime: TimeInterval,
+        issuer: String? = nil,
+        audience: String? = nil,
+        now: Date = Date()
+    ) -> String {
         let issued = Int64(now.timeIntervalSince1970.rounded(.down))
         var claims = JSONText(capacity: 160)
         if let audience { claims.add("aud", audience) }

@@ -1,7 +1,7 @@
 public import ConcertDomain
 import ConcertWire
-public import Foundation
 import Crypto
+public import Foundation
 import HTTPTypes
 import JWTKit
 import Synchronization
@@ -160,7 +160,8 @@ extension Problem {
         status: .unauthorized,
         code: "TOKEN_EXPIRED",
         title: "Unauthorized",
-        detail: "The waiting-room token was abandoned: it was not polled for longer than the waiting room allows (CONCERT_ABANDON_SECONDS); queue again."
+        detail:
+            "The waiting-room token was abandoned: it was not polled for longer than the waiting room allows (CONCERT_ABANDON_SECONDS); queue again."
     )
     static let tokenNotActive = Problem(
         status: .forbidden,

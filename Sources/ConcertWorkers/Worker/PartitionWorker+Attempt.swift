@@ -14,7 +14,12 @@ extension PartitionWorker {
             let committed = try await database.withConnection { connection in
                 var transaction = BatchTransaction(connection: connection, logger: logger)
                 do {
-                    let committed = try await runSteps(&machine, store: PartitionStore(connection: connection, logger: logger), transaction: &transaction, owned: owned)
+                    let committed = try await runSteps(
+                        &machine,
+                        store: PartitionStore(connection: connection, logger: logger),
+                        transaction: &transaction,
+                        owned: owned
+                    )
                     return committed
                 } catch {
                     await transaction.rollback()
@@ -30,7 +35,10 @@ extension PartitionWorker {
                 metrics.staleWriteRefused()
                 logger.warning("storage refused a stale write (another writer changed the partition); deciding again from storage")
             case .unavailable:
-                logger.warning("database unavailable; batch not acknowledged, retrying", metadata: ["error": "\((error as? PSQLError)?.sqlState ?? "connection")"])
+                logger.warning(
+                    "database unavailable; batch not acknowledged, retrying",
+                    metadata: ["error": "\((error as? PSQLError)?.sqlState ?? "connection")"]
+                )
             case .conflict, .rejected:
                 logger.warning("batch attempt failed", metadata: ["error": "\(String(reflecting: error))"])
             case .notOwned:

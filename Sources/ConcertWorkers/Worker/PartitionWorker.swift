@@ -64,7 +64,13 @@ public struct PartitionWorker: Service {
     public func run() async throws {
         if subscribeAfter > .zero { try? await cancelWhenGracefulShutdown { try await Task.sleep(for: subscribeAfter) } }
         // Poison isolation: after a crash, the returned messages are taken one at a time until a fresh one comes.
-        let loop = ConsumeLoop(connection: connection, queue: PipelineTopology.partitionQueue(partition), prefetch: prefetch, isolateAfter: 1, logger: logger)
+        let loop = ConsumeLoop(
+            connection: connection,
+            queue: PipelineTopology.partitionQueue(partition),
+            prefetch: prefetch,
+            isolateAfter: 1,
+            logger: logger
+        )
         let publisher = publisher
         var machine = BatchStateMachine(partition: partition, settings: settings) { publisher.partition(of: $0) }
         await loop.run { context, batch in

@@ -63,7 +63,9 @@ public struct BrokerScenario: Sendable {
                     )
                     phase.extra["consumePerSecond"] = rates.consume
                     report.phases.append(phase)
-                    progress.note(String(format: "broker round %d %@ publish+confirm %8.0f/s   consume+ack %8.0f/s", round, side, rates.publish, rates.consume))
+                    progress.note(
+                        String(format: "broker round %d %@ publish+confirm %8.0f/s   consume+ack %8.0f/s", round, side, rates.publish, rates.consume)
+                    )
                 }
             }
         }
@@ -84,7 +86,8 @@ public struct BrokerScenario: Sendable {
 
     /// A JSON body shaped like a reservation command envelope, padded to `size` bytes.
     static func envelope(size: Int) -> [UInt8] {
-        let base = #"{"id":"6f1c2b8e-3d4a-4c5b-9e7f-1a2b3c4d5e6f","type":"ReserveSeat","version":1,"userId":"user-000042","#
+        let base =
+            #"{"id":"6f1c2b8e-3d4a-4c5b-9e7f-1a2b3c4d5e6f","type":"ReserveSeat","version":1,"userId":"user-000042","#
             + #""partitionKey":"concert-1/2026-12-24","payload":{"concertId":1,"date":"2026-12-24","seatNumber":17},"#
             + #""submittedAt":"2026-11-25T12:00:00Z","pad":""#
         let padding = String(repeating: "x", count: max(0, size - base.utf8.count - 2))

@@ -33,7 +33,10 @@ struct SoakChecks {
     /// Of `ids`, how many were applied (an answer of unknown outcome may or may not have been enqueued).
     func applied(_ ids: [UUID]) async throws -> Int {
         guard !ids.isEmpty else { return 0 }
-        let rows = try await database.query("SELECT count(*) FROM commands WHERE id = ANY(\(ids)) AND status IN ('succeeded', 'failed')", logger: logger)
+        let rows = try await database.query(
+            "SELECT count(*) FROM commands WHERE id = ANY(\(ids)) AND status IN ('succeeded', 'failed')",
+            logger: logger
+        )
         return try await rows.decode(Int.self).reduce(0, +)
     }
 

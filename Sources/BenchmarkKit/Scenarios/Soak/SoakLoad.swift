@@ -57,7 +57,9 @@ struct SoakLoad {
             spent[candidate.concert, default: []].insert(candidate.user)
             toRequeue.append((candidate.concert, candidate.user))
             let body = #"{"reservationId":"\#(candidate.id.uuidString.lowercased())"}"#
-            requests.append((request("/v1/payments", body, concert: candidate.concert, user: candidate.user), (candidate.concert, candidate.user, false)))
+            requests.append(
+                (request("/v1/payments", body, concert: candidate.concert, user: candidate.user), (candidate.concert, candidate.user, false))
+            )
         }
         let total = schedules.count * seatsPerSchedule
         for _ in 0..<reservations {
@@ -88,7 +90,12 @@ struct SoakLoad {
         guard !toRequeue.isEmpty else { return }
         let pending = toRequeue
         let requests = pending.map { concert, user in
-            LoadRequest(method: .POST, path: "/v1/queue/tokens", headers: api.authorization("bench-user-\(user)"), body: Array(#"{"concertId":\#(concert)}"#.utf8))
+            LoadRequest(
+                method: .POST,
+                path: "/v1/queue/tokens",
+                headers: api.authorization("bench-user-\(user)"),
+                body: Array(#"{"concertId":\#(concert)}"#.utf8)
+            )
         }
         guard
             let run = try? await HTTPLoadGenerator.run(

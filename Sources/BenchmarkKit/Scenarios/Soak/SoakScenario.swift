@@ -48,7 +48,16 @@ public struct SoakScenario: Sendable {
             try workers.start(partitions: "\(half)-\(partitions - 1)")
             let api = try await ConcertUnderTest.start(sandbox, subcommand: "api", port: try freePort(), environment: settings)
             do {
-                try await soak(api, workers: workers, sandbox: sandbox, database: database, environment: environment, plan: &plan, report: &report, progress: progress)
+                try await soak(
+                    api,
+                    workers: workers,
+                    sandbox: sandbox,
+                    database: database,
+                    environment: environment,
+                    plan: &plan,
+                    report: &report,
+                    progress: progress
+                )
             } catch {
                 await api.stop()
                 await workers.stopAll()
@@ -78,7 +87,12 @@ public struct SoakScenario: Sendable {
                 connections: 32,
                 shape: .closedLoop,
                 requests: users.map {
-                    LoadRequest(method: .POST, path: "/v1/users/\($0)/balance/charges", headers: api.authorization($0), body: Array(#"{"amount":100000000}"#.utf8))
+                    LoadRequest(
+                        method: .POST,
+                        path: "/v1/users/\($0)/balance/charges",
+                        headers: api.authorization($0),
+                        body: Array(#"{"amount":100000000}"#.utf8)
+                    )
                 }
             )
         )
@@ -102,7 +116,14 @@ public struct SoakScenario: Sendable {
         if let chosen = self.rate {
             rate = chosen
         } else {
-            let maximum = try await runner.searchMaximum(startRate: 400, maximumSteps: 8, stepSeconds: 4, connections: 256, plan: &plan, notes: &report.notes)
+            let maximum = try await runner.searchMaximum(
+                startRate: 400,
+                maximumSteps: 8,
+                stepSeconds: 4,
+                connections: 256,
+                plan: &plan,
+                notes: &report.notes
+            )
             rate = maximum / 2
             report.notes.append("highest sustained rate \(Int(maximum))/s; the soak runs at half of it")
         }
@@ -195,13 +216,17 @@ public struct SoakScenario: Sendable {
         phase.offeredPerSecond = rate
         phase.statuses = Dictionary(uniqueKeysWithValues: statuses.map { (String($0.key), $0.value) })
         report.phases.append(phase)
-        report.notes.append("load from \(ISO8601DateFormatter().string(from: startedAt)) for \(Int(loadSeconds)) s in \(round) rounds: answers \(phase.nonSuccessAndAll)")
+        report.notes.append(
+            "load from \(ISO8601DateFormatter().string(from: startedAt)) for \(Int(loadSeconds)) s in \(round) rounds: answers \(phase.nonSuccessAndAll)"
+        )
         report.notes += events.map { "fault at +\(Int($0.secondsSinceStart)) s: \($0.what)" }
         report.notes.append("accepted (202): \(accepted.count); unsettled after the drain: \(unsettled)")
         report.notes.append("answered 503 OUTCOME_UNKNOWN: \(unknown.count), of which applied: \(unknownApplied)")
         report.notes += totals.sorted { $0.key < $1.key }.map { "total \($0.key): \($0.value)" }
         report.notes += invariants.map { "invariant \($0.name): \($0.violations == 0 ? "holds" : "VIOLATED \($0.violations)×")" }
-        report.notes.append("most overdue live hold per round (s): max \(String(format: "%.1f", overdue.max() ?? 0)), last \(String(format: "%.1f", overdue.last ?? 0))")
+        report.notes.append(
+            "most overdue live hold per round (s): max \(String(format: "%.1f", overdue.max() ?? 0)), last \(String(format: "%.1f", overdue.last ?? 0))"
+        )
         report.notes += MemoryLog.summary(readings)
         let passed = unsettled == 0 && invariants.allSatisfy { $0.violations == 0 }
         report.lastLine =
@@ -258,7 +283,8 @@ actor MemoryLog {
             let peak = readings.compactMap { $0.kibibytes[part] }.max() ?? 0
             return [
                 "memory \(part) (RssAnon MiB): +\(Int(warm.secondsSinceStart)) s \(mebibytes(warm.kibibytes[part])), peak \(mebibytes(peak)), end (+\(Int(last.secondsSinceStart)) s) \(mebibytes(last.kibibytes[part]))",
-                "memory \(part) over the run (MiB at +s): " + course.map { "\(mebibytes($0.kibibytes[part]))@\(Int($0.secondsSinceStart))" }.joined(separator: " "),
+                "memory \(part) over the run (MiB at +s): "
+                    + course.map { "\(mebibytes($0.kibibytes[part]))@\(Int($0.secondsSinceStart))" }.joined(separator: " "),
             ]
         }
     }

@@ -158,8 +158,11 @@ struct ConfirmPage {
         page = Page(title: "Confirm")
         let replay = action == .replay
         question = replay ? "Replay \(count) dead letter(s)?" : "Discard \(count) dead letter(s)?"
-        detail = "Reason \(reason), type \(type ?? "(none)")"
-            + (replay ? ": each is published again to where it was sent, and stays archived, marked replayed." : ": they are deleted from the archive for good.")
+        detail =
+            "Reason \(reason), type \(type ?? "(none)")"
+            + (replay
+                ? ": each is published again to where it was sent, and stays archived, marked replayed."
+                : ": they are deleted from the archive for good.")
         self.action = "/admin/console/dead-letters/group/\(action.rawValue)"
         verb = replay ? "Replay" : "Discard"
         self.count = count

@@ -26,7 +26,12 @@ struct PartitionRow {
     let lastBatch: String
 
     /// One row per partition, from the broker's facts by queue name and each schedule's recent commits.
-    static func rows(partitions: Int, facts: [String: ConsoleServices.QueueFacts], activity: [ConsoleStore.ScheduleActivity], now: Date) -> [PartitionRow] {
+    static func rows(
+        partitions: Int,
+        facts: [String: ConsoleServices.QueueFacts],
+        activity: [ConsoleStore.ScheduleActivity],
+        now: Date
+    ) -> [PartitionRow] {
         let byPartition = Dictionary(grouping: activity) { entry in
             ScheduleKey(partitionKey: entry.partitionKey)?.partition(of: partitions) ?? -1
         }
