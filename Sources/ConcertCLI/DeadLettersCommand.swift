@@ -116,7 +116,7 @@ enum DeadLetterFormat {
             replayed:    \(record.replayedAt.map(formatter.string(from:)) ?? "never") (\(record.replayCount) times)
             headers:     \(record.headers)
             body:
-            \(String(validating: record.body, as: UTF8.self) ?? "<\(record.body.count) bytes, not UTF-8>")
+            \(record.bodyText ?? "<\(record.body.count) bytes, not UTF-8>")
             """
     }
 }

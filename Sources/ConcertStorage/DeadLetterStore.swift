@@ -30,6 +30,9 @@ public struct DeadLetterStore: Sendable {
         public let body: [UInt8]
         /// The AMQP headers as JSON.
         public let headers: String
+
+        /// The body as text, when it is UTF-8 (JSON commands are); `nil` for other bytes.
+        public var bodyText: String? { String(validating: body, as: UTF8.self) }
     }
 
     /// What the archiver stores for one delivery.

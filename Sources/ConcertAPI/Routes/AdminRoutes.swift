@@ -5,66 +5,38 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// A dead letter as the admin API lists it.
-struct DeadLetterSummary: Encodable {
-    let id: Int64
-    let messageId: String
-    let type: String?
-    let reason: String
-    let routingKey: String
-    let count: Int
-    let firstSeenAt: Date
-    let lastSeenAt: Date
-    let replayedAt: Date?
+/// A dead letter as the admin API shows it: in a list its summary, alone also where it was sent,
+/// how often it was replayed, its body (UTF-8 text, or base64 when it is not text) and its
+/// headers (JSON). Absent values are left out, as the contract's other answers do.
+struct AdminDeadLetter: ResponseEncodable {
+    let record: DeadLetterStore.Record
+    let detailed: Bool
 
-    init(_ record: DeadLetterStore.Record) {
-        id = record.id
-        messageId = record.messageId
-        type = record.type
-        reason = record.reason
-        routingKey = record.routingKey
-        count = record.count
-        firstSeenAt = record.firstSeenAt
-        lastSeenAt = record.lastSeenAt
-        replayedAt = record.replayedAt
+    enum CodingKeys: String, CodingKey {
+        case id, messageId, type, reason, exchange, routingKey, count, firstSeenAt, lastSeenAt, replayedAt, replayCount, body, headers
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(record.id, forKey: .id)
+        try container.encode(record.messageId, forKey: .messageId)
+        try container.encodeIfPresent(record.type, forKey: .type)
+        try container.encode(record.reason, forKey: .reason)
+        if detailed { try container.encode(record.exchange, forKey: .exchange) }
+        try container.encode(record.routingKey, forKey: .routingKey)
+        try container.encode(record.count, forKey: .count)
+        try container.encode(record.firstSeenAt, forKey: .firstSeenAt)
+        try container.encode(record.lastSeenAt, forKey: .lastSeenAt)
+        try container.encodeIfPresent(record.replayedAt, forKey: .replayedAt)
+        guard detailed else { return }
+        try container.encode(record.replayCount, forKey: .replayCount)
+        try container.encode(record.bodyText ?? Data(record.body).base64EncodedString(), forKey: .body)
+        try container.encode(try JSONFragment(parsing: record.headers), forKey: .headers)
     }
 }
 
 struct DeadLetterList: ResponseEncodable {
-    let deadLetters: [DeadLetterSummary]
-}
-
-/// One dead letter with its body and headers.
-struct DeadLetterDetail: ResponseEncodable {
-    let id: Int64
-    let messageId: String
-    let type: String?
-    let reason: String
-    let exchange: String
-    let routingKey: String
-    let count: Int
-    let firstSeenAt: Date
-    let lastSeenAt: Date
-    let replayedAt: Date?
-    let replayCount: Int
-    let body: String
-    let headers: JSONFragment
-
-    init(_ record: DeadLetterStore.Record) throws {
-        id = record.id
-        messageId = record.messageId
-        type = record.type
-        reason = record.reason
-        exchange = record.exchange
-        routingKey = record.routingKey
-        count = record.count
-        firstSeenAt = record.firstSeenAt
-        lastSeenAt = record.lastSeenAt
-        replayedAt = record.replayedAt
-        replayCount = record.replayCount
-        body = String(validating: record.body, as: UTF8.self) ?? Data(record.body).base64EncodedString()
-        headers = try JSONFragment(parsing: record.headers)
-    }
+    let deadLetters: [AdminDeadLetter]
 }
 
 extension Router<APIRequestContext> {
@@ -79,13 +51,13 @@ extension Router<APIRequestContext> {
                 } ?? 50
             let reason = request.uri.queryParameters["reason"].map(String.init)
             let records = try await services.deadLetters.store.list(limit: limit, reason: reason)
-            return DeadLetterList(deadLetters: records.map(DeadLetterSummary.init))
+            return DeadLetterList(deadLetters: records.map { AdminDeadLetter(record: $0, detailed: false) })
         }
-        admin.get("/dead-letters/:id") { _, context -> DeadLetterDetail in
+        admin.get("/dead-letters/:id") { _, context -> AdminDeadLetter in
             guard let record = try await services.deadLetters.store.find(try Self.deadLetterID(context)) else {
                 throw Problem.notFound("DEAD_LETTER_NOT_FOUND", "No such dead letter.")
             }
-            return try DeadLetterDetail(record)
+            return AdminDeadLetter(record: record, detailed: true)
         }
         admin.post("/dead-letters/:id/replay") { request, context -> Response in
             let replayed: DeadLetterStore.Record?
@@ -102,7 +74,7 @@ extension Router<APIRequestContext> {
             guard let record = replayed else {
                 throw Problem.notFound("DEAD_LETTER_NOT_FOUND", "No such dead letter.")
             }
-            var response = try DeadLetterDetail(record).response(from: request, context: context)
+            var response = try AdminDeadLetter(record: record, detailed: true).response(from: request, context: context)
             response.status = .accepted
             return response
         }

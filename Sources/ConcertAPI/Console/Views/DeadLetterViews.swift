@@ -114,7 +114,7 @@ struct LetterPage {
         firstSeen = ConsoleFormat.timestamp(record.firstSeenAt)
         lastSeen = ConsoleFormat.timestamp(record.lastSeenAt)
         replayed = ConsoleFormat.replayed(record)
-        body = Self.pretty(Data(record.body)) ?? (String(validating: record.body, as: UTF8.self) ?? "(\(record.body.count) bytes, not UTF-8)")
+        body = Self.pretty(Data(record.body)) ?? (record.bodyText ?? "(\(record.body.count) bytes, not UTF-8)")
         let headerObject = try? JSONSerialization.jsonObject(with: Data(record.headers.utf8))
         headers = Self.pretty(Data(record.headers.utf8)) ?? record.headers
         if let death = (headerObject as? [String: Any])?["x-death"],
