@@ -59,32 +59,25 @@ enum BrokerEnvironment {
 
     /// Runs `scripts/services rabbitmqctl ARGS` (to stop and start the broker's app, or close connections) and returns its output.
     @discardableResult
-    static func rabbitmqctl(_ arguments: String...) throws -> String {
+    static func rabbitmqctl(_ arguments: String...) async throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = root.appendingPathComponent("scripts/services")
-        process.arguments = ["rabbitmqctl"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure(description: "rabbitmqctl \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        let (status, output) = try await runCapturingOutput(root.appendingPathComponent("scripts/services").path, ["rabbitmqctl"] + arguments)
+        guard status == 0 else {
+            throw TestFailure(description: "rabbitmqctl \(arguments.joined(separator: " ")) exited with \(status)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return output
     }
 
     /// Closes, from the broker's side, every client connection whose `connection_name` is `name`
     /// — as a crashed process or a dead network would end it.
-    static func closeConnections(named name: String) throws {
+    static func closeConnections(named name: String) async throws {
         // One line per connection: `<pid>\t[…,{"connection_name","NAME"}]`.
-        let listing = try rabbitmqctl("list_connections", "-q", "--no-table-headers", "pid", "client_properties")
+        let listing = try await rabbitmqctl("list_connections", "-q", "--no-table-headers", "pid", "client_properties")
         let pids = listing.split(separator: "\n")
             .filter { $0.contains("{\"connection_name\",\"\(name)\"}") }
             .compactMap { $0.split(separator: "\t").first.map(String.init) }
         guard !pids.isEmpty else { throw TestFailure(description: "no connection named \(name) in \(listing)") }
-        for pid in pids { try rabbitmqctl("close_connection", pid, "closed by a test") }
+        for pid in pids { try await rabbitmqctl("close_connection", pid, "closed by a test") }
     }
 }
 

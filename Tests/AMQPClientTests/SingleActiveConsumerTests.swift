@@ -54,7 +54,7 @@ struct SingleActiveConsumerTests {
                 try await activeCollector.waitFor(5)
                 #expect(standbyCollector.count == 0)
 
-                try BrokerEnvironment.closeConnections(named: "sac-active")
+                try await BrokerEnvironment.closeConnections(named: "sac-active")
                 let redelivered = try await standbyCollector.waitFor(5)
                 #expect(Set(redelivered.map(\.body)) == Set((0..<5).map { [UInt8($0)] }))
                 #expect(redelivered.allSatisfy { $0.redelivered })

@@ -155,18 +155,14 @@ struct APIHarness: Sendable {
 
     /// Starts `concert worker` (the debug build `scripts/test` makes) against this test's database
     /// schema and virtual host, logging to a temporary file.
-    func startWorker(partitions: Int, name: String) throws -> Process {
-        let process = Process()
-        process.executableURL = Self.root.appendingPathComponent(".build/debug/concert")
-        process.arguments = ["worker"]
-        process.environment = childEnvironment(partitions: partitions)
+    func startWorker(partitions: Int, name: String) async throws -> SpawnedProcess {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-\(name)-\(UUID().uuidString.prefix(6)).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
+        return try await SpawnedProcess(
+            Self.root.appendingPathComponent(".build/debug/concert").path,
+            ["worker"],
+            environment: childEnvironment(partitions: partitions),
+            log: log
+        )
     }
 
     /// One admission pass (what the admitter does on each tick), then the view refreshes.

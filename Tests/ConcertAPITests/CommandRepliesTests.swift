@@ -20,7 +20,7 @@ struct CommandRepliesTests {
     /// answers with it, and the payment's ended token reaches this API's memory through the broker.
     @Test func outcomesAndEndedTokensComeBackFromAWorkerInAnotherProcess() async throws {
         try await APIHarness.withAPI(pipeline: .init(partitions: 2, inProcessWorkers: false)) { client, harness in
-            let worker = try harness.startWorker(partitions: 2, name: "replies")
+            let worker = try await harness.startWorker(partitions: 2, name: "replies")
             defer { if worker.isRunning { worker.terminate() } }
             try await eventually("the worker and the inbox listen") {
                 for partition in 0..<2 where try await harness.broker.inspectQueue(PipelineTopology.partitionQueue(partition)).consumerCount < 1 {

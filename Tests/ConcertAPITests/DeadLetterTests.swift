@@ -152,17 +152,12 @@ struct DeadLetterTests {
     }
 
     /// Runs the `concert` executable against the test's schema and virtual host and returns its output.
-    static func concert(_ harness: APIHarness, _ arguments: String...) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = APIHarness.root.appendingPathComponent(".build/debug/concert")
-        process.arguments = arguments
-        process.environment = harness.childEnvironment(partitions: 2)
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func concert(_ harness: APIHarness, _ arguments: String...) async throws -> (status: Int32, output: String) {
+        try await runCapturingOutput(
+            APIHarness.root.appendingPathComponent(".build/debug/concert").path,
+            arguments,
+            environment: harness.childEnvironment(partitions: 2)
+        )
     }
 
     @Test func theCLIListsShowsReplaysAndDiscards() async throws {
@@ -181,23 +176,23 @@ struct DeadLetterTests {
             }
             let id = try #require(listed.deadLetters.first?.id)
 
-            let list = try Self.concert(harness, "dead-letters", "list")
+            let list = try await Self.concert(harness, "dead-letters", "list")
             #expect(list.status == 0)
             #expect(list.output.contains("malformed envelope: not JSON"))
             #expect(list.output.contains("p.1"))
-            let show = try Self.concert(harness, "dead-letters", "show", String(id))
+            let show = try await Self.concert(harness, "dead-letters", "show", String(id))
             #expect(show.output.contains("message id:  cli-poison"))
             #expect(show.output.contains("cli poison"))
-            let replay = try Self.concert(harness, "dead-letters", "replay", String(id))
+            let replay = try await Self.concert(harness, "dead-letters", "replay", String(id))
             #expect(replay.status == 0)
             #expect(replay.output.contains("replayed \(id) to concert.commands p.1"))
             try await eventually("the replayed letter comes back") {
                 try await Self.admin(client, .get, "/admin/dead-letters/\(id)").json()["count"] == 2
             }
-            let discard = try Self.concert(harness, "dead-letters", "discard", String(id))
+            let discard = try await Self.concert(harness, "dead-letters", "discard", String(id))
             #expect(discard.output.contains("discarded \(id)"))
             #expect(try await Self.admin(client, .get, "/admin/dead-letters/\(id)").status == .notFound)
-            #expect(try Self.concert(harness, "dead-letters", "discard", String(id)).status != 0)
+            #expect(try await Self.concert(harness, "dead-letters", "discard", String(id)).status != 0)
         }
     }
 }

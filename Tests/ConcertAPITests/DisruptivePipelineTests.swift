@@ -16,8 +16,8 @@ import Testing
 /// other tests' connections.
 @Suite(.serialized, .enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct DisruptivePipelineTests {
-    static func startWorker(_ harness: APIHarness, partitions: Int, name: String) throws -> Process {
-        try harness.startWorker(partitions: partitions, name: name)
+    static func startWorker(_ harness: APIHarness, partitions: Int, name: String) async throws -> SpawnedProcess {
+        try await harness.startWorker(partitions: partitions, name: name)
     }
 
     /// Submits `count` reservations from `buyers` concurrently (seats drawn so that many collide)
@@ -109,7 +109,7 @@ struct DisruptivePipelineTests {
     @Test func killingTheActiveWorkerMidBurstLosesNothing() async throws {
         let partitions = 2
         try await APIHarness.withAPI(pipeline: .init(partitions: partitions, inProcessWorkers: false)) { client, harness in
-            let first = try Self.startWorker(harness, partitions: partitions, name: "first")
+            let first = try await Self.startWorker(harness, partitions: partitions, name: "first")
             defer { if first.isRunning { first.terminate() } }
             try await eventually("the first worker consumes every partition") {
                 for partition in 0..<partitions
@@ -118,7 +118,7 @@ struct DisruptivePipelineTests {
                 }
                 return true
             }
-            let second = try Self.startWorker(harness, partitions: partitions, name: "second")
+            let second = try await Self.startWorker(harness, partitions: partitions, name: "second")
             defer { if second.isRunning { second.terminate() } }
             try await eventually(timeout: .seconds(30), "the second worker stands by on every partition") {
                 for partition in 0..<partitions
@@ -129,7 +129,6 @@ struct DisruptivePipelineTests {
             }
 
             let (buyers, dates) = try await Self.buyers(client, harness, count: 40)
-            let pid = first.processIdentifier
             let killed = Locked(false)
             let accepted = try await Self.burst(
                 buyers,
@@ -141,7 +140,7 @@ struct DisruptivePipelineTests {
                         defer { done = done || total >= 150 }
                         return !done && total >= 150
                     }
-                    if kill { Glibc.kill(pid, SIGKILL) }
+                    if kill { first.send(SIGKILL) }
                 }
             )
             #expect(killed.withLock { $0 })
@@ -149,9 +148,7 @@ struct DisruptivePipelineTests {
             try await Self.expectConsistent(harness, accepted: accepted)
 
             // The survivor stops cleanly on SIGTERM.
-            second.terminate()
-            second.waitUntilExit()
-            #expect(second.terminationStatus == 0)
+            #expect(await second.stop() == 0)
         }
     }
 
@@ -175,11 +172,11 @@ struct DisruptivePipelineTests {
                 }
                 if begin {
                     // In the background, so the burst goes on against a database that is going away.
-                    Thread {
-                        let status = runToCompletion(APIHarness.root.appendingPathComponent("scripts/services").path, ["restart-postgres"])
+                    Task {
+                        let status = await runToCompletion(APIHarness.root.appendingPathComponent("scripts/services").path, ["restart-postgres"])
                         restart.withLock { $0 = status == 0 ? 1 : 100 }
                         #expect(status == 0, "scripts/services restart-postgres")
-                    }.start()
+                    }
                 }
             }
             #expect(restart.withLock { $0 } ?? 0 >= 100)

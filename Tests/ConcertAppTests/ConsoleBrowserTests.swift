@@ -50,9 +50,9 @@ struct ConsoleBrowserTests {
                     userSecret: userSecret,
                     ["CONCERT_ADMIN_TOKEN": adminToken]
                 )
-                let serve = try ClusterEnvironment.startServe(environment, name: "console")
+                let serve = try await ClusterEnvironment.startServe(environment, name: "console")
                 let log = serve.log
-                // Stopped (and waited for) on a thread of its own, never on the concurrency pool.
+                // Stopped (and waited for) by awaiting: nothing blocks a thread of the concurrency pool.
                 do {
                     try await eventually(timeout: .seconds(60), "concert serve is ready") {
                         await LiveAPI(port: port).send("GET", "/health/ready", bearer: nil).status == 200
@@ -69,22 +69,22 @@ struct ConsoleBrowserTests {
                     browser["CONSOLE_POISON"] = String(Self.poison)
                     if let folder = environment["CONCERT_CONSOLE_SCREENSHOTS"] { browser["CONSOLE_SCREENSHOTS"] = folder }
                     let output = FileManager.default.temporaryDirectory.appendingPathComponent("console-browser-\(UUID().uuidString.prefix(6)).log")
-                    let script = try SpawnedProcess(
+                    let script = try await SpawnedProcess(
                         "/usr/bin/env",
                         ["python3", ClusterEnvironment.root.appendingPathComponent("Tests/Browser/console_test.py").path],
                         environment: browser,
                         log: output
                     )
-                    let status = await onThread { script.waitForExit(timeout: .seconds(300)) }
+                    let status = await script.waitForExit(timeout: .seconds(300))
                     let lines = script.logLines().filter { !$0.isEmpty }
                     for line in lines { print(line) }
                     #expect(status == 0, "the browser test failed (\(lines.last ?? "no output")); concert serve's log: \(log.path)")
                     #expect(lines.contains("browser: all steps passed"))
                 } catch {
-                    _ = await onThread { serve.stop() }
+                    _ = await serve.stop()
                     throw error
                 }
-                let stopped = await onThread { serve.stop() }
+                let stopped = await serve.stop()
                 #expect(stopped == 0, "concert serve did not stop cleanly on SIGTERM; log: \(log.path)")
             }
         }

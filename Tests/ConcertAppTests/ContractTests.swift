@@ -70,13 +70,13 @@ struct ContractTests {
         let python = try await Self.tools().deletingLastPathComponent().appendingPathComponent("python").path
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("readme-examples-\(UUID().uuidString.prefix(6)).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let check = try SpawnedProcess(
+        let check = try await SpawnedProcess(
             python,
             [Self.contract.appendingPathComponent("readme_examples.py").path],
             environment: ProcessInfo.processInfo.environment,
             log: log
         )
-        let status = await onThread { check.waitForExit(timeout: .seconds(60)) }
+        let status = await check.waitForExit(timeout: .seconds(60))
         #expect(status == 0, "\(check.logLines())")
         #expect(check.logLines().contains { $0.hasPrefix("readme-examples: ") })
     }
@@ -85,13 +85,13 @@ struct ContractTests {
     static func tools() async throws -> URL {
         let tools = FileManager.default.temporaryDirectory.appendingPathComponent("contract-tools-\(UUID().uuidString.prefix(6)).log")
         defer { try? FileManager.default.removeItem(at: tools) }
-        let install = try SpawnedProcess(
+        let install = try await SpawnedProcess(
             ClusterEnvironment.root.appendingPathComponent("scripts/contract-tools").path,
             [],
             environment: ProcessInfo.processInfo.environment,
             log: tools
         )
-        let installed = await onThread { install.waitForExit(timeout: .seconds(300)) }
+        let installed = await install.waitForExit(timeout: .seconds(300))
         let executable = try #require(install.logLines().last { $0.hasSuffix("/bin/schemathesis") }, "scripts/contract-tools: \(install.logLines())")
         try #require(installed == 0, "scripts/contract-tools failed: \(install.logLines())")
         return URL(fileURLWithPath: executable)
@@ -104,7 +104,7 @@ struct ContractTests {
     }
 
     /// Runs the pinned schemathesis with the contract's configuration and credentials, in a
-    /// scratch directory (it keeps a cache there), off the concurrency pool.
+    /// scratch directory (it keeps a cache there).
     static func schemathesis(_ arguments: [String], base: String) async throws -> Run {
         let executable = try await tools().path
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("contract-\(UUID().uuidString.prefix(6))")
@@ -118,8 +118,8 @@ struct ContractTests {
         let log = scratch.appendingPathComponent("schemathesis.log")
         let command = ([executable, "--no-color", "--config-file", contract.appendingPathComponent("schemathesis.toml").path] + arguments)
             .map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
-        let process = try SpawnedProcess("/bin/sh", ["-c", "cd '\(scratch.path)' && exec \(command)"], environment: environment, log: log)
-        let status = await onThread { process.waitForExit(timeout: .seconds(600)) }
+        let process = try await SpawnedProcess("/bin/sh", ["-c", "cd '\(scratch.path)' && exec \(command)"], environment: environment, log: log)
+        let status = await process.waitForExit(timeout: .seconds(600))
         return Run(status: status, lines: process.logLines().filter { !$0.isEmpty }, log: log)
     }
 
@@ -165,17 +165,17 @@ struct ContractTests {
                     // schemathesis tries the admin routes with wrong tokens by the hundred.
                     ["CONCERT_ADMIN_TOKEN": adminToken, "CONCERT_SIGN_IN_FAILURES_PER_MINUTE": "0"]
                 )
-                let serve = try ClusterEnvironment.startServe(environment, name: "contract")
+                let serve = try await ClusterEnvironment.startServe(environment, name: "contract")
                 do {
                     try await eventually(timeout: .seconds(60), "concert serve is ready") {
                         await LiveAPI(port: port).send("GET", "/health/ready", bearer: nil).status == 200
                     }
                     try await body("http://127.0.0.1:\(port)")
                 } catch {
-                    _ = await onThread { serve.stop() }
+                    _ = await serve.stop()
                     throw error
                 }
-                let stopped = await onThread { serve.stop() }
+                let stopped = await serve.stop()
                 #expect(stopped == 0, "concert serve did not stop cleanly on SIGTERM; log: \(serve.log.path)")
             }
         }

@@ -21,9 +21,9 @@ enum ClusterEnvironment {
     static let isConfigured = nodes >= 3 || ProcessInfo.processInfo.environment["CONCERT_REQUIRE_CLUSTER"] == "1"
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// `scripts/services node N ACTION` (kill, pause, resume, start), on a thread of its own.
+    /// `scripts/services node N ACTION` (kill, pause, resume, start).
     static func node(_ node: Int, _ action: String) async -> Int32 {
-        await onThread { runToCompletion(root.appendingPathComponent("scripts/services").path, ["node", String(node), action]) }
+        await runToCompletion(root.appendingPathComponent("scripts/services").path, ["node", String(node), action])
     }
 
     /// A management API answer as JSON (any node that answers).
@@ -70,9 +70,9 @@ enum ClusterEnvironment {
     }
 
     /// `concert serve` (the debug build) with `environment`, logging to a temporary file named after `name`.
-    static func startServe(_ environment: [String: String], name: String) throws -> SpawnedProcess {
+    static func startServe(_ environment: [String: String], name: String) async throws -> SpawnedProcess {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-\(name)-\(UUID().uuidString.prefix(6)).log")
-        return try SpawnedProcess(root.appendingPathComponent(".build/debug/concert").path, ["serve"], environment: environment, log: log)
+        return try await SpawnedProcess(root.appendingPathComponent(".build/debug/concert").path, ["serve"], environment: environment, log: log)
     }
 
     /// `n2@localhost` → 2.
@@ -111,7 +111,7 @@ struct DisruptiveClusterTests {
                 let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
                 let userSecret = "cluster-tests-user-secret-0123456789abcdef"
                 let port = try StartupTests.freePort()
-                let serve = try ClusterEnvironment.startServe(
+                let serve = try await ClusterEnvironment.startServe(
                     ClusterEnvironment.serveEnvironment(
                         amqp: amqp,
                         databaseURL: databaseURL,
@@ -129,10 +129,10 @@ struct DisruptiveClusterTests {
                 } catch {
                     print("cluster test failed; concert serve's log: \(log.path)")
                     await Self.restore(touched)
-                    _ = await onThread { serve.stop() }
+                    _ = await serve.stop()
                     throw error
                 }
-                let status = await onThread { serve.stop() }
+                let status = await serve.stop()
                 #expect(status == 0, "concert serve did not stop cleanly on SIGTERM; log: \(log.path)")
                 let swept = serve.logLines().filter { $0.contains("whose expiry was lost") }
                 print("cluster: the hold sweeper expired holds \(swept.count) time(s) (holds whose expiry came late or not at all)")

@@ -18,13 +18,18 @@ struct HTTPConnectionTests {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-http-\(UUID().uuidString.prefix(6)).log")
         defer { try? FileManager.default.removeItem(at: log) }
         let environment = StartupTests.environment.merging(changes.merging(["CONCERT_HTTP_PORT": String(port)]) { _, new in new }) { _, new in new }
-        let process = try SpawnedProcess(StartupTests.executable.path, ["api"], environment: environment, log: log)
-        defer { _ = process.stop(timeout: .seconds(15)) }
-        try await eventually(timeout: .seconds(30), "the API answers") {
-            (try? await StartupTests.get(port: port, ready ? "/health/ready" : "/health/live"))?.status == 200
+        let process = try await SpawnedProcess(StartupTests.executable.path, ["api"], environment: environment, log: log)
+        do {
+            try await eventually(timeout: .seconds(30), "the API answers") {
+                (try? await StartupTests.get(port: port, ready ? "/health/ready" : "/health/live"))?.status == 200
+            }
+            try await body(port)
+        } catch {
+            _ = await process.stop(timeout: .seconds(15))
+            throw error
         }
-        try await body(port)
         #expect(process.logLines().contains { $0.contains("open-file limit") }, "the start-up says the open-file limit")
+        _ = await process.stop(timeout: .seconds(15))
     }
 
     static func connect(_ port: Int) throws -> Int32 {

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// `scripts/services`, run from a copy in a fresh folder (its own `.run/`): a port held by another
@@ -22,20 +23,15 @@ struct ServicesScriptTests {
     }
 
     /// Runs `scripts/services arguments…` in `folder` with the given ports; returns exit status and stderr + stdout.
-    static func services(_ folder: URL, _ arguments: [String], ports: [String: Int]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = folder.appendingPathComponent("scripts/services")
-        process.arguments = arguments
+    static func services(_ folder: URL, _ arguments: [String], ports: [String: Int]) async throws -> (status: Int32, output: String) {
         var environment = ProcessInfo.processInfo.environment
         for (variable, port) in ports { environment[variable] = String(port) }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try await runCapturingOutput(
+            folder.appendingPathComponent("scripts/services").path,
+            arguments,
+            environment: environment,
+            standardError: .combinedWithOutput
+        )
     }
 
     /// A socket of this process listening on 127.0.0.1 at a port the kernel chose.
@@ -66,7 +62,7 @@ struct ServicesScriptTests {
         return ports
     }
 
-    @Test func aPortHeldByAnotherProgramIsNamedAndNothingStarts() throws {
+    @Test func aPortHeldByAnotherProgramIsNamedAndNothingStarts() async throws {
         let folder = try Self.checkout()
         defer { try? FileManager.default.removeItem(at: folder) }
         let (listener, port) = try Self.listen()
@@ -74,7 +70,7 @@ struct ServicesScriptTests {
         var ports = try Self.freePorts()
         ports["CONCERT_PG_PORT"] = port
 
-        let (status, output) = try Self.services(folder, ["up"], ports: ports)
+        let (status, output) = try await Self.services(folder, ["up"], ports: ports)
 
         #expect(status == 1, "\(output)")
         #expect(output.contains("port \(port) for PostgreSQL (CONCERT_PG_PORT) is in use by"), "\(output)")
@@ -84,20 +80,20 @@ struct ServicesScriptTests {
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent(".run/postgres/data").path))
     }
 
-    @Test func aClusterSizeThatIsNotANodeCountIsRefusedBeforeAnythingStarts() throws {
+    @Test func aClusterSizeThatIsNotANodeCountIsRefusedBeforeAnythingStarts() async throws {
         let folder = try Self.checkout()
         defer { try? FileManager.default.removeItem(at: folder) }
         for size in ["", "0", "three", "12"] {
-            let (status, output) = try Self.services(folder, ["up", "--cluster", size], ports: try Self.freePorts())
+            let (status, output) = try await Self.services(folder, ["up", "--cluster", size], ports: try Self.freePorts())
             #expect(status == 1, "\(output)")
             #expect(output.contains("--cluster takes a node count from 1 to 9"), "\(output)")
             #expect(!output.contains("starting"), "\(output)")
         }
-        let (status, output) = try Self.services(folder, ["node", "2", "kill"], ports: try Self.freePorts())
+        let (status, output) = try await Self.services(folder, ["node", "2", "kill"], ports: try Self.freePorts())
         #expect(status == 1 && output.contains("no cluster node '2'"), "\(output)")
     }
 
-    @Test func pidFilesOfProcessesThatAreNotOursAreNotAdopted() throws {
+    @Test func pidFilesOfProcessesThatAreNotOursAreNotAdopted() async throws {
         let folder = try Self.checkout()
         defer { try? FileManager.default.removeItem(at: folder) }
         // Both pid files name a live process (this test), which is neither a RabbitMQ node nor a
@@ -112,7 +108,7 @@ struct ServicesScriptTests {
             encoding: .utf8
         )
 
-        let (status, output) = try Self.services(folder, ["status"], ports: try Self.freePorts())
+        let (status, output) = try await Self.services(folder, ["status"], ports: try Self.freePorts())
 
         #expect(status == 1, "\(output)")
         #expect(output.contains("rabbitmq:   stopped"), "\(output)")

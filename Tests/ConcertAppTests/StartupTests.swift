@@ -56,15 +56,15 @@ struct StartupTests {
     }
 
     /// Runs `concert arguments…` with `changes` to the environment (an empty value unsets a
-    /// variable) to its end, at most `timeout`; off the concurrency pool.
+    /// variable) to its end, at most `timeout`.
     static func run(_ arguments: [String], _ changes: [String: String], timeout: Duration = .seconds(60)) async throws -> Finished {
         var environment = Self.environment.merging(changes) { _, new in new }
         for (name, value) in changes where value.isEmpty { environment[name] = nil }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-run-\(UUID().uuidString.prefix(8)).log")
         defer { try? FileManager.default.removeItem(at: log) }
         let started = ContinuousClock.now
-        let process = try SpawnedProcess(executable.path, arguments, environment: environment, log: log)
-        let status = await onThread { process.waitForExit(timeout: timeout) }
+        let process = try await SpawnedProcess(executable.path, arguments, environment: environment, log: log)
+        let status = await process.waitForExit(timeout: timeout)
         let lines = process.logLines().filter { !$0.isEmpty }
         return Finished(status: status, lines: lines, elapsed: ContinuousClock.now - started)
     }
@@ -164,14 +164,14 @@ struct StartupTests {
         let port = try Self.freePort()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-startup-\(UUID().uuidString.prefix(6)).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let process = try SpawnedProcess(
+        let process = try await SpawnedProcess(
             Self.executable.path,
             ["serve"],
             environment: Self.environment.merging([variable: url, "CONCERT_HTTP_PORT": String(port)]) { _, new in new },
             log: log
         )
         var stopped = false
-        defer { if !stopped { kill(process.pid, SIGKILL) } }
+        defer { if !stopped { process.send(SIGKILL) } }
 
         var ready: (status: Int, body: [String: String])?
         let deadline = ContinuousClock.now + .seconds(20)
@@ -199,7 +199,7 @@ struct StartupTests {
         #expect(lines.filter { !$0.contains(" info ") }.count == 1, "\(lines)")
         #expect(lines.count <= 4, "\(lines)")
 
-        let status = await onThread { process.stop(timeout: .seconds(15)) }
+        let status = await process.stop(timeout: .seconds(15))
         stopped = true
         #expect(status == 0, "serve did not stop cleanly within 15 s of SIGTERM")
     }

@@ -1,6 +1,7 @@
 import ConcertAPI
 import ConcertDomain
 import Foundation
+import TestSupport
 import Testing
 
 /// `concert users token USER [--ttl SECONDS]`: an access token the API's verifier accepts.
@@ -8,26 +9,16 @@ struct UsersTokenTests {
     static let secret = "users-token-tests-secret-0123456789abc"
 
     /// Runs `concert arguments…` with `changes` to the environment; its exit status and standard
-    /// output. On a thread of its own: the read and the wait block, and must not hold a thread of
-    /// the concurrency pool (two of them here) from the other tests.
+    /// output (standard error discarded). Awaited, not waited for: nothing holds a thread of the
+    /// concurrency pool (two of them here) from the other tests.
     static func run(_ arguments: [String], _ changes: [String: String]) async throws -> (status: Int32, output: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try runBlocking(arguments, changes) }) }.start()
-        }
-    }
-
-    static func runBlocking(_ arguments: [String], _ changes: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = StartupTests.executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(changes) { _, new in new }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        let (status, output) = try await runCapturingOutput(
+            StartupTests.executable.path,
+            arguments,
+            environment: ProcessInfo.processInfo.environment.merging(changes) { _, new in new },
+            standardError: .discarded
+        )
+        return (status, output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     @Test func thePrintedTokenIsVerifiedForItsUserWithIssuerAndAudience() async throws {

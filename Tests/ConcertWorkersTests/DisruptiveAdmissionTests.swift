@@ -16,8 +16,8 @@ import Testing
 struct DisruptiveAdmissionTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func services(_ arguments: String...) {
-        #expect(runToCompletion(root.appendingPathComponent("scripts/services").path, arguments) == 0, "scripts/services \(arguments)")
+    static func services(_ arguments: String...) async {
+        #expect(await runToCompletion(root.appendingPathComponent("scripts/services").path, arguments) == 0, "scripts/services \(arguments)")
     }
 
     @Test func admissionAndArchivingCarryOnAcrossABrokerRestartAndADatabaseOutage() async throws {
@@ -46,9 +46,9 @@ struct DisruptiveAdmissionTests {
                         try await eventually("two tokens are admitted") { try await store.admissionMarks()[concert] == 2 }
 
                         // The broker restarts: every connection, consumer and unacknowledged tick is gone.
-                        Self.services("rabbitmqctl", "-q", "stop_app")
+                        await Self.services("rabbitmqctl", "-q", "stop_app")
                         try await Task.sleep(for: .seconds(1))
-                        Self.services("rabbitmqctl", "-q", "start_app")
+                        await Self.services("rabbitmqctl", "-q", "start_app")
                         try await connection.waitUntilConnected(timeout: .seconds(30))
                         try await store.expire(concert: concert, seq: 1)
                         try await eventually(timeout: .seconds(30), "the third token is admitted after the broker restart") {
@@ -56,7 +56,7 @@ struct DisruptiveAdmissionTests {
                         }
 
                         // The database goes away while a letter arrives and ticks keep coming.
-                        Self.services("stop-postgres")
+                        await Self.services("stop-postgres")
                         do {
                             try await connection.publish(
                                 exchange: PipelineTopology.deadLetterExchange,
@@ -67,10 +67,10 @@ struct DisruptiveAdmissionTests {
                             )
                             try await Task.sleep(for: .seconds(3))
                         } catch {
-                            Self.services("start-postgres")
+                            await Self.services("start-postgres")
                             throw error
                         }
-                        Self.services("start-postgres")
+                        await Self.services("start-postgres")
                         try await eventually(timeout: .seconds(30), "the database answers again") {
                             (try? await store.expire(concert: concert, seq: 2)) != nil
                         }

@@ -1,52 +1,110 @@
 public import Foundation
 import Glibc
+import Subprocess
+import Synchronization
+import SystemPackage
 
-/// A long-running child (e.g. `concert serve`) started with `posix_spawn`, its output appended
-/// to a log file, stopped with SIGTERM and reaped with `waitpid` — never through Foundation's
-/// `Process`, which on Linux sometimes misses a child's exit.
+/// A long-running child (e.g. `concert serve`) run by `Subprocess.run` on a task of its own, its
+/// standard output and error appended to a log file, stopped with SIGTERM (SIGKILL after a
+/// timeout). The task ends when the child has exited and `Subprocess.run` has reaped it — killed
+/// children included; waiting for it is awaiting that task, which blocks no thread of the
+/// concurrency pool.
 public final class SpawnedProcess: Sendable {
-    public let pid: pid_t
+    public let pid: Int32
     public let log: URL
+    /// Runs it to its end (`Subprocess.run`, which reaps it): its exit status.
+    private let ended: Task<Int32, Never>
+    /// Its exit status once reaped; signals go to `pid` only before then.
+    private let reaped: ReapedStatus
 
-    /// Starts `path arguments…` with exactly `environment`, stdout and stderr to `log`.
-    public init(_ path: String, _ arguments: [String], environment: [String: String], log: URL) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv + envp { free(pointer) }
+    /// Starts `path arguments…` with exactly `environment`, stdout and stderr appended to `log`
+    /// (standard input this process's).
+    public init(_ path: String, _ arguments: [String], environment: [String: String], log: URL) async throws {
+        let output = try FileDescriptor.open(
+            FilePath(log.path),
+            .writeOnly,
+            options: [.create, .append, .closeOnExec],
+            permissions: FilePermissions(rawValue: 0o644)
+        )
+        let configuration = Subprocess.Configuration(
+            executable: .path(FilePath(path)),
+            arguments: Arguments(arguments),
+            environment: exactly(environment)
+        )
+        let reaped = ReapedStatus()
+        let (starts, start) = AsyncStream.makeStream(of: Result<Int32, any Error>.self)
+        let ended = Task { () -> Int32 in
+            var started = false
+            var status: Int32 = -1
+            do {
+                let result = try await Subprocess.run(
+                    configuration,
+                    input: .currentStandardInput,
+                    output: .fileDescriptor(output, closeAfterSpawningProcess: true),
+                    error: .combinedWithOutput
+                ) { (execution) -> Void in
+                    started = true
+                    start.yield(.success(execution.processIdentifier.value))
+                }
+                status = shellStatus(result.terminationStatus)
+            } catch {
+                // Not started: the error is the initialiser's. Started, then no longer
+                // watchable (Subprocess could not monitor or reap it): -1.
+                if !started { start.yield(.failure(error)) }
+            }
+            start.finish()
+            reaped.set(status)
+            return status
         }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, nil, argv, envp)
-        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
-        self.pid = pid
+        var iterator = starts.makeAsyncIterator()
+        switch await iterator.next() {
+        case .success(let pid)?:
+            self.pid = pid
+        case .failure(let error)?:
+            throw error
+        case nil:
+            throw POSIXError(.ECHILD)
+        }
         self.log = log
+        self.ended = ended
+        self.reaped = reaped
+    }
+
+    /// True until it has exited and been reaped.
+    public var isRunning: Bool { reaped.value == nil }
+
+    /// Sends `signal` (e.g. SIGKILL) unless it has already been reaped.
+    public func send(_ signal: Int32) {
+        reaped.whileRunning { _ = kill(pid, signal) }
+    }
+
+    /// SIGTERM, without waiting.
+    public func terminate() {
+        send(SIGTERM)
     }
 
     /// SIGTERM, then waits up to `timeout` for the exit (SIGKILL after it); returns the exit
-    /// status, or nil when it had to be killed. Blocks the calling thread: call it from a thread
-    /// of its own (`onThread`), not from the concurrency pool.
-    public func stop(timeout: Duration = .seconds(20)) -> Int32? {
-        kill(pid, SIGTERM)
-        return waitForExit(timeout: timeout)
+    /// status, or nil when it had to be killed.
+    public func stop(timeout: Duration = .seconds(20)) async -> Int32? {
+        send(SIGTERM)
+        return await waitForExit(timeout: timeout)
     }
 
-    /// Waits up to `timeout` for the process to end by itself; its exit status, or nil (then it
-    /// is killed). Blocks the calling thread, as `stop` does.
-    public func waitForExit(timeout: Duration) -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        var status: Int32 = 0
-        while ContinuousClock.now < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { return (status >> 8) & 0xFF }
-            usleep(50_000)
+    /// Waits up to `timeout` for the process to end by itself; its exit status (killed by a
+    /// signal: 128 + the signal), or nil (then it is killed, and reaped before this returns).
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        await withTaskGroup(of: Int32?.self) { group in
+            group.addTask { await self.ended.value }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first: Int32? = await group.next() ?? nil
+            // The group ends when both tasks have: the exit's only once the child is gone.
+            if first == nil { send(SIGKILL) }
+            group.cancelAll()
+            return first
         }
-        kill(pid, SIGKILL)
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        return nil
     }
 
     /// The log's lines so far.
@@ -55,10 +113,21 @@ public final class SpawnedProcess: Sendable {
     }
 }
 
-/// Runs blocking `work` on a thread of its own and awaits its result, so that waiting on a child
-/// process or a script never holds one of the concurrency pool's few threads.
-public func onThread<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async -> Result {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: work()) }.start()
+/// A child's exit status once `Subprocess.run` has reaped it. Signals to its pid are sent under the
+/// same lock and only while there is none, so none reaches another process given the pid later (but
+/// for the instant between the reap inside `Subprocess.run` and `set`).
+private final class ReapedStatus: Sendable {
+    private let status = Mutex<Int32?>(nil)
+
+    var value: Int32? { status.withLock { $0 } }
+
+    func set(_ value: Int32) {
+        status.withLock { $0 = value }
+    }
+
+    func whileRunning(_ body: () -> Void) {
+        status.withLock { value in
+            if value == nil { body() }
+        }
     }
 }

@@ -208,8 +208,8 @@ public struct Sandbox: Sendable {
     }
 
     /// Starts `concert ARGS` on this sandbox, logging to the output folder.
-    public func start(_ name: String, arguments: [String], port: Int? = nil, _ extra: [String: String] = [:]) throws -> ChildProcess {
-        try ChildProcess(
+    public func start(_ name: String, arguments: [String], port: Int? = nil, _ extra: [String: String] = [:]) async throws -> ChildProcess {
+        try await ChildProcess(
             name: name,
             executable: environment.concertExecutable,
             arguments: arguments,

@@ -1,34 +1,85 @@
 import Dispatch
 public import Foundation
 import Glibc
+import Subprocess
 import Synchronization
+import SystemPackage
 
 /// A process the benchmark starts and measures (`concert serve`, `concert worker`, the lock baseline).
 /// Its output goes to a log file; it is stopped with SIGTERM (then SIGKILL after a grace period).
+///
+/// `Subprocess.run` runs it on a task of its own, which ends when the child has exited and been
+/// reaped: waiting for it is awaiting that task, on no thread of its own and blocking none of the
+/// concurrency pool's.
 public final class ChildProcess: Sendable {
     /// What it is, for tables and logs.
     public let name: String
     /// Where its standard output and error went.
     public let logFile: URL
-    private let process: Process
+    /// Its process id.
+    public let pid: Int32
+    /// Runs it to its end (`Subprocess.run`, which reaps it): its exit status.
+    private let ended: Task<Int32, Never>
+    /// Its exit status once reaped; signals go to `pid` only before then.
+    private let reaped: ReapedStatus
 
-    /// Starts `executable` with `arguments` in `environment`, appending its output to `logFile`.
-    public init(name: String, executable: URL, arguments: [String], environment: [String: String], logFile: URL) throws {
+    /// Starts `executable` with `arguments` in exactly `environment`, appending its output to `logFile`.
+    public init(name: String, executable: URL, arguments: [String], environment: [String: String], logFile: URL) async throws {
+        try FileManager.default.createDirectory(at: logFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let output = try FileDescriptor.open(
+            FilePath(logFile.path),
+            .writeOnly,
+            options: [.create, .append, .closeOnExec],
+            permissions: FilePermissions(rawValue: 0o644)
+        )
+        let configuration = Subprocess.Configuration(
+            executable: .path(FilePath(executable.path)),
+            arguments: Arguments(arguments),
+            environment: exactly(environment)
+        )
+        let reaped = ReapedStatus()
+        let (starts, start) = AsyncStream.makeStream(of: Result<Int32, any Error>.self)
+        let ended = Task { () -> Int32 in
+            var started: Int32?
+            var status: Int32 = -1
+            do {
+                // Standard input inherited (as Foundation's `Process` left it); output and error
+                // into the one log file, opened for appending (the child closes it when done).
+                let result = try await Subprocess.run(
+                    configuration,
+                    input: .currentStandardInput,
+                    output: .fileDescriptor(output, closeAfterSpawningProcess: true),
+                    error: .combinedWithOutput
+                ) { (execution) -> Void in
+                    let pid = execution.processIdentifier.value
+                    started = pid
+                    ChildProcess.running.withLock { _ = $0.insert(pid) }
+                    start.yield(.success(pid))
+                }
+                status = shellStatus(result.terminationStatus)
+            } catch {
+                // Not started: the error is the initialiser's. Started, then no longer
+                // watchable (Subprocess could not monitor or reap it): -1.
+                if started == nil { start.yield(.failure(error)) }
+            }
+            start.finish()
+            if let started { ChildProcess.running.withLock { _ = $0.remove(started) } }
+            reaped.set(status)
+            return status
+        }
+        var iterator = starts.makeAsyncIterator()
+        switch await iterator.next() {
+        case .success(let pid)?:
+            self.pid = pid
+        case .failure(let error)?:
+            throw BenchError("cannot start \(executable.path): \(error)")
+        case nil:
+            throw BenchError("cannot start \(executable.path)")
+        }
         self.name = name
         self.logFile = logFile
-        try FileManager.default.createDirectory(at: logFile.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: logFile.path) { _ = FileManager.default.createFile(atPath: logFile.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: logFile)
-        handle.seekToEndOfFile()
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        self.process = process
-        Self.running.withLock { _ = $0.insert(process.processIdentifier) }
+        self.ended = ended
+        self.reaped = reaped
     }
 
     /// Children still running, so that an interrupted benchmark can stop them (see `stopAllOnSignal`).
@@ -58,24 +109,37 @@ public final class ChildProcess: Sendable {
     /// starts (dispatch sources are not `Sendable`).
     nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
 
-    /// Its process id.
-    public var pid: Int32 { process.processIdentifier }
+    /// True while it runs (until it has exited and been reaped).
+    public var isRunning: Bool { reaped.value == nil }
 
-    /// True while it runs.
-    public var isRunning: Bool { process.isRunning }
+    /// Sends `signal` (e.g. SIGKILL) unless it has already been reaped.
+    public func send(_ signal: Int32) {
+        reaped.whileRunning { _ = kill(pid, signal) }
+    }
 
-    /// SIGTERM, then SIGKILL if it has not stopped within `grace`; returns its exit status.
+    /// SIGTERM, then SIGKILL if it has not stopped within `grace`; returns its exit status
+    /// (killed by a signal: 128 + the signal).
     @discardableResult
     public func stop(grace: Duration = .seconds(15)) async -> Int32 {
-        if process.isRunning { process.terminate() }
-        let deadline = ContinuousClock.now + grace
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            while process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        send(SIGTERM)
+        _ = await exitStatus(killingAfter: grace)
+        return await ended.value
+    }
+
+    /// Its exit status if it ends within `timeout`; otherwise SIGKILL, and nil.
+    private func exitStatus(killingAfter timeout: Duration) async -> Int32? {
+        await withTaskGroup(of: Int32?.self) { group in
+            group.addTask { await self.ended.value }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first: Int32? = await group.next() ?? nil
+            // The group ends when both tasks have: the exit's only once the child is gone.
+            if first == nil { send(SIGKILL) }
+            group.cancelAll()
+            return first
         }
-        Self.running.withLock { _ = $0.remove(process.processIdentifier) }
-        return process.terminationStatus
     }
 
     /// The last lines of its log, for error messages.
@@ -85,45 +149,73 @@ public final class ChildProcess: Sendable {
     }
 }
 
+/// A child's exit status once `Subprocess.run` has reaped it. Signals to its pid are sent under the
+/// same lock and only while there is none, so none reaches another process given the pid later (but
+/// for the instant between the reap inside `Subprocess.run` and `set`).
+private final class ReapedStatus: Sendable {
+    private let status = Mutex<Int32?>(nil)
+
+    var value: Int32? { status.withLock { $0 } }
+
+    func set(_ value: Int32) {
+        status.withLock { $0 = value }
+    }
+
+    func whileRunning(_ body: () -> Void) {
+        status.withLock { value in
+            if value == nil { body() }
+        }
+    }
+}
+
+/// `environment` exactly, nothing inherited (what `envp` was to `posix_spawn`).
+private func exactly(_ environment: [String: String]) -> Subprocess.Environment {
+    .custom(Dictionary(uniqueKeysWithValues: environment.map { (Subprocess.Environment.Key(rawValue: $0.key)!, $0.value) }))
+}
+
+/// Exited normally: its exit code; killed by a signal: 128 + the signal, as a shell says.
+private func shellStatus(_ status: TerminationStatus) -> Int32 {
+    switch status {
+    case .exited(let code): code
+    case .signaled(let signal): 128 + signal
+    }
+}
+
 /// Runs a command to completion and returns its output (for `concert seed` and the like).
 ///
-/// Spawned and reaped directly (`posix_spawn`, `waitpid` on a thread of its own), its output in a
-/// temporary file: Foundation's `Process` on Linux can miss a child's exit and report it running
-/// for ever (a soak hung on a zombie `scripts/services start-postgres`), and a pipe would stay open
-/// as long as any daemon the command starts.
+/// Through `Subprocess.run`, which waits for the exit without a thread of its own and reaps the
+/// child (Foundation's `Process` on Linux could miss a child's exit and report it running for
+/// ever: a soak hung on a zombie `scripts/services start-postgres`). Standard input is
+/// `/dev/null`; the output goes to a temporary file, not a pipe: a pipe would stay open as long as
+/// any daemon the command starts.
 public func runToCompletion(_ executable: URL, _ arguments: [String], environment: [String: String]) async throws -> String {
     let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("concert-bench-\(UUID().uuidString).out")
     defer { try? FileManager.default.removeItem(at: outputFile) }
-    let status = try await onOwnThread { try spawnAndWait(executable.path, arguments, environment: environment, output: outputFile.path) }
+    let output = try FileDescriptor.open(
+        FilePath(outputFile.path),
+        .writeOnly,
+        options: [.create, .append, .closeOnExec],
+        permissions: FilePermissions(rawValue: 0o600)
+    )
+    let status: Int32
+    do {
+        let result = try await Subprocess.run(
+            .path(FilePath(executable.path)),
+            arguments: Arguments(arguments),
+            environment: exactly(environment),
+            input: .none,
+            output: .fileDescriptor(output, closeAfterSpawningProcess: true),
+            error: .combinedWithOutput
+        )
+        status = shellStatus(result.terminationStatus)
+    } catch {
+        throw BenchError("cannot start \(executable.path): \(error)")
+    }
     let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
     guard status == 0 else {
         throw BenchError("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) exited with \(status):\n\(text)")
     }
     return text
-}
-
-/// Starts `path` with its standard output and error appended to `output`, waits for it and returns its exit status.
-private func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String], output: String) throws -> Int32 {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        for pointer in argv + envp { free(pointer) }
-    }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
-    guard spawned == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(spawned)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 {
-        guard errno == EINTR else { throw BenchError("waiting for \(path) failed: \(String(cString: strerror(errno)))") }
-    }
-    // Exited normally: its exit code; killed by a signal: 128 + the signal, as a shell says.
-    return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }
 
 /// Something that stops a benchmark run, said plainly.

@@ -20,7 +20,7 @@ public struct ConcertUnderTest: Sendable {
         port: Int,
         environment: [String: String] = [:]
     ) async throws -> ConcertUnderTest {
-        let process = try sandbox.start("concert-\(subcommand)", arguments: [subcommand], port: port, environment)
+        let process = try await sandbox.start("concert-\(subcommand)", arguments: [subcommand], port: port, environment)
         let system = ConcertUnderTest(process: process, port: port, userTokenSecret: sandbox.environment.userTokenSecret)
         try await system.waitUntilReady()
         return system

@@ -27,7 +27,7 @@ public struct PipelineScenario: Sendable {
         try await environment.withFreshSystem("pipeline") { sandbox, database in
             _ = try await sandbox.concert(["seed", "--concerts", "\(concerts)", "--dates", "\(dates)", "--seats", "\(seats)"])
             var plan = SeatPlan(schedules: try await E2EScenario.schedules(database, environment: environment), seatsPerSchedule: seats)
-            let worker = try sandbox.start("concert-worker", arguments: ["worker"], ["CONCERT_PARTITIONS": "\(partitions)"])
+            let worker = try await sandbox.start("concert-worker", arguments: ["worker"], ["CONCERT_PARTITIONS": "\(partitions)"])
             var configuration = try AMQPConfiguration(url: sandbox.amqpURL)
             configuration.connectionName = "concert-bench publish"
             let publishing = AMQPConnection(configuration: configuration, logger: environment.logger)

@@ -54,7 +54,7 @@ public struct RaceScenario: Sendable {
             }
 
             let baselinePort = try freePort()
-            let baseline = try ChildProcess(
+            let baseline = try await ChildProcess(
                 name: "lock-baseline",
                 executable: benchExecutable,
                 arguments: ["lock-baseline", "--port", "\(baselinePort)"],

@@ -15,9 +15,9 @@ final class WorkerPool: Sendable {
     }
 
     /// Starts a worker preferring `partitions` (e.g. `0-3`).
-    func start(partitions: String) throws {
+    func start(partitions: String) async throws {
         let number = started.add(1, ordering: .relaxed).newValue
-        let worker = try sandbox.start("concert-worker-\(number)", arguments: ["worker", "--partitions", partitions], environment)
+        let worker = try await sandbox.start("concert-worker-\(number)", arguments: ["worker", "--partitions", partitions], environment)
         workers.withLock { $0.append((worker, partitions)) }
     }
 
@@ -27,7 +27,7 @@ final class WorkerPool: Sendable {
     /// partitions it preferred.
     func killFirst() -> (name: String, partitions: String)? {
         guard let victim = workers.withLock({ $0.first { $0.process.isRunning } }) else { return nil }
-        kill(victim.process.pid, SIGKILL)
+        victim.process.send(SIGKILL)
         return (victim.process.name, victim.partitions)
     }
 
@@ -61,7 +61,7 @@ struct SoakFaults {
         note("SIGKILL to \(killed?.name ?? "no worker")")
         try await Task.sleep(for: .seconds(15))
         if let killed {
-            try workers.start(partitions: killed.partitions)
+            try await workers.start(partitions: killed.partitions)
             note("a new worker started for partitions \(killed.partitions)")
         }
 

@@ -44,8 +44,8 @@ public struct SoakScenario: Sendable {
             ]
             let workers = WorkerPool(sandbox, environment: settings)
             let half = partitions / 2
-            try workers.start(partitions: "0-\(max(0, half - 1))")
-            try workers.start(partitions: "\(half)-\(partitions - 1)")
+            try await workers.start(partitions: "0-\(max(0, half - 1))")
+            try await workers.start(partitions: "\(half)-\(partitions - 1)")
             let api = try await ConcertUnderTest.start(sandbox, subcommand: "api", port: try freePort(), environment: settings)
             do {
                 try await soak(
