@@ -21,8 +21,8 @@ struct ConsumingTests {
 
     /// The connection drops and the consumer's queue is gone when it comes back (an exclusive
     /// queue dies with its connection): re-subscribing fails with 404, which ends that consumer
-    /// with the broker's reason — and used to crash the process (an exclusivity violation in the
-    /// session while the failure removed the consumer it was updating).
+    /// with the broker's reason, and the process goes on (no exclusivity violation in the session
+    /// while the failure removes the consumer it is updating).
     @Test func aConsumerWhoseQueueIsGoneAfterAReconnectEndsWithTheReason() async throws {
         try await BrokerVirtualHost.withVirtualHost { configuration in
             try await withConnection(configuration) { connection in

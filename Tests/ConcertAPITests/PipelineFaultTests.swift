@@ -178,7 +178,7 @@ struct PipelineFaultTests {
     /// A dead letter whose headers PostgreSQL cannot store as they are (a NUL character, which
     /// `jsonb` and `text` refuse; non-finite numbers are covered by `ArchivedHeadersTests`, as
     /// RabbitMQ refuses to route them) is archived with the character replaced — and the letters after
-    /// it are archived too (one such letter used to stop the archiver for good).
+    /// it are archived too (one such letter must not stop the archiver).
     @Test func aDeadLetterWithANulInItsHeadersIsArchivedAndSoAreTheNext() async throws {
         try await APIHarness.withAPI(pipeline: .init(partitions: 1)) { _, harness in
             try await harness.broker.publish(

@@ -66,7 +66,7 @@ private func capture<ErrorOutput: ErrorOutputProtocol>(
     return (shellStatus(result.terminationStatus), result.standardOutput)
 }
 
-/// `environment` exactly, nothing inherited (what `envp` was to `posix_spawn`).
+/// `environment` exactly, nothing inherited.
 func exactly(_ environment: [String: String]) -> Subprocess.Environment {
     .custom(Dictionary(uniqueKeysWithValues: environment.map { (Subprocess.Environment.Key(rawValue: $0.key)!, $0.value) }))
 }

@@ -168,7 +168,7 @@ private final class ReapedStatus: Sendable {
     }
 }
 
-/// `environment` exactly, nothing inherited (what `envp` was to `posix_spawn`).
+/// `environment` exactly, nothing inherited.
 private func exactly(_ environment: [String: String]) -> Subprocess.Environment {
     .custom(Dictionary(uniqueKeysWithValues: environment.map { (Subprocess.Environment.Key(rawValue: $0.key)!, $0.value) }))
 }
