@@ -20,6 +20,8 @@ public struct APIServices: Sendable {
     /// Batched last-seen writes (a `Service` the process must run).
     public var lastSeen: LastSeenRecorder
     public var commands: CommandStore
+    /// Commands answered `503 OUTCOME_UNKNOWN`, recorded (later, if need be; a `Service` the process must run).
+    public var unknownOutcomes: UnknownOutcomeRecorder
     /// Command ids that prove they were handed out (no row is written on accept).
     public var commandIDs: CommandIDs
     /// Admitted tokens' rows in memory (fed by the inbox's ended-token announcements).
@@ -76,6 +78,7 @@ public struct APIServices: Sendable {
         self.view = view
         self.lastSeen = lastSeen
         self.commands = commands
+        unknownOutcomes = UnknownOutcomeRecorder(store: commands, logger: commands.logger)
         self.commandIDs = commandIDs
         self.activeTokens = activeTokens
         self.inbox = inbox

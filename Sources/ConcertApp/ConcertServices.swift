@@ -93,6 +93,7 @@ public enum ConcertServices {
         metrics: PrometheusCollectorRegistry,
         logger: Logger
     ) async throws -> ServiceGroup {
+        ignoreHangUps()
         let progress = StartupProgress()
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "serve", logger: logger)
@@ -113,7 +114,7 @@ public enum ConcertServices {
             ),
             logger: logger
         )
-        var afterStartup: [any Service] = [broker, api.view, api.lastSeen, api.inbox]
+        var afterStartup: [any Service] = [broker, api.view, api.lastSeen, api.unknownOutcomes, api.inbox]
         if let path = configuration.userJWKSPath, api.accessTokens.usesJWKS {
             afterStartup.append(JWKSWatcher(path: path, accessTokens: api.accessTokens, logger: logger))
         }
@@ -153,6 +154,7 @@ public enum ConcertServices {
     /// such processes split the partitions, each standing by for the others' — and a standby takes
     /// over within seconds when the active one's process dies. They start after start-up (as in `serve`).
     public static func buildWorkerGroup(_ configuration: ConcertConfiguration, preferred: [Int], logger: Logger) throws -> ServiceGroup {
+        ignoreHangUps()
         let progress = StartupProgress()
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "worker", logger: logger)
@@ -176,6 +178,13 @@ public enum ConcertServices {
     /// batch, a final flush to a database that is down) still stops the process within seconds.
     /// Nothing is acknowledged that did not commit: what is left unacknowledged the broker requeues.
     public static let gracefulShutdownLimit: Duration = .seconds(10)
+
+    /// SIGHUP never ends a long-running process, during start-up neither: it asks to read
+    /// `CONCERT_USER_JWKS` again where there is one (`JWKSWatcher` traps it then), and is ignored
+    /// otherwise.
+    static func ignoreHangUps() {
+        signal(SIGHUP, SIG_IGN)
+    }
 
     /// The process's one service group: SIGTERM and SIGINT shut it down gracefully.
     static func group(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) -> ServiceGroup {

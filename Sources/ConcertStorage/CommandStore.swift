@@ -6,7 +6,7 @@ public import PostgresNIO
 /// Commands' outcomes, as the partition workers recorded them: what `GET /v1/commands/{id}` reads.
 public struct CommandStore: Sendable {
     let client: PostgresClient
-    let logger: Logger
+    public let logger: Logger
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client

@@ -1,4 +1,4 @@
-import PostgresNIO
+public import PostgresNIO
 import Synchronization
 
 /// How long the database may take to answer before it counts as unavailable
@@ -40,7 +40,9 @@ public enum DatabaseTimeout {
 extension PostgresClient {
     /// `withConnection`, for at most `DatabaseTimeout.current` waiting for the lease: past it the
     /// wait is abandoned and this throws `DependencyUnavailable` (nothing was sent).
-    func withConnectionWithinTimeout<Value: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Value) async throws -> Value {
+    public func withConnectionWithinTimeout<Value: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Value
+    ) async throws -> Value {
         let leased = Atomic<Bool>(false)
         let task = Task {
             try await withConnection { connection in

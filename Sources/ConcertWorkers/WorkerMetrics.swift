@@ -17,6 +17,7 @@ struct WorkerMetrics: Sendable {
     private let deadLetters: [String: Counter]
     private let abandonedDeliveries: Counter
     private let staleWrites: Counter
+    private let unavailableAttempts: Counter
     private let partition: Int
 
     init(partition: Int) {
@@ -50,6 +51,7 @@ struct WorkerMetrics: Sendable {
         batchSize = Recorder(label: "concert_worker_batch_size", dimensions: [("partition", String(partition))], aggregate: true)
         abandonedDeliveries = counter("concert_worker_abandoned_deliveries_total", [("partition", String(partition))])
         staleWrites = counter("concert_worker_stale_writes_total", [("partition", String(partition))])
+        unavailableAttempts = counter("concert_worker_database_unavailable_total", [("partition", String(partition))])
     }
 
     /// Deliveries dropped unapplied because their channel closed (the broker delivers them again).
@@ -57,6 +59,9 @@ struct WorkerMetrics: Sendable {
 
     /// Storage refused a batch's write as stale: another writer had changed the partition.
     func staleWriteRefused() { staleWrites.increment() }
+
+    /// A batch attempt failed because the database did not answer (or gave no connection) in time.
+    func databaseUnavailable() { unavailableAttempts.increment() }
 
     /// A batch committed: its outcomes and their latency from submission (to the second: the envelope's time).
     func committed(_ outcomes: [Outcome], elapsed: Duration) {

@@ -191,6 +191,11 @@ struct StartupTests {
         #expect(concerts.body["code"] == "SERVICE_UNAVAILABLE")
         #expect(concerts.body["detail"]?.contains(expected) == true)
 
+        // A hang-up during start-up is no reason to stop.
+        process.send(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(process.isRunning, "SIGHUP during start-up ended the process")
+
         // Several retries later (they back off from 250 ms to 5 s): said once; besides it only the
         // open-file limit, the server's start and the database's connection, at info.
         try await Task.sleep(for: .seconds(4))

@@ -34,13 +34,9 @@ struct CommandIntake: Sendable {
             context.logger.warning("command not published", metadata: ["command.id": "\(id)", "error": "\(error)"])
             guard error.outcomeUnknown else { throw Problem.unavailable("the message broker is not reachable; nothing was done") }
             // Pending for a bound, final after it: the id's answer must not stay "pending" for ever
-            // when the message never reached the broker. If the database cannot record it either,
-            // the id reads pending until the command arrives (or for ever if it never does).
-            do {
-                try await services.commands.recordUnknownOutcome(envelope, until: Date().addingTimeInterval(services.unknownOutcomeBound))
-            } catch {
-                context.logger.warning("unknown outcome not recorded", metadata: ["command.id": "\(id)", "error": "\(error)"])
-            }
+            // when the message never reached the broker (kept and written later if the database
+            // cannot take the record now).
+            await services.unknownOutcomes.record(envelope, bound: services.unknownOutcomeBound)
             throw Problem.outcomeUnknown(id)
         }
         if let wait, let inbox, let outcome = await inbox.outcome(of: id, within: .seconds(wait)) {

@@ -1,4 +1,4 @@
-public import ConcertDomain
+import ConcertDomain
 import ConcertWire
 public import Foundation
 public import Hummingbird
