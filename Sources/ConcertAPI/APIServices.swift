@@ -1,5 +1,5 @@
 public import AMQPClient
-import ConcertDomain
+public import ConcertDomain
 public import ConcertPipeline
 public import ConcertStorage
 public import Hummingbird
@@ -38,6 +38,9 @@ public struct APIServices: Sendable {
     }
     /// Per-user and per-address limits of token issue and submits; `nil`: none (`CONCERT_RATE_LIMIT=off`).
     public var rateLimiter: RateLimiter?
+    /// A concert's waiting-room capacity and admission rate when it sets none
+    /// (`CONCERT_QUEUE_CAPACITY`, `CONCERT_ADMIT_PER_SECOND`).
+    public var admissionDefaults = WaitingRoom.Policy()
     /// Whose `Forwarded` / `X-Forwarded-For` to believe (`CONCERT_TRUSTED_PROXIES`).
     public var trustedProxies = TrustedProxies.none
     /// Failed admin-token attempts per client address (the admin API and the console's sign-in);
@@ -133,6 +136,13 @@ public struct APIServices: Sendable {
             queueFacts: ConsoleServices.passiveQueueFacts(broker, topology: PipelineTopology(partitions: partitions))
         )
         return services
+    }
+
+    /// The concert's sale times: from the view (refreshed every second), else from the catalogue
+    /// (a concert created since). `nil`: no such concert.
+    func saleWindow(of concert: ConcertID) async throws -> SaleWindow? {
+        if let window = view.window(concert) { return window }
+        return try await catalogue.concert(concert)?.window
     }
 
     /// Token issues from concurrent requests, one statement per batch.

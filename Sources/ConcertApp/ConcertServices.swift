@@ -1,5 +1,6 @@
 public import AMQPClient
 import ConcertAPI
+import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
 import ConcertWorkers
@@ -304,6 +305,7 @@ public enum ConcertServices {
             logger: logger
         )
         services.rateLimiter = configuration.rateLimit
+        services.admissionDefaults = WaitingRoom.Policy(capacity: configuration.queueCapacity, admitPerSecond: configuration.admitPerSecond)
         services.trustedProxies = configuration.trustedProxies
         services.failedSignIns =
             configuration.signInFailuresPerMinute == 0 ? nil : FailedAttempts(limit: configuration.signInFailuresPerMinute, window: 60)

@@ -13,10 +13,33 @@ public struct CatalogueStore: Sendable {
         self.logger = logger
     }
 
-    /// A concert as listed.
-    public struct Concert: Sendable, Hashable, Codable {
+    /// A concert: what buyers see, and the waiting room's settings (unset: the process's defaults).
+    public struct Concert: Sendable, Hashable {
         public let id: ConcertID
         public let title: String
+        public let venue: String?
+        public let window: SaleWindow
+        public let capacity: Int?
+        public let admitPerSecond: Int?
+        public let externalKey: String?
+
+        public init(
+            id: ConcertID,
+            title: String,
+            venue: String? = nil,
+            window: SaleWindow = .always,
+            capacity: Int? = nil,
+            admitPerSecond: Int? = nil,
+            externalKey: String? = nil
+        ) {
+            self.id = id
+            self.title = title
+            self.venue = venue
+            self.window = window
+            self.capacity = capacity
+            self.admitPerSecond = admitPerSecond
+            self.externalKey = externalKey
+        }
     }
 
     /// A date with at least one free seat.
@@ -33,12 +56,30 @@ public struct CatalogueStore: Sendable {
 
     /// Every concert, by id.
     public func concerts() async throws -> [Concert] {
-        var concerts: [Concert] = []
-        let rows = try await client.fetch("SELECT id, title FROM concerts ORDER BY id", logger: logger)
-        for (id, title) in try (rows).map({ try $0.decode((Int64, String).self) }) {
-            if let id = ConcertID(id) { concerts.append(Concert(id: id, title: title)) }
-        }
-        return concerts
+        let rows = try await client.fetch("SELECT \(unescaped: Self.concertColumns) FROM concerts ORDER BY id", logger: logger)
+        return try rows.compactMap { Self.concert(try $0.decode(ConcertRow.self)) }
+    }
+
+    /// One concert, or `nil` when there is none of that id.
+    public func concert(_ id: ConcertID) async throws -> Concert? {
+        let rows = try await client.fetch("SELECT \(unescaped: Self.concertColumns) FROM concerts WHERE id = \(id.rawValue)", logger: logger)
+        return try rows.compactMap { Self.concert(try $0.decode(ConcertRow.self)) }.first
+    }
+
+    static let concertColumns = "id, title, venue, queue_opens_at, on_sale_at, sale_ends_at, capacity, admit_per_second, external_key"
+    typealias ConcertRow = (Int64, String, String?, Date?, Date?, Date?, Int?, Int?, String?)
+
+    static func concert(_ row: ConcertRow) -> Concert? {
+        guard let id = ConcertID(row.0) else { return nil }
+        return Concert(
+            id: id,
+            title: row.1,
+            venue: row.2,
+            window: SaleWindow(unchecked: row.3, row.4, row.5),
+            capacity: row.6,
+            admitPerSecond: row.7,
+            externalKey: row.8
+        )
     }
 
     /// True when the concert exists.

@@ -2,7 +2,7 @@ extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
     public static let all: [Migration] = [
         catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal,
-        unknownOutcomeBound, consoleSessionRevocations,
+        unknownOutcomeBound, consoleSessionRevocations, onSale,
     ]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
@@ -240,10 +240,6 @@ extension Migration {
         ]
     )
 
-    /// The partition statements state what they expect to find (a held reservation, the seat's
-    /// occupant memory saw, a pending command) and raise this when a row did not match: a second
-    /// writer of the partition (a former worker committing late) changed it. The whole statement,
-    /// and its transaction, is refused; the worker decides again from storage.
     /// Console sessions signed out: a copied cookie of one is refused by every API process.
     static let consoleSessionRevocations = Migration(
         version: 10,
@@ -263,6 +259,10 @@ extension Migration {
         ]
     )
 
+    /// The partition statements state what they expect to find (a held reservation, the seat's
+    /// occupant memory saw, a pending command) and raise this when a row did not match: a second
+    /// writer of the partition (a former worker committing late) changed it. The whole statement,
+    /// and its transaction, is refused; the worker decides again from storage.
     static let staleWriteRefusal = Migration(
         version: 8,
         name: "refuse stale partition writes",
@@ -273,6 +273,33 @@ extension Migration {
                 RAISE EXCEPTION 'stale partition write refused: %', what USING ERRCODE = '\(PartitionStore.staleWriteState)';
             END $$
             """
+        ]
+    )
+
+    /// Concerts an operator creates: a venue, the sale's times, the waiting room's capacity and
+    /// admission rate (unset: the process's defaults), and an external key that makes an import
+    /// idempotent; seats learn their section, row and label within the row.
+    static let onSale = Migration(
+        version: 11,
+        name: "concerts on sale: venue, sale times, admission, seat labels",
+        statements: [
+            "CREATE SEQUENCE concerts_id_seq OWNED BY concerts.id",
+            "SELECT setval('concerts_id_seq', greatest(1, (SELECT max(id) FROM concerts)), (SELECT count(*) > 0 FROM concerts))",
+            "ALTER TABLE concerts ALTER COLUMN id SET DEFAULT nextval('concerts_id_seq')",
+            """
+            ALTER TABLE concerts
+                ADD COLUMN venue text,
+                ADD COLUMN queue_opens_at timestamptz,
+                ADD COLUMN on_sale_at timestamptz,
+                ADD COLUMN sale_ends_at timestamptz,
+                ADD COLUMN capacity integer CHECK (capacity > 0),
+                ADD COLUMN admit_per_second integer CHECK (admit_per_second >= 0),
+                ADD COLUMN external_key text UNIQUE,
+                ADD COLUMN created_at timestamptz NOT NULL DEFAULT now(),
+                ADD CONSTRAINT concerts_queue_before_sale CHECK (queue_opens_at <= on_sale_at),
+                ADD CONSTRAINT concerts_sale_before_end CHECK (on_sale_at < sale_ends_at)
+            """,
+            "ALTER TABLE seats ADD COLUMN section text, ADD COLUMN row_label text, ADD COLUMN seat_label text",
         ]
     )
 }

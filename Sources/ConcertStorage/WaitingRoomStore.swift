@@ -100,7 +100,29 @@ public struct WaitingRoomStore: Sendable {
         return tokens
     }
 
-    /// Every concert's `admittedThrough`, for the API's in-memory view.
+    /// A concert's waiting room as the API keeps it in memory.
+    public struct Room: Sendable, Hashable {
+        public let admittedThrough: Int64
+        public let window: SaleWindow
+    }
+
+    /// Every concert's `admittedThrough` and sale times, for the API's in-memory view.
+    public func rooms() async throws -> [ConcertID: Room] {
+        var rooms: [ConcertID: Room] = [:]
+        let rows = try await client.fetch(
+            """
+            SELECT w.concert_id, w.admitted_through, c.queue_opens_at, c.on_sale_at, c.sale_ends_at
+            FROM waiting_rooms w JOIN concerts c ON c.id = w.concert_id
+            """,
+            logger: logger
+        )
+        for (concert, mark, opens, onSale, ends) in try rows.map({ try $0.decode((Int64, Int64, Date?, Date?, Date?).self) }) {
+            if let concert = ConcertID(concert) { rooms[concert] = Room(admittedThrough: mark, window: SaleWindow(unchecked: opens, onSale, ends)) }
+        }
+        return rooms
+    }
+
+    /// Every concert's `admittedThrough`.
     public func admissionMarks() async throws -> [ConcertID: Int64] {
         var marks: [ConcertID: Int64] = [:]
         let rows = try await client.fetch("SELECT concert_id, admitted_through FROM waiting_rooms", logger: logger)
@@ -193,14 +215,27 @@ public struct WaitingRoomStore: Sendable {
         return try await client.withUnwrappedTransaction(logger: logger) { connection in
             var lastAdmission: Date?
             var mark: Int64 = 0
+            var policy = policy
+            var window = SaleWindow.always
             let room = try await connection.fetch(
-                "SELECT admitted_through, last_admission_at FROM waiting_rooms WHERE concert_id = \(id) FOR UPDATE",
+                """
+                SELECT w.admitted_through, w.last_admission_at, c.capacity, c.admit_per_second, c.queue_opens_at, c.on_sale_at, c.sale_ends_at
+                FROM waiting_rooms w JOIN concerts c ON c.id = w.concert_id WHERE w.concert_id = \(id) FOR UPDATE OF w
+                """,
                 logger: logger
             )
-            for (through, last) in try (room).map({ try $0.decode((Int64, Date?).self) }) {
+            for (through, last, capacity, rate, opens, onSale, ends) in try room.map({
+                try $0.decode((Int64, Date?, Int?, Int?, Date?, Date?, Date?).self)
+            }) {
                 mark = through
                 lastAdmission = last
+                if let capacity { policy.capacity = capacity }
+                if let rate { policy.admitPerSecond = rate }
+                window = SaleWindow(unchecked: opens, onSale, ends)
             }
+            // Before the sale starts nobody is admitted, and nobody abandoned: early arrivals are
+            // told to come back around the start, and have the abandon window from then.
+            let mayAbandon = now >= (window.onSaleAt ?? .distantPast).addingTimeInterval(abandonAfter)
             let expired = try await connection.fetch(
                 "UPDATE queue_tokens SET state = 'expired' WHERE concert_id = \(id) AND state = 'active' AND expires_at <= \(now) RETURNING seq",
                 logger: logger
@@ -208,7 +243,7 @@ public struct WaitingRoomStore: Sendable {
             let abandoned = try await connection.fetch(
                 """
                 UPDATE queue_tokens SET state = 'abandoned'
-                WHERE concert_id = \(id) AND state = 'waiting' AND last_seen_at < \(now.addingTimeInterval(-abandonAfter))
+                WHERE concert_id = \(id) AND state = 'waiting' AND last_seen_at < \(now.addingTimeInterval(-abandonAfter)) AND \(mayAbandon)
                 RETURNING seq
                 """,
                 logger: logger
@@ -227,7 +262,8 @@ public struct WaitingRoomStore: Sendable {
                 waiting = waitingCount
             }
             let elapsed = lastAdmission.map { now.timeIntervalSince($0) } ?? 1
-            let allowed = WaitingRoom.admissions(active: active, waiting: waiting, policy: policy, elapsedSeconds: elapsed)
+            let allowed =
+                window.admitsNobody(at: now) ? 0 : WaitingRoom.admissions(active: active, waiting: waiting, policy: policy, elapsedSeconds: elapsed)
             var admittedSeqs: [Int64] = []
             if allowed > 0 {
                 let rows = try await connection.fetch(

@@ -134,6 +134,20 @@ public enum RFC3339 {
         return "\(day)T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))Z"
     }
 
+    /// The time of an RFC 3339 text: `Z` or an offset, fractional seconds optional.
+    ///
+    /// - Parameters:
+    ///   - text: The text, e.g. `2027-03-01T10:00:00+09:00`.
+    /// - Returns: The time, or `nil` when the text is not an RFC 3339 time.
+    public static func date(_ text: String) -> Date? {
+        let whole = ISO8601DateFormatter()
+        whole.formatOptions = [.withInternetDateTime]
+        if let date = whole.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+
     private static func two(_ value: Int) -> String {
         value < 10 ? "0\(value)" : String(value)
     }

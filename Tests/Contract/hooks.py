@@ -3,7 +3,8 @@
 - accessToken: CONCERT_CONTRACT_ACCESS_TOKEN, the identity provider's token of CONCERT_CONTRACT_USER.
 - adminToken: CONCERT_ADMIN_TOKEN.
 - queueToken: an active waiting-room token of that user for concert 1, issued through the API
-  itself (POST /v1/queue/tokens, then GET /v1/queue/status until the admission tick admits it).
+  itself (POST /v1/queue/tokens, then GET /v1/queue/status until the admission tick admits it),
+  after putting concert 1 back on sale (schemathesis changes its sale times too).
   A payment ends the token it was made with, so it is fetched again whenever an answer is 401
   and at least every few seconds (the API hands back the live token while there is one).
 """
@@ -36,7 +37,16 @@ def _call(method, path, token, body=None):
 
 
 def active_queue_token():
-    status, issued = _call("POST", "/v1/queue/tokens", ACCESS, {"concertId": CONCERT})
+    # The generated PATCH /admin/concerts/1 calls may have moved concert 1's sale into the future
+    # or past; put it back on sale (the API's view of sale times is refreshed every second).
+    _call("PATCH", f"/admin/concerts/{CONCERT}", ADMIN,
+          {"queueOpensAt": None, "onSaleAt": None, "saleEndsAt": None, "capacity": None, "admitPerSecond": None})
+    deadline = time.monotonic() + 5
+    while True:
+        status, issued = _call("POST", "/v1/queue/tokens", ACCESS, {"concertId": CONCERT})
+        if status in (200, 201) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
     if status not in (200, 201):
         raise RuntimeError(f"POST /v1/queue/tokens answered {status}: {issued}")
     token = issued["token"]

@@ -16,29 +16,58 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     public let headers: HTTPFields
     /// The command a `503` with an unknown outcome is about (an RFC 9457 extension member).
     public let commandId: String?
+    /// Other extension members, e.g. `queueOpensAt` of `QUEUE_NOT_OPEN`.
+    public let extensions: [String: String]
 
-    public init(status: HTTPResponse.Status, code: String, title: String, detail: String, headers: HTTPFields = [:], commandId: String? = nil) {
+    public init(
+        status: HTTPResponse.Status,
+        code: String,
+        title: String,
+        detail: String,
+        headers: HTTPFields = [:],
+        commandId: String? = nil,
+        extensions: [String: String] = [:]
+    ) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.headers = headers
         self.commandId = commandId
+        self.extensions = extensions
     }
 
     struct Body: Encodable {
-        let type = "about:blank"
         let title: String
         let status: Int
         let detail: String
         let code: String
         let commandId: String?
+        let extensions: [String: String]
+
+        struct Key: CodingKey {
+            let stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            for (name, value) in extensions { try container.encode(value, forKey: Key(stringValue: name)) }
+            try container.encode("about:blank", forKey: Key(stringValue: "type"))
+            try container.encode(title, forKey: Key(stringValue: "title"))
+            try container.encode(status, forKey: Key(stringValue: "status"))
+            try container.encode(detail, forKey: Key(stringValue: "detail"))
+            try container.encode(code, forKey: Key(stringValue: "code"))
+            try container.encodeIfPresent(commandId, forKey: Key(stringValue: "commandId"))
+        }
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = try encoder.encode(Body(title: title, status: status.code, detail: detail, code: code, commandId: commandId))
+        let body = try encoder.encode(Body(title: title, status: status.code, detail: detail, code: code, commandId: commandId, extensions: extensions))
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -46,6 +75,44 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
 }
 
 extension Problem {
+    /// 403 `QUEUE_NOT_OPEN`: the concert's waiting room opens at `opensAt` (also in
+    /// `Retry-After`, in seconds).
+    static func queueNotOpen(_ concert: ConcertID, opensAt: Date, now: Date) -> Problem {
+        let time = RFC3339.string(opensAt)
+        return Problem(
+            status: .forbidden,
+            code: "QUEUE_NOT_OPEN",
+            title: "Forbidden",
+            detail: "The queue of concert \(concert) opens at \(time).",
+            headers: [.retryAfter: String(max(1, Int(opensAt.timeIntervalSince(now).rounded(.up))))],
+            extensions: ["queueOpensAt": time]
+        )
+    }
+
+    /// 403 `QUEUE_CLOSED`: the concert's sale has ended.
+    static func queueClosed(_ concert: ConcertID, endedAt: Date) -> Problem {
+        let time = RFC3339.string(endedAt)
+        return Problem(
+            status: .forbidden,
+            code: "QUEUE_CLOSED",
+            title: "Forbidden",
+            detail: "The sale of concert \(concert) ended at \(time).",
+            extensions: ["saleEndsAt": time]
+        )
+    }
+
+    /// 409 `SALE_ENDED`: no new holds after the sale's end (payments of earlier holds still go through).
+    static func saleEnded(_ concert: ConcertID, endedAt: Date) -> Problem {
+        let time = RFC3339.string(endedAt)
+        return Problem(
+            status: .conflict,
+            code: "SALE_ENDED",
+            title: "Conflict",
+            detail: "The sale of concert \(concert) ended at \(time).",
+            extensions: ["saleEndsAt": time]
+        )
+    }
+
     /// 400: malformed JSON or a bad field, named in the detail.
     public static func invalidRequest(_ detail: String) -> Problem {
         Problem(status: .badRequest, code: "INVALID_REQUEST", title: "Invalid request", detail: detail)

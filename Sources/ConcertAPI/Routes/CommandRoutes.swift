@@ -55,6 +55,8 @@ extension Router<APIRequestContext> {
                 try services.admitRequest(of: token.userID, request: request, context: context)
             }
             let schedule = ScheduleKey(concertID: concert, date: date)
+            // No new holds after the sale's end (from memory; a command accepted before it is applied).
+            if let ends = try await services.saleWindow(of: concert)?.saleEndsAt, Date() >= ends { throw Problem.saleEnded(concert, endedAt: ends) }
             let command = Command.reserveSeat(.init(concertId: concert, date: date, seatNumber: seat))
             return try await intake.submit(command, user: token.userID, schedule: schedule, request: request, context: context)
         }

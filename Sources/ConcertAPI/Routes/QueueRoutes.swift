@@ -28,13 +28,30 @@ extension Router<APIRequestContext> {
             if let named = body.userId, try UserID.parse(named) != user { throw Problem.notYourAccount }
             let concert = try ConcertID.parse(body.concertId.value)
             // Every concert has a waiting room, and the view knows them all (refreshed every second).
-            if !services.view.knows(concert), try await !services.catalogue.concertExists(concert) {
+            guard let window = try await services.saleWindow(of: concert) else {
                 throw Problem.notFound("CONCERT_NOT_FOUND", "There is no concert \(concert).")
+            }
+            let now = Date()
+            switch window.status(at: now) {
+            case .scheduled:
+                throw Problem.queueNotOpen(concert, opensAt: window.queueOpensAt ?? now, now: now)
+            case .ended:
+                throw Problem.queueClosed(concert, endedAt: window.saleEndsAt ?? now)
+            case .queueing, .onSale:
+                break
             }
             guard case .issued(let token, let created) = try await services.tokenIssuer.submit((concert, user)) else {
                 throw Problem.notFound("CONCERT_NOT_FOUND", "There is no concert \(concert).")
             }
             let jwt = services.tokens.sign(user: user, concert: concert, seq: token.seq, issuedAt: token.issuedAt)
+            if token.state == .waiting, let onSaleAt = window.onSaleAt, window.status(at: now) == .queueing {
+                var json = JSONText(capacity: 360)
+                json.add("concertId", concert.rawValue)
+                json.add("onSaleAt", onSaleAt)
+                json.add("status", "pre-queue")
+                json.add("token", jwt)
+                return JSONBody.response(created ? .created : .ok, json.finish(), headers: [.retryAfter: Self.untilStart(onSaleAt, now: now)])
+            }
             let position =
                 token.state == .active ? 0 : max(1, WaitingRoom.position(seq: token.seq, admittedThrough: services.view.admittedThrough(concert)))
             var json = JSONText(capacity: 360)
@@ -47,6 +64,13 @@ extension Router<APIRequestContext> {
         get("/v1/queue/status") { request, _ -> Response in
             let token = try await guardian.verified(request)
             let now = Date()
+            if let window = services.view.window(token.concertID), let onSaleAt = window.onSaleAt, window.status(at: now) == .queueing {
+                // Nobody has a place before the start: come back around it.
+                var json = JSONText(capacity: 64)
+                json.add("onSaleAt", onSaleAt)
+                json.add("status", "pre-queue")
+                return JSONBody.response(json.finish(), headers: [.retryAfter: Self.untilStart(onSaleAt, now: now)])
+            }
             let position = WaitingRoom.position(seq: token.seq, admittedThrough: services.view.admittedThrough(token.concertID))
             if position > 0 {
                 if services.view.isAbandoned(token.concertID, seq: token.seq) { throw Problem.tokenAbandoned }
@@ -73,6 +97,12 @@ extension Router<APIRequestContext> {
                 throw Problem.tokenExpired
             }
         }
+    }
+
+    /// `Retry-After` of a pre-queue answer: the seconds until the start, and up to 2 more, so that
+    /// the early arrivals do not all come back in the same instant.
+    static func untilStart(_ onSaleAt: Date, now: Date) -> String {
+        String(max(1, Int(onSaleAt.timeIntervalSince(now).rounded(.up))) + Int.random(in: 0...2))
     }
 
     /// `{"estimatedWaitSeconds","position","status":"waiting"}` with `Retry-After: 5`.

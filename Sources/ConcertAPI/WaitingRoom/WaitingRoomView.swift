@@ -5,12 +5,14 @@ public import Logging
 public import ServiceLifecycle
 import Synchronization
 
-/// Each concert's `admittedThrough`, kept in memory and refreshed about once a second, so that
+/// Each concert's `admittedThrough` and sale times, kept in memory and refreshed about once a second, so that
 /// polling a waiting token needs no database round trip; and the recent admission rate for the
 /// wait estimate.
 public final class WaitingRoomView: Service, Sendable {
     private struct Snapshot {
         var marks: [ConcertID: Int64] = [:]
+        /// Each concert's sale times.
+        var windows: [ConcertID: SaleWindow] = [:]
         /// Abandoned tokens ahead of each mark: their next poll is told.
         var abandoned: [ConcertID: Set<Int64>] = [:]
         /// Marks over the last ~10 s, oldest first, for the admission rate.
@@ -38,6 +40,11 @@ public final class WaitingRoomView: Service, Sendable {
         snapshot.withLock { $0.abandoned[concert]?.contains(seq) ?? false }
     }
 
+    /// The concert's sale times as of the last refresh (`nil`: not known yet).
+    public func window(_ concert: ConcertID) -> SaleWindow? {
+        snapshot.withLock { $0.windows[concert] }
+    }
+
     /// True when the concert had a waiting room at the last refresh (every concert has one).
     public func knows(_ concert: ConcertID) -> Bool {
         snapshot.withLock { $0.marks[concert] != nil }
@@ -55,11 +62,13 @@ public final class WaitingRoomView: Service, Sendable {
 
     /// Reads the marks now.
     public func refresh() async throws {
-        let marks = try await store.admissionMarks()
+        let rooms = try await store.rooms()
+        let marks = rooms.mapValues(\.admittedThrough)
         let abandoned = try await store.abandonedAhead()
         let now = ContinuousClock.now
         snapshot.withLock { snapshot in
             snapshot.marks = marks
+            snapshot.windows = rooms.mapValues(\.window)
             snapshot.abandoned = abandoned
             snapshot.history.append((now, marks))
             snapshot.history.removeAll { now - $0.at > .seconds(10) }

@@ -1,0 +1,171 @@
+import ConcertAPI
+import ConcertDomain
+import ConcertStorage
+import ConcertWire
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import TestSupport
+import Testing
+
+/// The catalogue an operator runs over the admin API, and the sale times it sets: the queue
+/// closed before it opens, a pre-queue nobody leaves before the start, no tokens or holds after
+/// the end.
+@Suite(.enabled(if: DatabaseEnvironment.isConfigured))
+struct CatalogueAPITests {
+    static let admin: HTTPFields = [.authorization: "Bearer \(APIHarness.adminToken)"]
+
+    static func time(_ offset: TimeInterval) -> String {
+        RFC3339.string(Date().addingTimeInterval(offset))
+    }
+
+    static func send(_ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> TestResponse {
+        var headers = admin
+        if body != nil { headers[.contentType] = "application/json" }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+    }
+
+    static func count(_ sql: PostgresQuery, _ harness: APIHarness) async throws -> Int {
+        try await harness.client.query(sql, logger: DatabaseEnvironment.logger).decode(Int.self).reduce(0, +)
+    }
+
+    @Test func anOperatorCreatesChangesAndListsConcerts() async throws {
+        try await APIHarness.withAPI { client, harness in
+            let onSale = Self.time(3600)
+            let created = try await Self.send(
+                client, .post, "/admin/concerts", #"{"title":"Aurora Live","venue":"Olympic Hall","onSaleAt":"\#(onSale)","capacity":50}"#
+            )
+            #expect(created.status == .created)
+            let concert = try created.json()
+            let id = try #require(concert["id"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } })
+            #expect(created.headers[.location] == "/admin/concerts/\(id)")
+            #expect(concert["status"] == .string("scheduled"))
+            #expect(concert["onSaleAt"] == .string(onSale))
+            // The queue opens 30 minutes before the sale unless told otherwise.
+            #expect(concert["queueOpensAt"] == .string(RFC3339.string(Date(timeIntervalSince1970: RFC3339.date(onSale)!.timeIntervalSince1970 - 1800))))
+            #expect(concert["capacity"] == .number(50))
+            #expect(concert["admitPerSecond"] == .number(0), "the process's default")
+
+            let changed = try await Self.send(client, .patch, "/admin/concerts/\(id)", #"{"onSaleAt":null,"capacity":null,"title":"Aurora Live II"}"#)
+            #expect(changed.status == .ok)
+            #expect(try changed.json()["status"] == .string("on-sale"))
+            #expect(try changed.json()["queueOpensAt"] == nil)
+            #expect(try changed.json()["capacity"] == .number(1000))
+            #expect(try changed.json()["title"] == .string("Aurora Live II"))
+
+            let listed = try await client.execute(uri: "/v1/concerts", method: .get).json()
+            guard case .array(let concerts)? = listed["concerts"] else { throw TestFailure("no list") }
+            let mine = try #require(concerts.first { $0["id"] == .number(Double(id)) })
+            #expect(mine["venue"] == .string("Olympic Hall"))
+            #expect(mine["status"] == .string("on-sale"))
+            #expect(mine["capacity"] == nil, "buyers do not see the waiting room's settings")
+
+            // The seeded concert: its dates with their seats by state.
+            let one = try await Self.send(client, .get, "/admin/concerts/1").json()
+            guard case .array(let dates)? = one["dates"] else { throw TestFailure("no dates") }
+            #expect(!dates.isEmpty)
+            #expect(dates.first.map { if case .number(let free)? = $0["free"] { free > 0 } else { false } } == true)
+            #expect(try await Self.send(client, .get, "/admin/concerts/999999").status == .notFound)
+
+            // An import key makes a second create change nothing.
+            let first = try await Self.send(client, .post, "/admin/concerts", #"{"title":"Keyed","externalKey":"venue-2027-01"}"#)
+            let again = try await Self.send(client, .post, "/admin/concerts", #"{"title":"Other title","externalKey":"venue-2027-01"}"#)
+            #expect(first.status == .created)
+            #expect(again.status == .ok)
+            #expect(try again.json()["id"] == first.json()["id"])
+            #expect(try again.json()["title"] == .string("Keyed"))
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"venue":"x"}"#, "title"),
+        (#"{"title":""}"#, "title"),
+        (#"{"title":"a\u0000b"}"#, "title"),
+        (#"{"title":"x","onSaleAt":"tomorrow"}"#, "onSaleAt"),
+        (#"{"title":"x","queueOpensAt":"2027-01-01T00:00:00Z"}"#, "queueOpensAt"),
+        (#"{"title":"x","queueOpensAt":"2027-01-02T00:00:00Z","onSaleAt":"2027-01-01T00:00:00Z"}"#, "queueOpensAt"),
+        (#"{"title":"x","onSaleAt":"2027-01-01T00:00:00Z","saleEndsAt":"2027-01-01T00:00:00Z"}"#, "saleEndsAt"),
+        (#"{"title":"x","capacity":0}"#, "capacity"),
+        (#"{"title":"x","admitPerSecond":-1}"#, "admitPerSecond"),
+        (#"{"title":"x","capacity":1.5}"#, "capacity"),
+    ])
+    func badConcertsAreRefusedNamingTheFieldAndChangeNothing(body: String, field: String) async throws {
+        try await APIHarness.withAPI { client, harness in
+            let before = try await Self.count("SELECT count(*) FROM concerts", harness)
+            let response = try await Self.send(client, .post, "/admin/concerts", body)
+            #expect(response.status == .badRequest)
+            #expect(try response.json()["code"] == .string("INVALID_REQUEST"))
+            let detail = try response.json()["detail"]
+            #expect(detail.map { if case .string(let text) = $0 { text.hasPrefix(field) } else { false } } == true, "\(String(describing: detail))")
+            #expect(try await Self.count("SELECT count(*) FROM concerts", harness) == before)
+            // Changes are checked the same way.
+            let patch = try await Self.send(client, .patch, "/admin/concerts/1", #"{"saleEndsAt":"2000-01-01T00:00:00Z","onSaleAt":"2001-01-01T00:00:00Z"}"#)
+            #expect(patch.status == .badRequest)
+            #expect(try await Self.count("SELECT count(*) FROM concerts WHERE sale_ends_at IS NOT NULL", harness) == 0)
+        }
+    }
+
+    @Test func theAdminCatalogueNeedsTheAdminToken() async throws {
+        try await APIHarness.withAPI { client, _ in
+            let response = try await client.execute(
+                uri: "/admin/concerts",
+                method: .post,
+                headers: [.authorization: "Bearer wrong", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"title":"x"}"#)
+            )
+            #expect(response.status == .unauthorized)
+        }
+    }
+
+    @Test func theSaleTimesGateTokensAdmissionAndHolds() async throws {
+        try await APIHarness.withAPI(pipeline: .init(partitions: 1)) { client, harness in
+            let created = try await Self.send(client, .post, "/admin/concerts", #"{"title":"Later","onSaleAt":"\#(Self.time(7200))"}"#)
+            let id = try #require(try created.json()["id"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } })
+            var buyer = Buyer(client, "early")
+
+            // Before the queue opens: no token, and the problem says when it opens.
+            let closed = try await buyer.send(.post, "/v1/queue/tokens", #"{"concertId":\#(id)}"#, headers: APIHarness.authorization("early"))
+            #expect(closed.status == .forbidden)
+            #expect(try closed.json()["code"] == .string("QUEUE_NOT_OPEN"))
+            #expect(try closed.json()["queueOpensAt"] != nil)
+            #expect(closed.headers[.retryAfter].flatMap(Int.init).map { $0 > 5000 } == true)
+
+            // The queue open, the sale not started: a pre-queue token, no position, nobody admitted.
+            let onSale = Self.time(4)
+            _ = try await Self.send(client, .patch, "/admin/concerts/\(id)", #"{"queueOpensAt":"\#(Self.time(-1))","onSaleAt":"\#(onSale)"}"#)
+            try await harness.services.view.refresh()
+            let issued = try await buyer.send(.post, "/v1/queue/tokens", #"{"concertId":\#(id)}"#, headers: APIHarness.authorization("early"))
+            #expect(issued.status == .created)
+            #expect(try issued.json()["status"] == .string("pre-queue"))
+            #expect(try issued.json()["position"] == nil)
+            #expect(try issued.json()["onSaleAt"] == .string(onSale))
+            buyer.token = try #require(try issued.json()["token"].flatMap { if case .string(let s) = $0 { s } else { nil } })
+            let waiting = try await buyer.send(.get, "/v1/queue/status")
+            #expect(try waiting.json()["status"] == .string("pre-queue"))
+            #expect(waiting.headers[.retryAfter].flatMap(Int.init).map { (1...7).contains($0) } == true)
+            // Admission passes before the start, long after the abandon window: nobody admitted, nobody abandoned.
+            try await harness.admit(abandonAfter: 0.1)
+            #expect(try await Self.count("SELECT count(*) FROM queue_tokens WHERE concert_id = \(id) AND state = 'waiting'", harness) == 1)
+
+            // At the start: admitted in order.
+            try await Task.sleep(for: .seconds(4.5))
+            try await harness.services.view.refresh()
+            try await harness.admit()
+            try await eventually("the early buyer is admitted") {
+                try await buyer.send(.get, "/v1/queue/status").json()["status"] == .string("active")
+            }
+
+            // After the end: no tokens for anyone, no new holds; the seeded concert 1 sells as before.
+            _ = try await Self.send(client, .patch, "/admin/concerts/\(id)", #"{"saleEndsAt":"\#(Self.time(1))"}"#)
+            try await Task.sleep(for: .seconds(1.5))
+            try await harness.services.view.refresh()
+            let late = try await Buyer(client, "late").send(.post, "/v1/queue/tokens", #"{"concertId":\#(id)}"#, headers: APIHarness.authorization("late"))
+            #expect(try late.json()["code"] == .string("QUEUE_CLOSED"))
+            let hold = try await buyer.reserve(seat: 1, date: "2099-12-31", concert: id)
+            #expect(hold.status == .conflict)
+            #expect(try hold.json()["code"] == .string("SALE_ENDED"))
+        }
+    }
+}
