@@ -67,7 +67,9 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = try encoder.encode(Body(title: title, status: status.code, detail: detail, code: code, commandId: commandId, extensions: extensions))
+        let body = try encoder.encode(
+            Body(title: title, status: status.code, detail: detail, code: code, commandId: commandId, extensions: extensions)
+        )
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))

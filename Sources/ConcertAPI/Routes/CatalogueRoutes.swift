@@ -118,24 +118,34 @@ struct ConcertFields: Decodable {
         if try container.decodeNil(forKey: key) { return .cleared }
         let text = try container.decode(String.self, forKey: key)
         guard let date = RFC3339.date(text) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "must be an RFC 3339 time, e.g. 2027-03-01T10:00:00Z")
+            throw DecodingError.dataCorruptedError(
+                forKey: key,
+                in: container,
+                debugDescription: "must be an RFC 3339 time, e.g. 2027-03-01T10:00:00Z"
+            )
         }
         return .given(date)
     }
 
-    /// Text without control characters (PostgreSQL refuses NUL; the rest has no place in a title).
+    /// Text without control characters (PostgreSQL refuses NUL; the rest has no place in a
+    /// title), as the document's patterns say.
     static func isPlain(_ text: String) -> Bool {
         !text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
     }
 
+    /// Plain text with at least one character that is not a space.
+    static func isVisible(_ text: String) -> Bool {
+        isPlain(text) && text.unicodeScalars.contains { $0.value != 0x20 }
+    }
+
     /// The stored concert (or a new one's empty draft) with these fields applied, checked.
     func applied(to stored: CatalogueStore.ConcertDraft?) throws(Problem) -> CatalogueStore.ConcertDraft {
-        guard let title = title.applied(to: stored?.title)?.trimmingCharacters(in: .whitespaces), !title.isEmpty else {
-            throw Problem.invalidRequest("title: is required and must not be empty")
+        guard let title = title.applied(to: stored?.title) else { throw Problem.invalidRequest("title: is required") }
+        guard (1...200).contains(title.unicodeScalars.count), Self.isVisible(title) else {
+            throw Problem.invalidRequest("title: must be 1 to 200 characters, one of them not a space, none a control character")
         }
-        guard title.count <= 200, Self.isPlain(title) else { throw Problem.invalidRequest("title: must be at most 200 characters, none a control character") }
         let venue = venue.applied(to: stored?.venue)
-        if let venue, venue.count > 200 || !Self.isPlain(venue) {
+        if let venue, venue.unicodeScalars.count > 200 || !Self.isPlain(venue) {
             throw Problem.invalidRequest("venue: must be at most 200 characters, none a control character")
         }
         let capacity = capacity.applied(to: stored?.capacity.map { WholeNumber(value: Int64($0)) })
@@ -147,8 +157,8 @@ struct ConcertFields: Decodable {
             throw Problem.invalidRequest("admitPerSecond: must be an integer from 0 (unlimited) to 10000000")
         }
         let key = externalKey.applied(to: stored?.externalKey)
-        if let key, key.isEmpty || key.count > 200 || !Self.isPlain(key) {
-            throw Problem.invalidRequest("externalKey: must be 1 to 200 characters, none a control character")
+        if let key, !(1...200).contains(key.unicodeScalars.count) || !Self.isVisible(key) {
+            throw Problem.invalidRequest("externalKey: must be 1 to 200 characters, one of them not a space, none a control character")
         }
         // A queue opening time given without a new sale start moves with the stored one; a new
         // sale start without an opening time opens the queue the default 30 minutes before it.
@@ -162,7 +172,8 @@ struct ConcertFields: Decodable {
         do {
             window = try SaleWindow(queueOpensAt: opens, onSaleAt: onSale, saleEndsAt: saleEndsAt.applied(to: stored?.window.saleEndsAt))
         } catch {
-            throw Problem.invalidRequest(error.description)
+            // Each time is well formed; together they contradict each other (or the stored ones).
+            throw Problem(status: .conflict, code: "SALE_TIMES_OUT_OF_ORDER", title: "Conflict", detail: error.description)
         }
         return CatalogueStore.ConcertDraft(
             title: title,
@@ -199,7 +210,9 @@ extension Router<APIRequestContext> {
         }
         admin.get("/concerts") { _, _ -> AdminConcertList in
             let now = Date()
-            return AdminConcertList(concerts: try await catalogue.concerts().map { AdminConcert(concert: $0, defaults: defaults, dates: nil, now: now) })
+            return AdminConcertList(
+                concerts: try await catalogue.concerts().map { AdminConcert(concert: $0, defaults: defaults, dates: nil, now: now) }
+            )
         }
         admin.get("/concerts/:concertId") { _, context -> AdminConcert in
             let id = try Self.concertID(context)
