@@ -66,4 +66,39 @@ public enum WaitingRoom {
         guard admissionsPerSecond > 0 else { return Int(min(position, 3600)) }
         return max(1, Int((Double(position) / admissionsPerSecond).rounded(.up)))
     }
+
+    // MARK: - The pre-queue draw
+
+    /// Tokens issued while a concert's pre-queue waits for its draw get a sequence number from
+    /// here up: no place yet (nobody is admitted before the draw, and no provisional number is
+    /// ever a place). The draw gives each one its place below this.
+    public static let provisionalSeqBase: Int64 = 1_000_000_000_000
+
+    /// True when `seq` is a provisional number (its token waits for the draw).
+    public static func isProvisional(_ seq: Int64) -> Bool { seq >= provisionalSeqBase }
+
+    /// The places of the tokens waiting for the draw: those issued before the sale's start in a
+    /// uniformly random order, then those issued after it in arrival order, all after `base`
+    /// (the concert's highest place so far).
+    ///
+    /// - Parameters:
+    ///   - early: The provisional numbers of the tokens issued before the start.
+    ///   - late: The provisional numbers of the tokens issued at or after the start, in arrival order.
+    ///   - base: The highest place already given (every new place is above it).
+    ///   - generator: The randomness: the system's cryptographic generator in production.
+    /// - Returns: Each provisional number with its place.
+    public static func draw(
+        early: [Int64],
+        late: [Int64],
+        after base: Int64,
+        using generator: inout some RandomNumberGenerator
+    ) -> [(provisional: Int64, place: Int64)] {
+        var places = Array(1...Int64(max(early.count, 1))).prefix(early.count).map { base + $0 }
+        places.shuffle(using: &generator)
+        var drawn = zip(early, places).map { (provisional: $0, place: $1) }
+        for (offset, provisional) in late.enumerated() {
+            drawn.append((provisional, base + Int64(early.count + offset + 1)))
+        }
+        return drawn
+    }
 }

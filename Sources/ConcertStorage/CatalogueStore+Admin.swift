@@ -52,21 +52,25 @@ extension CatalogueStore {
     /// already taken, nothing is created and the concert of that key is returned, `created` false.
     public func create(_ draft: ConcertDraft) async throws -> (concert: Concert, created: Bool) {
         let window = draft.window
+        let logger = logger
         // The id: the sequence's next, or past every id written without it (the demo seed's).
-        let rows = try await client.fetch(
-            """
-            INSERT INTO concerts (id, title, venue, queue_opens_at, on_sale_at, sale_ends_at, capacity, admit_per_second, external_key)
-            VALUES (greatest(nextval('concerts_id_seq'), (SELECT coalesce(max(id), 0) + 1 FROM concerts)),
-                \(draft.title), \(draft.venue), \(window.queueOpensAt), \(window.onSaleAt), \(window.saleEndsAt),
-                \(draft.capacity), \(draft.admitPerSecond), \(draft.externalKey))
-            ON CONFLICT (external_key) DO NOTHING
-            RETURNING \(unescaped: Self.concertColumns)
-            """,
-            logger: logger
-        )
-        if let concert = try rows.compactMap({ Self.concert(try $0.decode(ConcertRow.self)) }).first {
-            return (concert, true)
+        let rows = try await client.withUnwrappedTransaction(logger: logger) { connection in
+            let rows = try await connection.fetch(
+                """
+                INSERT INTO concerts (id, title, venue, queue_opens_at, on_sale_at, sale_ends_at, capacity, admit_per_second, external_key)
+                VALUES (greatest(nextval('concerts_id_seq'), (SELECT coalesce(max(id), 0) + 1 FROM concerts)),
+                    \(draft.title), \(draft.venue), \(window.queueOpensAt), \(window.onSaleAt), \(window.saleEndsAt),
+                    \(draft.capacity), \(draft.admitPerSecond), \(draft.externalKey))
+                ON CONFLICT (external_key) DO NOTHING
+                RETURNING \(unescaped: Self.concertColumns)
+                """,
+                logger: logger
+            )
+            let created = try rows.compactMap { Self.concert(try $0.decode(ConcertRow.self)) }
+            if let concert = created.first { try await Self.updateDrawPending(concert.id, on: connection, logger: logger) }
+            return created
         }
+        if let concert = rows.first { return (concert, true) }
         guard let key = draft.externalKey, let existing = try await concert(externalKey: key) else {
             throw DependencyUnavailable(.database, outcomeUnknown: false, underlying: "the concert was neither created nor found")
         }
@@ -101,8 +105,22 @@ extension CatalogueStore {
                 """,
                 logger: logger
             )
+            try await Self.updateDrawPending(id, on: connection, logger: logger)
             return try updated.compactMap { Self.concert(try $0.decode(ConcertRow.self)) }.first
         }
+    }
+
+    /// A concert whose sale starts later has a pre-queue whose places are drawn at the start
+    /// (`WaitingRoomStore.draw`); once drawn, never again. A sale start removed before the draw
+    /// cancels it (the tokens then keep their arrival order).
+    static func updateDrawPending(_ id: ConcertID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.fetch(
+            """
+            UPDATE waiting_rooms w SET draw_pending = (w.drawn_at IS NULL AND c.on_sale_at IS NOT NULL AND (c.on_sale_at > now() OR w.draw_pending))
+            FROM concerts c WHERE c.id = w.concert_id AND w.concert_id = \(id.rawValue)
+            """,
+            logger: logger
+        )
     }
 
     /// Every date of the concert, oldest first, with its seats by state at `now`.

@@ -1,8 +1,10 @@
+import ConcertDomain
+
 extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
     public static let all: [Migration] = [
         catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal,
-        unknownOutcomeBound, consoleSessionRevocations, onSale,
+        unknownOutcomeBound, consoleSessionRevocations, onSale, preQueueDraw,
     ]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
@@ -300,6 +302,27 @@ extension Migration {
                 ADD CONSTRAINT concerts_sale_before_end CHECK (on_sale_at < sale_ends_at)
             """,
             "ALTER TABLE seats ADD COLUMN section text, ADD COLUMN row_label text, ADD COLUMN seat_label text",
+        ]
+    )
+
+    /// The pre-queue's draw: while a concert waits for it (`draw_pending`), new tokens get
+    /// provisional numbers (`WaitingRoom.provisionalSeqBase` up); at the sale's start the
+    /// admitter gives each its place, once, and records which provisional number became which
+    /// place, so that every API process can tell a token's holder its place from memory.
+    static let preQueueDraw = Migration(
+        version: 12,
+        name: "the pre-queue draw",
+        statements: [
+            "ALTER TABLE waiting_rooms ADD COLUMN draw_pending boolean NOT NULL DEFAULT false, ADD COLUMN drawn_at timestamptz",
+            """
+            CREATE TABLE queue_draws (
+                id bigserial PRIMARY KEY,
+                concert_id bigint NOT NULL REFERENCES concerts (id),
+                provisional bigint NOT NULL CHECK (provisional >= \(WaitingRoom.provisionalSeqBase)),
+                seq bigint NOT NULL CHECK (seq > 0 AND seq < \(WaitingRoom.provisionalSeqBase)),
+                UNIQUE (concert_id, provisional)
+            )
+            """,
         ]
     )
 }

@@ -219,19 +219,30 @@ public struct WaitingRoomStore: Sendable {
             var window = SaleWindow.always
             let room = try await connection.fetch(
                 """
-                SELECT w.admitted_through, w.last_admission_at, c.capacity, c.admit_per_second, c.queue_opens_at, c.on_sale_at, c.sale_ends_at
+                SELECT w.admitted_through, w.last_admission_at, c.capacity, c.admit_per_second, c.queue_opens_at, c.on_sale_at, c.sale_ends_at,
+                    w.draw_pending
                 FROM waiting_rooms w JOIN concerts c ON c.id = w.concert_id WHERE w.concert_id = \(id) FOR UPDATE OF w
                 """,
                 logger: logger
             )
-            for (through, last, capacity, rate, opens, onSale, ends) in try room.map({
-                try $0.decode((Int64, Date?, Int?, Int?, Date?, Date?, Date?).self)
+            var drawPending = false
+            for (through, last, capacity, rate, opens, onSale, ends, pending) in try room.map({
+                try $0.decode((Int64, Date?, Int?, Int?, Date?, Date?, Date?, Bool).self)
             }) {
                 mark = through
                 lastAdmission = last
                 if let capacity { policy.capacity = capacity }
                 if let rate { policy.admitPerSecond = rate }
                 window = SaleWindow(unchecked: opens, onSale, ends)
+                drawPending = pending
+            }
+            // The pre-queue's places are drawn once the sale starts, before anyone is admitted;
+            // a token that took a provisional number just as the draw committed gets its place
+            // in a later pass, in arrival order.
+            if drawPending, let onSaleAt = window.onSaleAt, onSaleAt <= now {
+                try await Self.draw(concert: id, onSaleAt: onSaleAt, on: connection, logger: logger)
+            } else if !drawPending {
+                try await Self.placeLateProvisionalTokens(concert: id, on: connection, logger: logger)
             }
             // Before the sale starts nobody is admitted, and nobody abandoned: early arrivals are
             // told to come back around the start, and have the abandon window from then.
@@ -293,6 +304,106 @@ public struct WaitingRoomStore: Sendable {
                 waiting: waiting - admittedSeqs.count,
                 admittedThrough: mark
             )
+        }
+    }
+
+    // MARK: - The pre-queue draw
+
+    /// Gives every token waiting for the draw its place (`WaitingRoom.draw`, with the system's
+    /// cryptographic generator), records each provisional number's place, and ends the pending
+    /// draw: from now on tokens are numbered in arrival order. Runs in the admission pass's
+    /// transaction, the room's row locked: once per concert, never again.
+    static func draw(concert id: Int64, onSaleAt: Date, on connection: PostgresConnection, logger: Logger) async throws {
+        let waiting = try await connection.fetch(
+            """
+            SELECT seq, issued_at < \(onSaleAt) FROM queue_tokens
+            WHERE concert_id = \(id) AND seq >= \(WaitingRoom.provisionalSeqBase) ORDER BY seq
+            """,
+            logger: logger
+        )
+        var early: [Int64] = []
+        var late: [Int64] = []
+        for (seq, isEarly) in try waiting.map({ try $0.decode((Int64, Bool).self) }) {
+            if isEarly { early.append(seq) } else { late.append(seq) }
+        }
+        var base: Int64 = 0
+        let highest = try await connection.fetch(
+            """
+            SELECT greatest(coalesce(max(t.seq), 0), w.admitted_through) FROM waiting_rooms w
+            LEFT JOIN queue_tokens t ON t.concert_id = w.concert_id AND t.seq < \(WaitingRoom.provisionalSeqBase)
+            WHERE w.concert_id = \(id) GROUP BY w.admitted_through
+            """,
+            logger: logger
+        )
+        for value in try highest.map({ try $0.decode(Int64.self) }) { base = value }
+        var generator = SystemRandomNumberGenerator()
+        try await place(WaitingRoom.draw(early: early, late: late, after: base, using: &generator), concert: id, on: connection, logger: logger)
+        try await connection.fetch("UPDATE waiting_rooms SET draw_pending = false, drawn_at = now() WHERE concert_id = \(id)", logger: logger)
+    }
+
+    /// Tokens that took a provisional number while the draw committed: places from the concert's
+    /// sequence, in arrival order.
+    static func placeLateProvisionalTokens(concert id: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        let late = try await connection.fetch(
+            "SELECT seq FROM queue_tokens WHERE concert_id = \(id) AND seq >= \(WaitingRoom.provisionalSeqBase) ORDER BY seq",
+            logger: logger
+        )
+        let seqs = try late.map { try $0.decode(Int64.self) }
+        guard !seqs.isEmpty else { return }
+        let next = try await connection.fetch(
+            "SELECT nextval(format('queue_seq_%s', \(id)::bigint)::regclass) FROM generate_series(1, \(seqs.count))",
+            logger: logger
+        )
+        let places = try next.map { try $0.decode(Int64.self) }.sorted()
+        try await place(Array(zip(seqs, places).map { (provisional: $0, place: $1) }), concert: id, on: connection, logger: logger)
+    }
+
+    private static func place(
+        _ drawn: [(provisional: Int64, place: Int64)],
+        concert id: Int64,
+        on connection: PostgresConnection,
+        logger: Logger
+    )
+        async throws
+    {
+        guard !drawn.isEmpty else { return }
+        let provisional = drawn.map(\.provisional)
+        let places = drawn.map(\.place)
+        // Provisional numbers and places never overlap, so the key never collides mid-statement.
+        try await connection.fetch(
+            """
+            UPDATE queue_tokens t SET seq = d.place
+            FROM unnest(\(provisional)::bigint[], \(places)::bigint[]) AS d(provisional, place)
+            WHERE t.concert_id = \(id) AND t.seq = d.provisional
+            """,
+            logger: logger
+        )
+        try await connection.fetch(
+            """
+            INSERT INTO queue_draws (concert_id, provisional, seq)
+            SELECT \(id), d.provisional, d.place FROM unnest(\(provisional)::bigint[], \(places)::bigint[]) AS d(provisional, place)
+            """,
+            logger: logger
+        )
+    }
+
+    /// A provisional number and the place it was given.
+    public struct Placement: Sendable, Hashable {
+        public let id: Int64
+        public let concertID: ConcertID
+        public let provisional: Int64
+        public let seq: Int64
+    }
+
+    /// Placements recorded after `id` (the last one a caller has), oldest first, at most `limit`.
+    public func placements(after id: Int64, limit: Int = 100_000) async throws -> [Placement] {
+        let rows = try await client.fetch(
+            "SELECT id, concert_id, provisional, seq FROM queue_draws WHERE id > \(id) ORDER BY id LIMIT \(limit)",
+            logger: logger
+        )
+        return try rows.compactMap { row in
+            let (id, concert, provisional, seq) = try row.decode((Int64, Int64, Int64, Int64).self)
+            return ConcertID(concert).map { Placement(id: id, concertID: $0, provisional: provisional, seq: seq) }
         }
     }
 }

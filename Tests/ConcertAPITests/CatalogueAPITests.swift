@@ -195,4 +195,100 @@ struct CatalogueAPITests {
             #expect(try hold.json()["code"] == .string("SALE_ENDED"))
         }
     }
+
+    /// The place a queue token's signature vouches for (its `seq` claim).
+    static func signedSeq(_ token: String) throws -> Int64 {
+        let parts = token.split(separator: ".")
+        var payload = String(parts[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while payload.count % 4 != 0 { payload += "=" }
+        let claims = try JSONDecoder().decode([String: JSONValue].self, from: try #require(Data(base64Encoded: payload)))
+        guard case .number(let seq)? = claims["seq"] else { throw TestFailure("no seq in \(claims)") }
+        return Int64(seq)
+    }
+
+    static func string(_ value: JSONValue?) -> String? {
+        if case .string(let text)? = value { text } else { nil }
+    }
+
+    /// Spearman's rank correlation of two rankings of the same items (no ties).
+    static func rankCorrelation(_ first: [Int64], _ second: [Int64]) -> Double {
+        func ranks(_ values: [Int64]) -> [Double] {
+            var ranks = [Double](repeating: 0, count: values.count)
+            for (rank, index) in values.indices.sorted(by: { values[$0] < values[$1] }).enumerated() { ranks[index] = Double(rank) }
+            return ranks
+        }
+        let (a, b) = (ranks(first), ranks(second))
+        let n = Double(a.count)
+        let squares = zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+        return 1 - 6 * squares / (n * (n * n - 1))
+    }
+
+    /// 300 buyers arrive one after another in the pre-queue; at the start they are placed 1…300
+    /// in a random order (no correlation with arrival), the first admitted are the first places,
+    /// later buyers queue behind in arrival order, and a second API process tells the same places.
+    @Test func thePreQueueIsDrawnAtTheStartInARandomOrderEveryProcessAgreesOn() async throws {
+        try await APIHarness.withAPI { client, harness in
+            let created = try await Self.send(
+                client,
+                .post,
+                "/admin/concerts",
+                #"{"title":"Draw","queueOpensAt":"\#(Self.time(-1))","onSaleAt":"\#(Self.time(6))"}"#
+            )
+            let id = try #require(try created.json()["id"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } })
+            let onSaleText = try #require(Self.string(try created.json()["onSaleAt"]))
+            let onSaleAt = try #require(RFC3339.date(onSaleText))
+            var early: [Buyer] = []
+            for index in 0..<300 {
+                var buyer = Buyer(client, "early\(index)")
+                let issued = try await buyer.send(.post, "/v1/queue/tokens", #"{"concertId":\#(id)}"#, headers: APIHarness.authorization(buyer.user))
+                #expect(try issued.json()["status"] == .string("pre-queue"))
+                let token = try #require(Self.string(try issued.json()["token"]))
+                buyer.token = token
+                early.append(buyer)
+            }
+            #expect(Date() < onSaleAt, "the pre-queue filled after the start: the test machine is too slow for its timing")
+            try await Task.sleep(for: .seconds(max(0, onSaleAt.timeIntervalSinceNow) + 0.2))
+
+            // The admitter's first pass after the start draws the places, then admits five.
+            try await harness.admit(capacity: 5)
+            try await harness.services.view.refresh()
+            var places: [Int64] = []
+            var admitted: [Int64] = []
+            for buyer in early {
+                let status = try await buyer.send(.get, "/v1/queue/status").json()
+                #expect(status["tokenReplaced"] == .bool(true))
+                let replacement = try #require(Self.string(status["token"]))
+                let place = try Self.signedSeq(replacement)
+                places.append(place)
+                if status["status"] == .string("active") {
+                    admitted.append(place)
+                } else {
+                    #expect(status["position"] == .number(Double(place - 5)))
+                }
+            }
+            #expect(Set(places) == Set(1...300))
+            #expect(admitted.sorted() == [1, 2, 3, 4, 5])
+            let rho = Self.rankCorrelation(Array(0..<300).map(Int64.init), places)
+            #expect(abs(rho) < 0.2, "rank correlation with arrival \(rho)")
+
+            // A second API process reads the same draw.
+            let other = await APIHarness.services(harness.client, broker: harness.broker, partitions: 2)
+            try await other.view.refresh()
+            for (buyer, place) in zip(early, places) {
+                let provisional = try Self.signedSeq(buyer.token)
+                #expect(WaitingRoom.isProvisional(provisional))
+                #expect(other.view.place(ConcertID(Int64(id))!, provisional: provisional) == place)
+            }
+
+            // Later buyers queue behind, in arrival order.
+            for index in 0..<50 {
+                let late = Buyer(client, "late\(index)")
+                let issued = try await late.send(.post, "/v1/queue/tokens", #"{"concertId":\#(id)}"#, headers: APIHarness.authorization(late.user))
+                #expect(try issued.json()["status"] == .string("waiting"))
+                let token = try #require(Self.string(try issued.json()["token"]))
+                #expect(try Self.signedSeq(token) == Int64(301 + index))
+                #expect(try issued.json()["position"] == .number(Double(301 + index - 5)))
+            }
+        }
+    }
 }

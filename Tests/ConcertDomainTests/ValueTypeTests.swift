@@ -55,6 +55,33 @@ import Testing
 }
 
 @Suite struct WaitingRoomTests {
+    /// A generator that repeats: the draw's outcome is then the same every run.
+    struct Repeating: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func theDrawPlacesEarlyArrivalsInSomeOrderAndLateOnesBehindInArrivalOrder() {
+        let base = WaitingRoom.provisionalSeqBase
+        let early = (1...100).map { base + Int64($0) }
+        let late = (101...110).map { base + Int64($0) }
+        var generator = Repeating(state: 7)
+        let drawn = WaitingRoom.draw(early: early, late: late, after: 40, using: &generator)
+        #expect(drawn.map(\.provisional) == early + late)
+        #expect(Set(drawn.prefix(100).map(\.place)) == Set(41...140))
+        #expect(drawn.suffix(10).map(\.place) == Array(141...150))
+        #expect(drawn.prefix(100).map(\.place) != Array(41...140), "not shuffled")
+        #expect(WaitingRoom.draw(early: [], late: [], after: 3, using: &generator).isEmpty)
+        #expect(WaitingRoom.draw(early: [base + 1], late: [], after: 3, using: &generator).map(\.place) == [4])
+        #expect(WaitingRoom.isProvisional(base) && !WaitingRoom.isProvisional(base - 1))
+    }
+
     @Test func positionIsSeqMinusAdmittedThrough() {
         #expect(WaitingRoom.position(seq: 17, admittedThrough: 0) == 17)
         #expect(WaitingRoom.position(seq: 17, admittedThrough: 16) == 1)

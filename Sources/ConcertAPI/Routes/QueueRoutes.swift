@@ -44,7 +44,9 @@ extension Router<APIRequestContext> {
                 throw Problem.notFound("CONCERT_NOT_FOUND", "There is no concert \(concert).")
             }
             let jwt = services.tokens.sign(user: user, concert: concert, seq: token.seq, issuedAt: token.issuedAt)
-            if token.state == .waiting, let onSaleAt = window.onSaleAt, window.status(at: now) == .queueing {
+            if WaitingRoom.isProvisional(token.seq) {
+                // In the pre-queue: no place until the draw at the start.
+                let onSaleAt = window.onSaleAt ?? now
                 var json = JSONText(capacity: 360)
                 json.add("concertId", concert.rawValue)
                 json.add("onSaleAt", onSaleAt)
@@ -64,12 +66,17 @@ extension Router<APIRequestContext> {
         get("/v1/queue/status") { request, _ -> Response in
             let token = try await guardian.verified(request)
             let now = Date()
-            if let window = services.view.window(token.concertID), let onSaleAt = window.onSaleAt, window.status(at: now) == .queueing {
-                // Nobody has a place before the start: come back around it.
+            if WaitingRoom.isProvisional(token.seq) {
+                // Nobody has a place before the draw at the start: come back around it.
+                let onSaleAt = services.view.window(token.concertID)?.onSaleAt ?? now
                 var json = JSONText(capacity: 64)
                 json.add("onSaleAt", onSaleAt)
                 json.add("status", "pre-queue")
                 return JSONBody.response(json.finish(), headers: [.retryAfter: Self.untilStart(onSaleAt, now: now)])
+            }
+            // Drawn since it was issued: the answer hands over a token of the place.
+            let replacement = token.drawnFrom.map { _ in
+                services.tokens.sign(user: token.userID, concert: token.concertID, seq: token.seq, issuedAt: now)
             }
             let position = WaitingRoom.position(seq: token.seq, admittedThrough: services.view.admittedThrough(token.concertID))
             if position > 0 {
@@ -77,7 +84,7 @@ extension Router<APIRequestContext> {
                 // The common case under load: answered from memory, the poll noted for the batch flush.
                 services.lastSeen.saw(concert: token.concertID, seq: token.seq, at: now)
                 let wait = WaitingRoom.estimatedWaitSeconds(position: position, admissionsPerSecond: services.view.admissionRate(token.concertID))
-                return Self.waiting(position: position, estimatedWaitSeconds: wait)
+                return Self.waiting(position: position, estimatedWaitSeconds: wait, replacement: replacement)
             }
             guard let row = try await services.activeTokens.token(concert: token.concertID, seq: token.seq), row.userID == token.userID else {
                 throw Problem.tokenInvalid
@@ -86,12 +93,13 @@ extension Router<APIRequestContext> {
             case .waiting:
                 // Admitted past by a later token whose insert committed first: next in line.
                 services.lastSeen.saw(concert: token.concertID, seq: token.seq, at: now)
-                return Self.waiting(position: 1, estimatedWaitSeconds: 1)
+                return Self.waiting(position: 1, estimatedWaitSeconds: 1, replacement: replacement)
             case .active where (row.expiresAt ?? .distantFuture) > now:
                 var json = JSONText(capacity: 80)
                 if let until = row.expiresAt { json.add("activeUntil", until) }
                 json.add("position", 0)
                 json.add("status", "active")
+                Self.addReplacement(replacement, to: &json)
                 return JSONBody.response(json.finish())
             default:
                 throw Problem.tokenExpired
@@ -106,11 +114,20 @@ extension Router<APIRequestContext> {
     }
 
     /// `{"estimatedWaitSeconds","position","status":"waiting"}` with `Retry-After: 5`.
-    static func waiting(position: Int64, estimatedWaitSeconds: Int) -> Response {
-        var json = JSONText(capacity: 72)
+    /// With a `replacement`, also the token of the place the draw gave and `"tokenReplaced":true`.
+    static func waiting(position: Int64, estimatedWaitSeconds: Int, replacement: String? = nil) -> Response {
+        var json = JSONText(capacity: replacement == nil ? 72 : 360)
         json.add("estimatedWaitSeconds", Int64(estimatedWaitSeconds))
         json.add("position", position)
         json.add("status", "waiting")
+        addReplacement(replacement, to: &json)
         return JSONBody.response(json.finish(), headers: [.retryAfter: "5"])
+    }
+
+    /// `"token"` and `"tokenReplaced":true` (last in key order).
+    static func addReplacement(_ replacement: String?, to json: inout JSONText) {
+        guard let replacement else { return }
+        json.add("token", replacement)
+        json.add("tokenReplaced", json: "true")
     }
 }

@@ -23,7 +23,17 @@ struct QueueTokenClaims: JWTPayload, Equatable {
 public struct VerifiedQueueToken: Sendable, Hashable {
     public let userID: UserID
     public let concertID: ConcertID
-    public let seq: Int64
+    /// The token's place in the queue (or, until the pre-queue's draw, its provisional number).
+    public internal(set) var seq: Int64
+    /// The provisional number the token was signed with, when its place has been drawn since:
+    /// the holder is handed a token of its place.
+    public internal(set) var drawnFrom: Int64?
+
+    init(userID: UserID, concertID: ConcertID, seq: Int64) {
+        self.userID = userID
+        self.concertID = concertID
+        self.seq = seq
+    }
 }
 
 /// Signs and verifies waiting-room tokens (JWT HS256 with `CONCERT_TOKEN_SECRET`).

@@ -13,7 +13,13 @@ struct TokenGuard: Sendable {
     func verified(_ request: Request) async throws(Problem) -> VerifiedQueueToken {
         guard let header = request.headers[.authorization] else { throw .tokenMissing }
         guard let token = BearerCredentials.parse(header), !token.isEmpty else { throw .tokenInvalid }
-        return try await tokens.verify(token)
+        var verified = try await tokens.verify(token)
+        // A pre-queue token whose place has been drawn stands for that place.
+        if WaitingRoom.isProvisional(verified.seq), let place = view.place(verified.concertID, provisional: verified.seq) {
+            verified.drawnFrom = verified.seq
+            verified.seq = place
+        }
+        return verified
     }
 
     /// An active token of `concert` (7 of §7: without one nothing is read or changed).

@@ -13,6 +13,10 @@ public final class WaitingRoomView: Service, Sendable {
         var marks: [ConcertID: Int64] = [:]
         /// Each concert's sale times.
         var windows: [ConcertID: SaleWindow] = [:]
+        /// The pre-queue draws: each provisional number's place, by concert.
+        var places: [ConcertID: [Int64: Int64]] = [:]
+        /// The last placement read.
+        var lastPlacement: Int64 = 0
         /// Abandoned tokens ahead of each mark: their next poll is told.
         var abandoned: [ConcertID: Set<Int64>] = [:]
         /// Marks over the last ~10 s, oldest first, for the admission rate.
@@ -45,6 +49,12 @@ public final class WaitingRoomView: Service, Sendable {
         snapshot.withLock { $0.windows[concert] }
     }
 
+    /// The place the pre-queue's draw gave the token of provisional number `provisional`, once
+    /// this process has read it (`nil` before).
+    public func place(_ concert: ConcertID, provisional: Int64) -> Int64? {
+        snapshot.withLock { $0.places[concert]?[provisional] }
+    }
+
     /// True when the concert had a waiting room at the last refresh (every concert has one).
     public func knows(_ concert: ConcertID) -> Bool {
         snapshot.withLock { $0.marks[concert] != nil }
@@ -65,10 +75,17 @@ public final class WaitingRoomView: Service, Sendable {
         let rooms = try await store.rooms()
         let marks = rooms.mapValues(\.admittedThrough)
         let abandoned = try await store.abandonedAhead()
+        // Placements only grow, and each is read once: a draw of a whole stadium's pre-queue
+        // arrives over a few refreshes, after which a refresh reads nothing new.
+        let placements = try await store.placements(after: snapshot.withLock { $0.lastPlacement })
         let now = ContinuousClock.now
         snapshot.withLock { snapshot in
             snapshot.marks = marks
             snapshot.windows = rooms.mapValues(\.window)
+            for placement in placements {
+                snapshot.places[placement.concertID, default: [:]][placement.provisional] = placement.seq
+                snapshot.lastPlacement = max(snapshot.lastPlacement, placement.id)
+            }
             snapshot.abandoned = abandoned
             snapshot.history.append((now, marks))
             snapshot.history.removeAll { now - $0.at > .seconds(10) }
