@@ -45,6 +45,24 @@ public enum ConcertServices {
         logger.info(troubled ? "database connected after all" : "database connected", metadata: ["database": "\(address)"])
     }
 
+    /// A start-up step the database interrupted (its connection lost, a transient refusal):
+    /// retried with back-off, as a database that is not there yet is waited for.
+    struct StartupInterruption: Error, CustomStringConvertible {
+        let description: String
+
+        static func rethrowing<Value>(_ step: String, _ body: () async throws -> Value) async throws -> Value {
+            do {
+                return try await body()
+            } catch let error as ConnectionLost {
+                throw StartupInterruption(description: "\(step): \(error)")
+            } catch let error as DependencyUnavailable where error.dependency == .database {
+                throw StartupInterruption(description: "\(step): \(error)")
+            } catch let error as PSQLError where error.isTransient {
+                throw StartupInterruption(description: "\(step): \(error.sqlState ?? "connection") \(error)")
+            }
+        }
+    }
+
     /// Runs `check` until it passes, retrying with back-off while it fails with `problem`: says
     /// what is wrong the first time and then at most once a minute (a long-running process keeps
     /// trying: the operator may be fixing it). True when it failed at least once.
@@ -253,8 +271,14 @@ public enum ConcertServices {
         try await waitForDatabase(configuration, progress: progress, logger: logger)
         try await waitForBroker(configuration, progress: progress, logger: logger)
         progress?.update("migrating the database schema")
-        let applied = try await withDatabase(configuration, logger: logger) { database in
-            try await Migrator().migrate(database, logger: logger)
+        var applied: [Int] = []
+        // A connection lost mid-way (a restart, a failover) is retried like a database not there yet.
+        _ = try await waitUntilReady(StartupInterruption.self, progress: progress, logger: logger) {
+            applied = try await StartupInterruption.rethrowing("migrating the database schema") {
+                try await withDatabase(configuration, logger: logger) { database in
+                    try await Migrator().migrate(database, logger: logger)
+                }
+            }
         }
         logger.info(
             applied.isEmpty ? "database schema up to date" : "database schema migrated",
