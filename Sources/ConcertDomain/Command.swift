@@ -9,6 +9,8 @@ public enum Command: Sendable, Hashable {
     case pay(Pay)
     /// The hold's timer fired: release the seat unless it was paid.
     case expireHold(ExpireHold)
+    /// An operator gives a date its seats (`PUT /admin/concerts/{id}/dates/{date}`).
+    case setSeatMap(SetSeatMap)
 
     /// `POST /v1/reservations`.
     public struct ReserveSeat: Sendable, Hashable, Codable {
@@ -122,6 +124,7 @@ public enum Command: Sendable, Hashable {
         case .reserveSeat: .reserveSeat
         case .pay: .pay
         case .expireHold: .expireHold
+        case .setSeatMap: .setSeatMap
         }
     }
 }
@@ -134,4 +137,6 @@ public enum CommandType: String, Sendable, Codable, CaseIterable {
     case pay = "Pay"
     /// `Command.expireHold`, named `ExpireHold`.
     case expireHold = "ExpireHold"
+    /// `Command.setSeatMap`, named `SetSeatMap`.
+    case setSeatMap = "SetSeatMap"
 }

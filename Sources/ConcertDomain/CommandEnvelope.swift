@@ -80,6 +80,7 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
         case .reserveSeat: command = .reserveSeat(try container.decode(Command.ReserveSeat.self, forKey: .payload))
         case .pay: command = .pay(try container.decode(Command.Pay.self, forKey: .payload))
         case .expireHold: command = .expireHold(try container.decode(Command.ExpireHold.self, forKey: .payload))
+        case .setSeatMap: command = .setSeatMap(try container.decode(Command.SetSeatMap.self, forKey: .payload))
         }
     }
 
@@ -100,6 +101,7 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
         case .reserveSeat(let payload): try container.encode(payload, forKey: .payload)
         case .pay(let payload): try container.encode(payload, forKey: .payload)
         case .expireHold(let payload): try container.encode(payload, forKey: .payload)
+        case .setSeatMap(let payload): try container.encode(payload, forKey: .payload)
         }
     }
 }

@@ -20,6 +20,8 @@ public enum FailureCode: String, Sendable, Codable, CaseIterable, Error {
     case seatLimitReached = "SEAT_LIMIT_REACHED"
     /// Answered `503 OUTCOME_UNKNOWN` and not arrived within the bound: final, a late arrival is refused.
     case outcomeUnknownExpired = "OUTCOME_UNKNOWN_EXPIRED"
+    /// A seat map may replace a date's only while nothing of it is held or sold.
+    case scheduleInUse = "SCHEDULE_IN_USE"
 
     /// A sentence for the client.
     public var message: String {
@@ -33,6 +35,7 @@ public enum FailureCode: String, Sendable, Codable, CaseIterable, Error {
         case .alreadyPaid: "The reservation is already paid."
         case .insufficientBalance: "The balance does not cover the price."
         case .seatLimitReached: "You already hold or bought as many seats of this date as one person may."
+        case .scheduleInUse: "Seats of that date are held or sold: its seat map can no longer be replaced."
         case .outcomeUnknownExpired:
             "The command's submission was answered with an unknown outcome and it never reached the system; it was not applied and never will be."
         }

@@ -8,6 +8,8 @@ public struct Outcome: Sendable, Hashable {
         case reservation(ReservationResult)
         /// A `Pay` sold the seat: the receipt.
         case payment(PaymentReceipt)
+        /// A `SetSeatMap` gave the date its seats.
+        case seatMap(SeatMapResult)
         /// A command with nothing to report (an expiry).
         case none
     }
@@ -46,4 +48,6 @@ public enum Effect: Sendable, Hashable {
     case expire(Reservation)
     /// A reservation was paid: seat sold, receipt written, the user's queue token for the concert ended.
     case sell(Reservation, PaymentReceipt)
+    /// A date's seats are (re)defined: the schedule created if new, its seats replaced.
+    case setSeats(Command.SetSeatMap)
 }

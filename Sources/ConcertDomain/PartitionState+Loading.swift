@@ -10,6 +10,7 @@ extension PartitionState {
     /// - Returns: The schedule, or `nil` when the partition key is not one `ScheduleKey(partitionKey:)` parses.
     public static func schedule(of envelope: CommandEnvelope) -> ScheduleKey? {
         if case .reserveSeat(let reserve) = envelope.command { return ScheduleKey(concertID: reserve.concertId, date: reserve.date) }
+        if case .setSeatMap(let map) = envelope.command { return map.schedule }
         return ScheduleKey(partitionKey: envelope.partitionKey)
     }
 

@@ -134,7 +134,19 @@ public struct PartitionState: Sendable {
         case .expireHold(let expire):
             if expire.reservationIds.contains(where: { id in paying.values.contains { $0.reservation.id == id } }) { return .awaitingDebits }
             return .decided(expireHolds(envelope, expire))
+        case .setSeatMap(let map):
+            return .decided(setSeatMap(envelope, map))
         }
+    }
+
+    /// A date none of whose seats is held (a lapsed hold not yet expired counts) or sold gets the
+    /// new seats; memory is loaded again after the commit (`BatchStateMachine` applies such a
+    /// command alone and then forgets).
+    private func setSeatMap(_ envelope: CommandEnvelope, _ map: Command.SetSeatMap) -> Outcome {
+        let slot = index[map.schedule]
+        if let slot, !maps[slot].reservations.isEmpty { return Outcome(envelope, .failure(.scheduleInUse)) }
+        let result = SeatMapResult(concertId: map.concertId, date: map.date, seats: map.seatCount, created: slot == nil)
+        return Outcome(envelope, .success(.seatMap(result)), effects: [.setSeats(map)])
     }
 
     /// Decides a payment once its debit is done.

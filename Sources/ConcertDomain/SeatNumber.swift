@@ -1,7 +1,7 @@
 /// A seat's number within its schedule, counted from 1.
 public struct SeatNumber: Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
     /// The largest seat number a request may name.
-    public static let maximum = 10_000
+    public static let maximum = 100_000
 
     /// The number, 1…`maximum`.
     public let rawValue: Int
@@ -21,7 +21,7 @@ public struct SeatNumber: Hashable, Sendable, Codable, Comparable, CustomStringC
     ///   - rawValue: The value sent; `nil` when the request has none.
     ///   - field: The field's name, for the error.
     /// - Returns: The seat number.
-    /// - Throws: `ValidationError` for `field`, "must be an integer from 1 to 10000", when `rawValue` is `nil` or outside
+    /// - Throws: `ValidationError` for `field`, "must be an integer from 1 to 100000", when `rawValue` is `nil` or outside
     ///   1…`maximum`.
     public static func parse(_ rawValue: Int?, field: String = "seatNumber") throws(ValidationError) -> SeatNumber {
         guard let rawValue, let number = SeatNumber(rawValue) else {

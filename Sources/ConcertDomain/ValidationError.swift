@@ -4,6 +4,9 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
     public let field: String
     /// What is wrong with it.
     public let reason: String
+    /// True when each value keeps its own rules and together they break one (a name used twice,
+    /// a total over its bound): no schema of single fields can say it, and the API answers 409.
+    public var isInconsistency = false
 
     /// An error naming `field` and what is wrong with it.
     ///
@@ -15,6 +18,6 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
         self.reason = reason
     }
 
-    /// `field: reason`, e.g. `seatNumber: must be an integer from 1 to 10000`.
+    /// `field: reason`, e.g. `seatNumber: must be an integer from 1 to 100000`.
     public var description: String { "\(field): \(reason)" }
 }

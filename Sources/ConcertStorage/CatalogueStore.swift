@@ -48,10 +48,14 @@ public struct CatalogueStore: Sendable {
         public let availableSeats: Int
     }
 
-    /// A free seat and its price.
+    /// A free seat, its price and, for a date given a seat map, where it is: its section, row
+    /// and label within the row.
     public struct FreeSeat: Sendable, Hashable, Codable {
         public let number: SeatNumber
         public let price: Won
+        public let section: String?
+        public let row: String?
+        public let seat: String?
     }
 
     /// Every concert, by id.
@@ -120,15 +124,17 @@ public struct CatalogueStore: Sendable {
         var seats: [FreeSeat] = []
         let rows = try await client.fetch(
             """
-            SELECT number, price FROM seats
+            SELECT number, price, section, row_label, seat_label FROM seats
             WHERE schedule_id = \(scheduleID)
               AND (state = 'free' OR (state = 'held' AND hold_deadline <= \(now)))
             ORDER BY number
             """,
             logger: logger
         )
-        for (number, price) in try (rows).map({ try $0.decode((Int, Int64).self) }) {
-            if let number = SeatNumber(number) { seats.append(FreeSeat(number: number, price: Won(price))) }
+        for (number, price, section, row, seat) in try (rows).map({ try $0.decode((Int, Int64, String?, String?, String?).self) }) {
+            if let number = SeatNumber(number) {
+                seats.append(FreeSeat(number: number, price: Won(price), section: section, row: row, seat: seat))
+            }
         }
         return seats
     }

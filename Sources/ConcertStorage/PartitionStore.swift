@@ -152,10 +152,64 @@ public struct PartitionStore: Sendable {
     /// statement), then new reservations, seats, payments, ended tokens and every outcome in one
     /// statement. Outcomes get `completed_at` = the moment their statement was written (the same for a whole batch).
     public func write(_ writes: PartitionWrites, seats: [SeatRow], scheduleIDs: [ScheduleKey: Int64]) async throws {
+        for map in writes.seatMaps { try await setSeats(map) }
         if !writes.statusChanges.isEmpty {
             try await connection.run(StatusChanges(changes: Array(writes.statusChanges)), logger: logger)
         }
         try await connection.run(Write(writes: writes, seats: seats, scheduleIDs: scheduleIDs), logger: logger)
+    }
+
+    /// Gives a date its seats, in the batch's transaction: the schedule created if new; refused
+    /// as stale if any of its reservations is held or paid (memory saw none: another writer made
+    /// one); expired reservations on seats the new map drops are deleted with those seats; every
+    /// other seat is updated in place or inserted, free, with its price, section, row and label.
+    func setSeats(_ map: Command.SetSeatMap) async throws {
+        let concert = map.concertId.rawValue
+        let date = map.date.description
+        try await connection.fetch(
+            "INSERT INTO schedules (concert_id, date) VALUES (\(concert), \(date)::date) ON CONFLICT (concert_id, date) DO NOTHING",
+            logger: logger
+        )
+        try await connection.fetch(
+            """
+            SELECT concert_refuse_stale_write('a reservation of the date is held or paid')
+            FROM reservations r JOIN schedules s ON s.id = r.schedule_id
+            WHERE s.concert_id = \(concert) AND s.date = \(date)::date AND r.status IN ('held', 'paid')
+            LIMIT 1
+            """,
+            logger: logger
+        )
+        let count = map.seatCount
+        try await connection.fetch(
+            """
+            DELETE FROM reservations r USING schedules s
+            WHERE s.id = r.schedule_id AND s.concert_id = \(concert) AND s.date = \(date)::date AND r.seat_number > \(count)
+            """,
+            logger: logger
+        )
+        try await connection.fetch(
+            """
+            DELETE FROM seats USING schedules s
+            WHERE s.id = seats.schedule_id AND s.concert_id = \(concert) AND s.date = \(date)::date AND seats.number > \(count)
+            """,
+            logger: logger
+        )
+        let rows = map.placedRows
+        try await connection.fetch(
+            """
+            INSERT INTO seats (schedule_id, number, price, section, row_label, seat_label)
+            SELECT s.id, r.first + g - 1, r.price, r.section, r.label, g::text
+            FROM schedules s
+            CROSS JOIN unnest(\(rows.map(\.section))::text[], \(rows.map(\.label))::text[], \(rows.map { Int64($0.firstSeat) })::bigint[],
+                \(rows.map { Int64($0.seats) })::bigint[], \(rows.map(\.price.amount))::bigint[]) AS r(section, label, first, seats, price)
+            CROSS JOIN LATERAL generate_series(1, r.seats) AS g
+            WHERE s.concert_id = \(concert) AND s.date = \(date)::date
+            ON CONFLICT (schedule_id, number) DO UPDATE SET price = EXCLUDED.price, section = EXCLUDED.section,
+                row_label = EXCLUDED.row_label, seat_label = EXCLUDED.seat_label,
+                state = 'free', holder = NULL, reservation_id = NULL, hold_deadline = NULL
+            """,
+            logger: logger
+        )
     }
 
     /// The SQLSTATE of a refused stale write (migration 8's `concert_refuse_stale_write`).

@@ -19,6 +19,8 @@ public struct PartitionWrites: Sendable {
     public private(set) var payments: [(receipt: PaymentReceipt, user: UserID)] = []
     /// Queue tokens a payment ended: (concert, user).
     public private(set) var endedTokens: [(concert: ConcertID, user: UserID)] = []
+    /// Dates given new seats (written before the rest, in their own statements).
+    public private(set) var seatMaps: [Command.SetSeatMap] = []
     /// Every command's outcome.
     public private(set) var outcomes: [Outcome] = []
 
@@ -40,6 +42,8 @@ public struct PartitionWrites: Sendable {
                 touch(reservation)
                 payments.append((receipt, reservation.userID))
                 endedTokens.append((reservation.schedule.concertID, reservation.userID))
+            case .setSeats(let map):
+                seatMaps.append(map)
             }
         }
         outcomes.append(outcome)

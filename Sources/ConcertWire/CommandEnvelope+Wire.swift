@@ -126,6 +126,9 @@ extension CommandEnvelope {
                 return group.finish()
             }
             payload.add("holds", json: "[" + holds.joined(separator: ",") + "]")
+        case .setSeatMap(let map):
+            // Rare (an operator's), and read back by JSONDecoder: Codable writes it.
+            return (try? JSONEncoder.commands.encode(map)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         }
         return payload.finish()
     }

@@ -32,6 +32,18 @@ extension PaymentReceipt {
     }
 }
 
+extension SeatMapResult {
+    /// `{"concertId","created","date","seats"}`.
+    public var json: String {
+        var json = JSONText(capacity: 80)
+        json.add("concertId", concertId.rawValue)
+        json.add("created", json: created ? "true" : "false")
+        json.add("date", date.description)
+        json.add("seats", Int64(seats))
+        return json.finish()
+    }
+}
+
 extension Outcome {
     /// The `result` JSON of a success that has one, encoded once (it is stored and served as it is).
     /// `nil` for a failure and for a success with nothing to report (an expiry).
@@ -39,6 +51,7 @@ extension Outcome {
         switch result {
         case .success(.reservation(let reservation)): reservation.json
         case .success(.payment(let receipt)): receipt.json
+        case .success(.seatMap(let map)): map.json
         case .success(.none), .failure: nil
         }
     }

@@ -291,4 +291,103 @@ struct CatalogueAPITests {
             }
         }
     }
+
+    static let hall =
+        #"{"sections":[{"name":"Floor A","rows":[{"label":"1","seats":3,"price":165000},{"label":"2","seats":3,"price":150000}]},{"name":"Balcony","rows":[{"label":"A","seats":4,"price":99000}]}]}"#
+
+    /// A date given its seats through its partition's worker: reservable at once with the row's
+    /// price, its seats listed with section, row and label; replaced while nothing is held, refused
+    /// once a seat is.
+    @Test func aSeatMapGoesThroughThePartitionAndADateInUseKeepsIt() async throws {
+        try await APIHarness.withAPI(pipeline: .init(partitions: 2)) { client, harness in
+            let created = try await Self.send(client, .put, "/admin/concerts/1/dates/2099-06-01", Self.hall)
+            #expect(created.status == .created)
+            #expect(try created.json()["seats"] == .number(10))
+            #expect(try created.json()["created"] == .bool(true))
+
+            var buyer = Buyer(client, "mapped")
+            try await buyer.charge(1_000_000)
+            try await buyer.queue()
+            try await harness.admit()
+            let seats = try await buyer.send(.get, "/v1/concerts/1/dates/2099-06-01/seats").json()
+            guard case .array(let list)? = seats["seats"] else { throw TestFailure("no seats: \(seats)") }
+            #expect(list.count == 10)
+            #expect(list[3]["section"] == .string("Floor A"))
+            #expect(list[3]["row"] == .string("2"))
+            #expect(list[3]["seat"] == .string("1"))
+            #expect(list[3]["price"] == .number(150000))
+            #expect(list[9]["section"] == .string("Balcony"))
+            #expect(list[9]["seat"] == .string("4"))
+
+            // Replaced while nothing is held: fewer seats.
+            let replaced = try await Self.send(
+                client,
+                .put,
+                "/admin/concerts/1/dates/2099-06-01",
+                #"{"sections":[{"name":"Floor A","rows":[{"label":"1","seats":5,"price":170000}]}]}"#
+            )
+            #expect(replaced.status == .ok)
+            #expect(try replaced.json()["created"] == .bool(false))
+            let held = try await buyer.reserve(seat: 5, date: "2099-06-01")
+            #expect(held.status == .created)
+            #expect(try held.json()["result"]?["price"] == .number(170000))
+            #expect(try await buyer.reserve(seat: 6, date: "2099-06-01").json()["code"] == .string("SEAT_NOT_FOUND"))
+
+            // A held seat keeps the date's map.
+            let refused = try await Self.send(client, .put, "/admin/concerts/1/dates/2099-06-01", Self.hall)
+            #expect(refused.status == .conflict)
+            #expect(try refused.json()["code"] == .string("SCHEDULE_IN_USE"))
+            #expect(
+                try await Self.count("SELECT count(*) FROM seats s JOIN schedules d ON d.id = s.schedule_id WHERE d.date = '2099-06-01'", harness)
+                    == 5
+            )
+
+            let detail = try await Self.send(client, .get, "/admin/concerts/1").json()
+            guard case .array(let dates)? = detail["dates"] else { throw TestFailure("no dates") }
+            let date = try #require(dates.first { $0["date"] == .string("2099-06-01") })
+            #expect(date["free"] == .number(4))
+            #expect(date["held"] == .number(1))
+            #expect(date["sold"] == .number(0))
+            #expect(try await Self.send(client, .put, "/admin/concerts/999999/dates/2099-06-01", Self.hall).status == .notFound)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"sections":[]}"#, "sections", 400),
+        (#"{"sections":[{"name":"A","rows":[]}]}"#, "sections[0].rows", 400),
+        (
+            #"{"sections":[{"name":"A","rows":[{"label":"1","seats":2,"price":1000},{"label":"1","seats":2,"price":1000}]}]}"#,
+            "sections[0].rows[1].label", 409
+        ),
+        (#"{"sections":[{"name":"A","rows":[{"label":"1","seats":2,"price":0}]}]}"#, "sections[0].rows[0].price", 400),
+        (#"{"sections":[{"name":"A","rows":[{"label":"1","seats":0,"price":10}]}]}"#, "sections[0].rows[0].seats", 400),
+        (
+            #"{"sections":[{"name":"A","rows":[{"label":"1","seats":2,"price":10}]},{"name":"A","rows":[{"label":"1","seats":2,"price":10}]}]}"#,
+            "sections[1].name", 409
+        ),
+        (#"{"sections":[{"name":" ","rows":[{"label":"1","seats":2,"price":10}]}]}"#, "sections[0].name", 400),
+        (#"{"sections":[{"name":"A","rows":[{"label":"1","seats":2.5,"price":10}]}]}"#, "sections", 400),
+    ])
+    func badSeatMapsAreRefusedNamingTheFieldAndChangeNothing(body: String, field: String, status: Int) async throws {
+        try await APIHarness.withAPI { client, harness in
+            let response = try await Self.send(client, .put, "/admin/concerts/1/dates/2099-06-02", body)
+            #expect(response.status.code == status)
+            #expect(try response.json()["code"] == .string(status == 400 ? "INVALID_REQUEST" : "SEAT_MAP_INCONSISTENT"))
+            let detail = Self.string(try response.json()["detail"]) ?? ""
+            #expect(detail.hasPrefix(field), "\(detail)")
+            #expect(try await Self.count("SELECT count(*) FROM schedules WHERE date = '2099-06-02'", harness) == 0)
+        }
+    }
+
+    @Test func aStadiumHasAtMostAHundredThousandSeats() async throws {
+        try await APIHarness.withAPI { client, _ in
+            func stadium(rows: Int) -> String {
+                let list = (1...rows).map { #"{"label":"\#($0)","seats":1000,"price":50000}"# }.joined(separator: ",")
+                return #"{"sections":[{"name":"Stands","rows":[\#(list)]}]}"#
+            }
+            let over = try await Self.send(client, .put, "/admin/concerts/1/dates/2099-06-03", stadium(rows: 101))
+            #expect(over.status == .conflict)
+            #expect(Self.string(try over.json()["detail"])?.hasPrefix("sections: must have at most 100000 seats") == true)
+        }
+    }
 }

@@ -41,15 +41,15 @@ struct ContractTests {
         }
     }
 
-    /// A bound changed on one side only — the document lets seats go to 20 000, the server to
-    /// 10 000 — is a failure: the run that guards the contract would notice a drift.
+    /// A bound changed on one side only — the document lets seats go to 200 000, the server to
+    /// 100 000 — is a failure: the run that guards the contract would notice a drift.
     @Test func aBoundChangedInTheDocumentAloneFailsTheRun() async throws {
         try await Self.withServe { base in
             let (data, _) = try await URLSession.shared.data(from: URL(string: "\(base)/openapi.yaml")!)
             let served = String(decoding: data, as: UTF8.self)
             let drifted = served.replacingOccurrences(
-                of: "seatNumber: { type: integer, minimum: 1, maximum: 10000",
-                with: "seatNumber: { type: integer, minimum: 1, maximum: 20000"
+                of: "seatNumber: { type: integer, minimum: 1, maximum: 100000,",
+                with: "seatNumber: { type: integer, minimum: 1, maximum: 200000,"
             )
             try #require(drifted != served, "the served document no longer states seatNumber's maximum as the test expects")
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("drifted-openapi-\(UUID().uuidString.prefix(6)).yaml")
@@ -59,9 +59,9 @@ struct ContractTests {
                 ["run", file.path, "--url", base, "--checks", "all", "--include-operation-id", "reserveSeat", "--phases", "coverage"],
                 base: base
             )
-            #expect(run.status == 1, "schemathesis passed a document that allows seat 20 000: \(run.lines.suffix(20))")
+            #expect(run.status == 1, "schemathesis passed a document that allows seat 200 000: \(run.lines.suffix(20))")
             #expect(run.lines.contains { $0.contains("Schema-valid request rejected") }, "\(run.lines.suffix(30))")
-            #expect(run.lines.contains { $0.contains("seatNumber: must be an integer from 1 to 10000") }, "\(run.lines.suffix(30))")
+            #expect(run.lines.contains { $0.contains("seatNumber: must be an integer from 1 to 100000") }, "\(run.lines.suffix(30))")
         }
     }
 
@@ -124,7 +124,7 @@ struct ContractTests {
     }
 
     /// `concert serve` of the test's own (database, virtual host), seeded with the demo catalogue
-    /// plus concert 1 on 2099-12-31 in a hall of 10 000 seats (every seat number the document
+    /// plus concert 1 on 2099-12-31 in a stadium of 100 000 seats (every seat number the document
     /// allows exists) and three poison messages (the dead-letter archive has letters).
     static func withServe(_ body: (_ base: String) async throws -> Void) async throws {
         try await BrokerVirtualHost.withVirtualHost { amqp in
@@ -136,7 +136,7 @@ struct ContractTests {
                 try await client.query(
                     """
                     INSERT INTO seats (schedule_id, number, price)
-                    SELECT s.id, n, 100000 FROM schedules s CROSS JOIN generate_series(1, 10000) AS n
+                    SELECT s.id, n, 100000 FROM schedules s CROSS JOIN generate_series(1, 100000) AS n
                     WHERE s.concert_id = 1 AND s.date = '2099-12-31' ON CONFLICT DO NOTHING
                     """,
                     logger: logger

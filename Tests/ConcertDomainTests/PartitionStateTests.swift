@@ -73,6 +73,57 @@ import Testing
         #expect(lapsed.id == first.id && lapsed.status == .expired)
     }
 
+    static func seatMap(_ seats: Int, schedule: ScheduleKey = schedule) throws -> CommandEnvelope {
+        let map = try Command.SetSeatMap(
+            concertId: schedule.concertID,
+            date: schedule.date,
+            sections: [.init(name: "Floor", rows: [.init(label: "1", seats: seats, price: 5000)])]
+        )
+        return CommandEnvelope(
+            id: UUID(),
+            userId: UserID("operator")!,
+            partitionKey: schedule.partitionKey,
+            command: .setSeatMap(map),
+            submittedAt: Date()
+        )
+    }
+
+    @Test func aSeatMapCreatesOrReplacesADateNothingOfWhichIsHeldOrSold() throws {
+        var fresh = PartitionState(settings: .init())
+        let created = try decided(fresh.handle(try Self.seatMap(4), now: start))
+        guard case .success(.seatMap(let result)) = created.result else { throw TestFailure("\(created.result)") }
+        #expect(result.created && result.seats == 4)
+        #expect(created.effects.count == 1)
+
+        var loaded = state()
+        let replaced = try decided(loaded.handle(try Self.seatMap(2), now: start))
+        guard case .success(.seatMap(let again)) = replaced.result else { throw TestFailure("\(replaced.result)") }
+        #expect(!again.created)
+
+        _ = try decided(loaded.handle(Self.reserve(1, by: Self.alice), now: start))
+        // A hold, even one past its deadline and not yet expired, keeps the date's seats.
+        for now in [start, start.addingTimeInterval(3600)] {
+            let refused = try decided(loaded.handle(try Self.seatMap(2), now: now))
+            #expect(refused.failure == .scheduleInUse)
+            #expect(refused.effects.isEmpty)
+        }
+    }
+
+    @Test func aSeatMapKeepsEveryRuleOfAVenueAndAPayloadThatBreaksOneIsNotRead() throws {
+        let row = Command.SetSeatMap.Row(label: "1", seats: 10, price: 1000)
+        let key = Self.schedule
+        #expect(throws: ValidationError.self) { try Command.SetSeatMap(concertId: key.concertID, date: key.date, sections: []) }
+        let map = try Command.SetSeatMap(
+            concertId: key.concertID,
+            date: key.date,
+            sections: [.init(name: "A", rows: [row, .init(label: "2", seats: 5, price: 2000)]), .init(name: "B", rows: [row])]
+        )
+        #expect(map.seatCount == 25)
+        #expect(map.placedRows.map(\.firstSeat) == [1, 11, 16])
+        let tooBig = #"{"concertId":1,"date":"2026-12-24","sections":[{"name":"A","rows":[{"label":"1","seats":0,"price":1000}]}]}"#
+        #expect(throws: ValidationError.self) { try JSONDecoder().decode(Command.SetSeatMap.self, from: Data(tooBig.utf8)) }
+    }
+
     @Test func unknownSeatsAndSchedulesAreRefused() throws {
         var state = state()
         #expect(try decided(state.handle(Self.reserve(4, by: Self.alice), now: start)).failure == .seatNotFound)

@@ -21,6 +21,23 @@ import Testing
         #expect(text.contains(#""submittedAt":"2026-11-25T09:46:40Z""#))
     }
 
+    @Test func aSeatMapRoundTripsThroughJSON() throws {
+        let map = try Command.SetSeatMap(
+            concertId: ConcertID(3)!,
+            date: ScheduleDate("2027-01-02")!,
+            sections: [.init(name: "Floor \"A\"", rows: [.init(label: "1", seats: 24, price: 165_000)])]
+        )
+        let envelope = CommandEnvelope(
+            id: UUID(),
+            userId: UserID("operator")!,
+            partitionKey: map.schedule.partitionKey,
+            command: .setSeatMap(map),
+            submittedAt: Date(timeIntervalSince1970: 1_795_600_000)
+        )
+        #expect(try CommandEnvelope.decode(envelope.encoded()) == envelope)
+        #expect(String(decoding: envelope.encoded(), as: UTF8.self).contains(#""type":"SetSeatMap""#))
+    }
+
     @Test func unknownTypesVersionsAndGarbageAreToldApart() {
         var json = String(decoding: envelope.encoded(), as: UTF8.self)
         #expect(throws: CommandEnvelope.DecodingFailure.unknownType("Refund")) {

@@ -83,6 +83,7 @@ public struct CommandIDs: Sendable {
         case .reserveSeat: 0
         case .pay: 1
         case .expireHold: 2
+        case .setSeatMap: 3
         }
     }
 

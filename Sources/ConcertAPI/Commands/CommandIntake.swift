@@ -21,9 +21,37 @@ struct CommandIntake: Sendable {
 
     /// The caller has taken the request from the rate limits (before it read anything).
     func submit(_ command: Command, user: UserID, schedule: ScheduleKey, request: Request, context: APIRequestContext) async throws -> Response {
+        let wait = Self.preferredWait(request)
+        let (id, outcome) = try await publish(command, user: user, schedule: schedule, wait: wait, context: context)
+        if let wait, let outcome {
+            var response =
+                if let failure = outcome.failure {
+                    try Problem(failure).response(from: request, context: context)
+                } else {
+                    JSONBody.response(.created, JSONBody.command(outcome))
+                }
+            response.headers[HTTPField.Name("Preference-Applied")!] = "wait=\(wait)"
+            return response
+        }
+        return Self.accepted(id)
+    }
+
+    /// `202 {"commandId","status":"pending"}` with its `Location`.
+    static func accepted(_ id: UUID) -> Response {
+        JSONBody.response(.accepted, JSONBody.accepted(id), headers: [.location: "/v1/commands/\(id.lowercasedString)"])
+    }
+
+    /// Names the command, publishes it with confirms and, with `wait`, waits that many seconds
+    /// for its outcome (`nil`: not within them, or not asked to wait).
+    func publish(
+        _ command: Command,
+        user: UserID,
+        schedule: ScheduleKey,
+        wait: Int?,
+        context: APIRequestContext
+    ) async throws -> (id: UUID, outcome: CommandOutcome?) {
         let id = services.commandIDs.mint(command.type, for: user)
         let envelope = CommandEnvelope(id: id, userId: user, partitionKey: schedule.partitionKey, command: command, submittedAt: Date())
-        let wait = Self.preferredWait(request)
         // Registered before publishing: a fast worker may answer before the confirm arrives.
         let inbox = wait == nil ? nil : services.inbox
         inbox?.expect(id)
@@ -39,17 +67,8 @@ struct CommandIntake: Sendable {
             await services.unknownOutcomes.record(envelope, bound: services.unknownOutcomeBound)
             throw Problem.outcomeUnknown(id)
         }
-        if let wait, let inbox, let outcome = await inbox.outcome(of: id, within: .seconds(wait)) {
-            var response =
-                if let failure = outcome.failure {
-                    try Problem(failure).response(from: request, context: context)
-                } else {
-                    JSONBody.response(.created, JSONBody.command(outcome))
-                }
-            response.headers[HTTPField.Name("Preference-Applied")!] = "wait=\(wait)"
-            return response
-        }
-        return JSONBody.response(.accepted, JSONBody.accepted(id), headers: [.location: "/v1/commands/\(id.lowercasedString)"])
+        guard let wait, let inbox else { return (id, nil) }
+        return (id, await inbox.outcome(of: id, within: .seconds(wait)))
     }
 
     /// `Prefer: wait=N` (RFC 7240), N capped at 30.

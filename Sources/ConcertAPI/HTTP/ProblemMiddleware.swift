@@ -68,7 +68,7 @@ extension Problem {
     public init(_ failure: FailureCode) {
         let status: HTTPResponse.Status =
             switch failure {
-            case .seatUnavailable, .alreadyPaid, .seatLimitReached: .conflict
+            case .seatUnavailable, .alreadyPaid, .seatLimitReached, .scheduleInUse: .conflict
             case .seatNotFound, .scheduleNotFound, .reservationNotFound: .notFound
             case .notReservationOwner: .forbidden
             case .holdExpired, .outcomeUnknownExpired: .gone

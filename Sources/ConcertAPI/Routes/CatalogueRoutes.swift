@@ -1,4 +1,5 @@
 import ConcertDomain
+import ConcertPipeline
 import ConcertStorage
 import ConcertWire
 import Foundation
@@ -186,6 +187,38 @@ struct ConcertFields: Decodable {
     }
 }
 
+/// `PUT /admin/concerts/{id}/dates/{date}`: the venue's seats as sections of rows.
+struct SeatMapBody: Decodable {
+    struct Section: Decodable {
+        let name: String
+        let rows: [Row]
+    }
+
+    struct Row: Decodable {
+        let label: String
+        let seats: WholeNumber
+        let price: WholeNumber
+    }
+
+    let sections: [Section]
+
+    func seatMap(concert: ConcertID, date: ScheduleDate) throws(ValidationError) -> Command.SetSeatMap {
+        try Command.SetSeatMap(
+            concertId: concert,
+            date: date,
+            sections: sections.map { section in
+                Command.SetSeatMap.Section(
+                    name: section.name,
+                    rows: section.rows.map { row in
+                        // Out of Int's range is out of the rules' range too: the check names the field.
+                        Command.SetSeatMap.Row(label: row.label, seats: Int(clamping: row.seats.value), price: Won(row.price.value))
+                    }
+                )
+            }
+        )
+    }
+}
+
 extension Router<APIRequestContext> {
     /// `GET /v1/concerts`.
     func addConcertRoutes(_ catalogue: CatalogueStore) {
@@ -220,12 +253,48 @@ extension Router<APIRequestContext> {
             let now = Date()
             return AdminConcert(concert: concert, defaults: defaults, dates: try await catalogue.dateCounts(of: id, now: now), now: now)
         }
+        addSeatMapRoute(services, admin: admin)
         admin.patch("/concerts/:concertId") { request, context -> AdminConcert in
             let id = try Self.concertID(context)
             let fields = try await request.decodeJSON(as: ConcertFields.self, context: context)
             if case .given = fields.externalKey { throw Problem.invalidRequest("externalKey: is set when the concert is created") }
             guard let concert = try await catalogue.update(id, { try fields.applied(to: $0) }) else { throw Self.noSuchConcert(id) }
             return AdminConcert(concert: concert, defaults: defaults, dates: nil, now: Date())
+        }
+    }
+
+    /// Whose name a catalogue command travels under (commands are a user's; these are the operator's).
+    static let operatorUser = UserID("operator")!
+
+    /// `PUT /admin/concerts/{id}/dates/{date}`: through the date's partition worker, the one writer
+    /// of its seats; answered with the outcome if it comes within 30 s (`201` created, `200`
+    /// replaced, `409 SCHEDULE_IN_USE`), else `202` (the date's counts in `GET /admin/concerts/{id}`
+    /// show it once applied).
+    func addSeatMapRoute(_ services: APIServices, admin: RouterGroup<APIRequestContext>) {
+        let intake = CommandIntake(services: services)
+        admin.put("/concerts/:concertId/dates/:date") { request, context -> Response in
+            let id = try Self.concertID(context)
+            let date = try ScheduleDate.parse(context.parameters.get("date"))
+            let body = try await request.decodeJSON(as: SeatMapBody.self, context: context)
+            let map: Command.SetSeatMap
+            do {
+                map = try body.seatMap(concert: id, date: date)
+            } catch let error as ValidationError where error.isInconsistency {
+                throw Problem(status: .conflict, code: "SEAT_MAP_INCONSISTENT", title: "Conflict", detail: error.description)
+            }
+            // Concerts are never deleted: one that exists now still does when the worker applies the map.
+            guard try await services.catalogue.concert(id) != nil else { throw Self.noSuchConcert(id) }
+            let (commandID, outcome) = try await intake.publish(
+                .setSeatMap(map),
+                user: Self.operatorUser,
+                schedule: map.schedule,
+                wait: 30,
+                context: context
+            )
+            guard let outcome else { return CommandIntake.accepted(commandID) }
+            if let failure = outcome.failure { throw Problem(failure) }
+            let created = outcome.resultJSON?.contains(#""created":true"#) ?? false
+            return JSONBody.response(created ? .created : .ok, outcome.resultJSON ?? "{}")
         }
     }
 

@@ -40,6 +40,8 @@ public struct BatchStateMachine: Sendable {
     /// The consumer subscription the memory was built under.
     private var subscription: UInt64?
     private var batch = Batch()
+    /// True while the batch in hand carries a catalogue command (applied one by one on purpose).
+    public private(set) var isCatalogueBatch = false
     private var attempt = Attempt()
 
     public init(partition: Int, settings: PartitionState.Settings, partitionOf: @escaping @Sendable (ScheduleKey) -> Int) {
@@ -121,6 +123,13 @@ public struct BatchStateMachine: Sendable {
             return .deadLetter(delivery: delivery, reason: reason)
         }
         guard !batch.commands.isEmpty else { return .finish(afterCommit()) }
+        // A seat map changes what the rest of the batch decides on: each command goes alone,
+        // and memory is loaded again after the map's commit.
+        if batch.commands.contains(where: { $0.envelope.command.type == .setSeatMap }) {
+            isCatalogueBatch = true
+            return beginSingle(at: 0)
+        }
+        isCatalogueBatch = false
         batch.mayBeApplied = batch.commands.contains { batch.incoming[$0.delivery].mayBeApplied }
         return .apply(.batch)
     }
@@ -247,12 +256,15 @@ public struct BatchStateMachine: Sendable {
                 )
             }
         }
-        return .write(attempt.writes, seats: seats, scheduleIDs: scheduleIDs, inTransaction: !attempt.writes.statusChanges.isEmpty)
+        let inTransaction = !attempt.writes.statusChanges.isEmpty || !attempt.writes.seatMaps.isEmpty
+        return .write(attempt.writes, seats: seats, scheduleIDs: scheduleIDs, inTransaction: inTransaction)
     }
 
     /// The attempt committed: memory keeps its changes.
     public mutating func committed() -> Action {
         state.commit()
+        // New seats: the next command loads the date (and its schedule's id) from storage.
+        if !attempt.writes.seatMaps.isEmpty { forget() }
         batch.after.committed += attempt.writes.outcomes.count
         let replyTo = Dictionary(
             batch.commands.compactMap { command in batch.incoming[command.delivery].replyTo.map { (command.envelope.id, $0) } }

@@ -95,7 +95,9 @@ public struct PartitionWorker: Service {
             case .deadLetter(let index, let reason):
                 action = machine.deadLettered(await deadLetters.send(batch[index], reason: reason))
             case .apply(let next):
-                if case .single = next, scope == .batch { logger.warning("batch failed; applying its commands one by one") }
+                if case .single = next, scope == .batch, !machine.isCatalogueBatch {
+                    logger.warning("batch failed; applying its commands one by one")
+                }
                 scope = next
                 action = await attempt(&machine, owned: owned)
             case .retry(let next, let pause):
