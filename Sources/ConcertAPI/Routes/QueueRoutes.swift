@@ -68,7 +68,7 @@ extension Router<APIRequestContext> {
             let now = Date()
             if WaitingRoom.isProvisional(token.seq) {
                 // Nobody has a place before the draw at the start: come back around it.
-                let onSaleAt = services.view.window(token.concertID)?.onSaleAt ?? now
+                let onSaleAt = try await services.saleWindow(of: token.concertID)?.onSaleAt ?? now
                 var json = JSONText(capacity: 64)
                 json.add("onSaleAt", onSaleAt)
                 json.add("status", "pre-queue")
