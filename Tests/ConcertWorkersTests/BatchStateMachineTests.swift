@@ -71,6 +71,51 @@ import Testing
         return after
     }
 
+    /// A seat map changes what the commands after it decide on: a batch holding one goes command
+    /// by command, the map's write is a transaction, and after its commit the date is loaded again.
+    @Test func aBatchWithASeatMapGoesOneByOneAndLoadsTheDateAgainAfterTheMap() throws {
+        var machine = machine()
+        let map = try Command.SetSeatMap(
+            concertId: Self.schedule.concertID,
+            date: Self.schedule.date,
+            sections: [.init(name: "Floor", rows: [.init(label: "1", seats: 3, price: 9000)])]
+        )
+        let setMap = CommandEnvelope(
+            id: UUID(),
+            userId: UserID("operator")!,
+            partitionKey: Self.schedule.partitionKey,
+            command: .setSeatMap(map),
+            submittedAt: Date()
+        )
+        let before = Self.reserve(1)
+        let after = Self.reserve(2, by: Self.bob)
+        guard case .apply(.single) = machine.receive(Self.incoming([before, setMap, after]), subscription: 1) else {
+            throw TestFailure("not one by one")
+        }
+        #expect(machine.isCatalogueBatch)
+
+        // The hold before the map makes the date in use: the map is refused.
+        var (writes, _, _) = try write(&machine, lookUp: [:])
+        #expect(writes.outcomes.map(\.envelope.id) == [before.id])
+        guard case .apply(.single) = machine.committed() else { throw TestFailure("no next command") }
+        (writes, _, _) = try write(&machine, lookUp: [:], load: false)
+        #expect(writes.outcomes.first?.failure == .scheduleInUse)
+        #expect(writes.seatMaps.isEmpty)
+        guard case .apply(.single) = machine.committed() else { throw TestFailure("no next command") }
+        _ = try write(&machine, lookUp: [:], load: false)
+        _ = try finished(machine.committed())
+
+        // On a free date the map is written in a transaction, and the next command loads the date again.
+        var fresh = self.machine()
+        guard case .apply(.single) = fresh.receive(Self.incoming([setMap, after]), subscription: 1) else { throw TestFailure("not one by one") }
+        let (mapWrites, _, inTransaction) = try write(&fresh, lookUp: [:])
+        #expect(mapWrites.seatMaps == [map])
+        #expect(inTransaction)
+        guard case .apply(.single) = fresh.committed() else { throw TestFailure("no next command") }
+        _ = try write(&fresh, lookUp: [:], load: true)
+        _ = try finished(fresh.committed())
+    }
+
     @Test func aBatchIsLoadedDecidedWrittenInOneStatementAndFollowedByItsRepliesAndOneExpiry() throws {
         var machine = machine()
         let first = Self.reserve(1)
