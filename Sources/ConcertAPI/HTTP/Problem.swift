@@ -37,6 +37,17 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
         self.extensions = extensions
     }
 
+    /// The body without extension members: what nearly every problem is (a refused seat under load).
+    struct PlainBody: Encodable {
+        let type = "about:blank"
+        let title: String
+        let status: Int
+        let detail: String
+        let code: String
+        let commandId: String?
+    }
+
+    /// The body with extension members.
     struct Body: Encodable {
         let title: String
         let status: Int
@@ -67,9 +78,10 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = try encoder.encode(
-            Body(title: title, status: status.code, detail: detail, code: code, commandId: commandId, extensions: extensions)
-        )
+        let body =
+            extensions.isEmpty
+            ? try encoder.encode(PlainBody(title: title, status: status.code, detail: detail, code: code, commandId: commandId))
+            : try encoder.encode(Body(title: title, status: status.code, detail: detail, code: code, commandId: commandId, extensions: extensions))
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
