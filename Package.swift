@@ -174,15 +174,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The operator's tools: `concert doctor` and `concert status`.
+        // The operator's tools: `concert doctor`, `concert status`, `concert dead-letters`, `concert catalogue`.
         .target(
             name: "ConcertOperations",
             dependencies: [
                 "AMQPClient",
                 "ConcertAPI",
                 "ConcertApp",
+                "ConcertDomain",
                 "ConcertPipeline",
                 "ConcertStorage",
+                "ConcertWire",
                 "RabbitMQManagement",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -18,6 +18,7 @@ struct Concert: AsyncParsableCommand {
         abstract: "Concert-ticket reservation backend: HTTP API, partition workers and operator tools.",
         subcommands: [
             Serve.self, API.self, Worker.self, Migrate.self, Seed.self, Topology.self, DeadLetters.self, Status.self, Users.self, Doctor.self,
+            Catalogue.self,
         ]
     )
 }
@@ -66,6 +67,24 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.status")
         print(try await SystemStatus.report(configuration, logger: logger))
+    }
+}
+
+struct Catalogue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The catalogue: concerts, their sale times, and each date's seats by state.",
+        subcommands: [List.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every concert with its sale times and status, and each date's free, held and sold seats."
+        )
+
+        func run() async throws {
+            let (configuration, logger) = try bootstrap(label: "concert.catalogue")
+            print(try await CatalogueReport.report(configuration, logger: logger))
+        }
     }
 }
 

@@ -390,4 +390,27 @@ struct CatalogueAPITests {
             #expect(Self.string(try over.json()["detail"])?.hasPrefix("sections: must have at most 100000 seats") == true)
         }
     }
+
+    /// `concert catalogue list` prints each concert with its sale times and status, and each date's seats by state.
+    @Test func theCLIListsTheCatalogue() async throws {
+        try await APIHarness.withAPI(pipeline: .init(partitions: 2)) { client, harness in
+            let created = try await Self.send(
+                client,
+                .post,
+                "/admin/concerts",
+                #"{"title":"Listed Live","venue":"Olympic Hall","onSaleAt":"2099-01-01T10:00:00Z","externalKey":"listed-2099"}"#
+            )
+            let id = try #require(try created.json()["id"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } })
+            #expect(try await Self.send(client, .put, "/admin/concerts/\(id)/dates/2099-06-01", Self.hall).status == .created)
+            let list = try await DeadLetterTests.concert(harness, "catalogue", "list")
+            #expect(list.status == 0, "\(list.output)")
+            #expect(list.output.contains("\(id)  Listed Live — Olympic Hall  [scheduled]"), "\(list.output)")
+            #expect(
+                list.output.contains("queue opens 2099-01-01T09:30:00Z  on sale 2099-01-01T10:00:00Z  sale ends -  key listed-2099"),
+                "\(list.output)"
+            )
+            #expect(list.output.contains("2099-06-01  free 10  held 0  sold 0"), "\(list.output)")
+            #expect(list.output.contains("1  "), "the seeded concert is listed too")
+        }
+    }
 }
