@@ -165,6 +165,18 @@ struct APIHarness: Sendable {
         )
     }
 
+    /// A `SeverableProxy` in front of the test's database, and a client that connects through it
+    /// (the caller runs the client and closes the proxy).
+    func databaseBehindProxy(connectTimeout: Duration? = nil) throws -> (proxy: SeverableProxy, database: PostgresClient) {
+        let proxy = try SeverableProxy(targetPort: try DatabaseAddress(url: databaseURL).port)
+        guard var url = URLComponents(string: databaseURL) else { throw TestFailure("not a URL: \(databaseURL)") }
+        url.port = proxy.port
+        guard let proxied = url.string else { throw TestFailure("no URL for port \(proxy.port)") }
+        var configuration = try PostgresClient.Configuration(url: proxied)
+        if let connectTimeout { configuration.options.connectTimeout = connectTimeout }
+        return (proxy, PostgresClient(configuration: configuration, backgroundLogger: DatabaseEnvironment.logger))
+    }
+
     /// One admission pass (what the admitter does on each tick), then the view refreshes.
     func admit(capacity: Int = 1000, activeFor: TimeInterval = 600, abandonAfter: TimeInterval = 30, now: Date = Date()) async throws {
         _ = try await services.waitingRoom.admit(

@@ -25,11 +25,8 @@ struct DisruptiveSilentDatabaseTests {
         DatabaseTimeout.set(.seconds(2))
         defer { DatabaseTimeout.set(.seconds(10)) }
         try await APIHarness.withAPI { _, harness in
-            let proxy = try SeverableProxy(targetPort: try DatabaseAddress(url: harness.databaseURL).port)
+            let (proxy, database) = try harness.databaseBehindProxy()
             defer { proxy.close() }
-            var url = try #require(URLComponents(string: harness.databaseURL))
-            url.port = proxy.port
-            let database = PostgresClient(configuration: try .init(url: try #require(url.string)), backgroundLogger: Self.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await database.run() }
                 defer { group.cancelAll() }
@@ -69,13 +66,8 @@ struct DisruptiveSilentDatabaseTests {
         DatabaseTimeout.set(.seconds(2))
         defer { DatabaseTimeout.set(.seconds(10)) }
         try await APIHarness.withAPI(pipeline: .init(partitions: 1, inProcessWorkers: false)) { client, harness in
-            let proxy = try SeverableProxy(targetPort: try DatabaseAddress(url: harness.databaseURL).port)
+            let (proxy, database) = try harness.databaseBehindProxy(connectTimeout: .seconds(2))
             defer { proxy.close() }
-            var url = try #require(URLComponents(string: harness.databaseURL))
-            url.port = proxy.port
-            var configuration = try PostgresClient.Configuration(url: try #require(url.string))
-            configuration.options.connectTimeout = .seconds(2)
-            let database = PostgresClient(configuration: configuration, backgroundLogger: Self.logger)
             let captured = CapturedLog()
             let workerLogger = Logger(label: "worker") { _ in captured.handler }
             let connection = AMQPConnection(configuration: harness.amqp, logger: Self.logger)
@@ -126,11 +118,8 @@ struct DisruptiveSilentDatabaseTests {
         DatabaseTimeout.set(.seconds(2))
         defer { DatabaseTimeout.set(.seconds(10)) }
         try await APIHarness.withAPI { _, harness in
-            let proxy = try SeverableProxy(targetPort: try DatabaseAddress(url: harness.databaseURL).port)
+            let (proxy, database) = try harness.databaseBehindProxy()
             defer { proxy.close() }
-            var url = try #require(URLComponents(string: harness.databaseURL))
-            url.port = proxy.port
-            let database = PostgresClient(configuration: try .init(url: try #require(url.string)), backgroundLogger: Self.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await database.run() }
                 defer { group.cancelAll() }

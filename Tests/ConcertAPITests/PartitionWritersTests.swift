@@ -25,11 +25,8 @@ struct PartitionWritersTests {
     /// old worker must commit none of it (the standby owns it now).
     @Test func aWorkerWhoseChannelClosedWhileItHeldABatchCommitsNoneOfIt() async throws {
         try await APIHarness.withAPI(pipeline: .init(partitions: 1, inProcessWorkers: false)) { client, harness in
-            let databaseProxy = try SeverableProxy(targetPort: try DatabaseAddress(url: harness.databaseURL).port)
+            let (databaseProxy, database) = try harness.databaseBehindProxy()
             defer { databaseProxy.close() }
-            var url = try #require(URLComponents(string: harness.databaseURL))
-            url.port = databaseProxy.port
-            let database = PostgresClient(configuration: try .init(url: try #require(url.string)), backgroundLogger: Self.logger)
             let brokerProxy = try SeverableProxy(targetPort: harness.amqp.port)
             defer { brokerProxy.close() }
             var brokerConfiguration = harness.amqp

@@ -28,11 +28,8 @@ struct PipelineFaultTests {
     @Test func aCommitWhoseAnswerIsLostIsAnsweredAsStoredAndItsHoldStillExpires() async throws {
         try await APIHarness.withAPI(pipeline: .init(partitions: 1, holdSeconds: 2, inProcessWorkers: false)) { client, harness in
             // The worker reaches the database through a proxy the test can cut.
-            let proxy = try SeverableProxy(targetPort: try DatabaseAddress(url: harness.databaseURL).port)
+            let (proxy, database) = try harness.databaseBehindProxy()
             defer { proxy.close() }
-            var url = try #require(URLComponents(string: harness.databaseURL))
-            url.port = proxy.port
-            let database = PostgresClient(configuration: try .init(url: try #require(url.string)), backgroundLogger: Self.logger)
             let worker = PartitionWorker(
                 partition: 0,
                 connection: harness.broker,

@@ -110,19 +110,29 @@ import Testing
     static func randomCommand(_ random: inout SplitMix64, known: [UUID]) -> CommandEnvelope {
         let user = users[Int(random.next() % UInt64(users.count))]
         let command: Command
-        switch random.next() % 6 {
+        switch random.next() % 7 {
         case 0, 1, 2:
             // Seat 6 does not exist.
             command = .reserveSeat(.init(concertId: schedule.concertID, date: schedule.date, seatNumber: SeatNumber(Int(random.next() % 6) + 1)!))
         case 3, 4:
             let id = known.isEmpty || random.next() % 8 == 0 ? UUID() : known[Int(random.next() % UInt64(known.count))]
             command = .pay(.init(reservationId: id))
-        default:
+        case 5:
             let ids = known.isEmpty ? [UUID()] : (0..<Int(random.next() % 3 + 1)).map { _ in known[Int(random.next() % UInt64(known.count))] }
             command = .expireHold(.init(reservationIds: ids))
+        default:
+            command = .setSeatMap(sameSeatMap)
         }
         return CommandEnvelope(id: UUID(), userId: user, partitionKey: schedule.partitionKey, command: command, submittedAt: Date())
     }
+
+    /// The schedule's own seats as an operator would send them again (one row a seat, seat n at
+    /// n × 1000): applying it changes no seat, so only the rule that decides it is at stake.
+    static let sameSeatMap = try! Command.SetSeatMap(
+        concertId: schedule.concertID,
+        date: schedule.date,
+        sections: [.init(name: "Hall", rows: (1...seats).map { .init(label: "\($0)", seats: 1, price: Won(Int64($0) * 1000)) })]
+    )
 
     /// What PostgreSQL would hold after the effects: every reservation with its status, and the wallets.
     struct Storage {
@@ -159,7 +169,7 @@ import Testing
             case .hold(let reservation): all[reservation.id] = reservation
             case .expire(let reservation): all[reservation.id]?.status = .expired
             case .sell(let reservation, _): all[reservation.id]?.status = .paid
-            case .setSeats: break  // not generated: seat maps have tests of their own
+            case .setSeats: break  // the same seats again (`sameSeatMap`): nothing changes
             }
         }
     }
@@ -179,7 +189,8 @@ import Testing
         mutating func apply(_ envelope: CommandEnvelope, now: Date) -> FailureCode? {
             switch envelope.command {
             case .setSeatMap:
-                return nil  // not generated: seat maps have tests of their own
+                // A seat held (even past its deadline, until something expires it) or sold keeps the date's map.
+                return reservations.values.contains { $0.status != .expired } ? .scheduleInUse : nil
             case .reserveSeat(let reserve):
                 guard reserve.seatNumber.rawValue <= PartitionStatePropertyTests.seats else { return .seatNotFound }
                 if live(onSeat: reserve.seatNumber, at: now) != nil { return .seatUnavailable }

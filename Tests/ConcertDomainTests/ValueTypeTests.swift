@@ -55,23 +55,11 @@ import Testing
 }
 
 @Suite struct WaitingRoomTests {
-    /// A generator that repeats: the draw's outcome is then the same every run.
-    struct Repeating: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func theDrawPlacesEarlyArrivalsInSomeOrderAndLateOnesBehindInArrivalOrder() {
         let base = WaitingRoom.provisionalSeqBase
         let early = (1...100).map { base + Int64($0) }
         let late = (101...110).map { base + Int64($0) }
-        var generator = Repeating(state: 7)
+        var generator = SplitMix64(seed: 7)
         let drawn = WaitingRoom.draw(early: early, late: late, after: 40, using: &generator)
         #expect(drawn.map(\.provisional) == early + late)
         #expect(Set(drawn.prefix(100).map(\.place)) == Set(41...140))

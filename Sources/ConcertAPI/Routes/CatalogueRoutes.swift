@@ -293,8 +293,9 @@ extension Router<APIRequestContext> {
             )
             guard let outcome else { return CommandIntake.accepted(commandID) }
             if let failure = outcome.failure { throw Problem(failure) }
-            let created = outcome.resultJSON?.contains(#""created":true"#) ?? false
-            return JSONBody.response(created ? .created : .ok, outcome.resultJSON ?? "{}")
+            let json = outcome.resultJSON ?? "{}"
+            let result = try? JSONDecoder.commands.decode(SeatMapResult.self, from: Data(json.utf8))
+            return JSONBody.response(result?.created == true ? .created : .ok, json)
         }
     }
 
