@@ -19,6 +19,9 @@ public enum DatabaseTimeout {
         return .nanoseconds(limit.load(ordering: .relaxed))
     }
 
+    /// The process's limit, whether or not the current task runs `withoutLimit`.
+    static var configured: Duration { .nanoseconds(limit.load(ordering: .relaxed)) }
+
     @TaskLocal static var isUnlimited = false
 
     /// Runs `body` with no time limit on its statements: migrations and the demo seed, which may

@@ -88,6 +88,8 @@ final class ClosedConnectionWatch: Sendable {
             return (id, isFirst)
         }
         if isFirst {
+            // The first statement on a connection: from now on a silent peer is found out even while it idles.
+            connection.enableKeepalive()
             connection.closeFuture.whenComplete { _ in
                 let waiting = self.state.withLock { $0.removeValue(forKey: key) }
                 for onClose in waiting?.onClose.values ?? [:].values { onClose() }

@@ -9,6 +9,8 @@ install_packages() {
     [ -n "$(pg_bindir)" ] || missing+=(postgresql)
     command -v curl >/dev/null || missing+=(curl)
     command -v pkg-config >/dev/null || missing+=(pkg-config)
+    # ss: the tests read sockets' keepalive timers with it.
+    command -v ss >/dev/null || missing+=(iproute2)
     [ ${#missing[@]} -eq 0 ] && return 0
     is_root || die "missing Debian packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})"
     log "installing ${missing[*]}"
