@@ -1,10 +1,11 @@
+import NIOCore
+import PostgresNIO
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
-import PostgresNIO
 
 // TCP keepalive on every database connection: a server that vanished without closing (a host
 // gone, a silent network, a failover in progress) is found out on an idle pooled connection
