@@ -6,9 +6,6 @@ public struct Migrator: Sendable {
     /// The migrations this build knows.
     public let migrations: [Migration]
 
-    // Any constant will do, as long as nothing else in the database uses it.
-    private static let advisoryLockKey: Int64 = 0x636F_6E63_6572_74  // "concert"
-
     public init(migrations: [Migration] = Migration.all) {
         precondition(zip(migrations, migrations.dropFirst()).allSatisfy { $0.version < $1.version }, "migrations out of order")
         self.migrations = migrations
@@ -16,7 +13,7 @@ public struct Migrator: Sendable {
 
     /// Applies the missing migrations in one transaction and returns their versions.
     ///
-    /// Safe to run from several processes at once: an advisory lock makes the others wait, and
+    /// Safe to run from several processes at once: an advisory lock (per schema) makes the others wait, and
     /// they then find nothing to do. Refuses a database whose schema is newer than this build.
     @discardableResult
     /// No statement time limit: the advisory lock may be held for as long as another process migrates.
@@ -26,7 +23,12 @@ public struct Migrator: Sendable {
 
     private func migrateLocked(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
         try await client.withUnwrappedTransaction(logger: logger) { connection in
-            try await connection.fetch("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))", logger: logger)
+            // One lock per schema: processes migrating the same schema wait for each other, and
+            // those of other schemas (the tests' parallel suites, each in its own) do not.
+            try await connection.fetch(
+                "SELECT pg_advisory_xact_lock(hashtextextended('concert schema migrations ' || current_schema(), 0))",
+                logger: logger
+            )
             try await connection.fetch(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -69,6 +69,10 @@ final class ClosedConnectionWatch: Sendable {
     }
 
     private struct Waiters {
+        /// Kept until its close callback removes the entry: a connection freed while still listed
+        /// would let a new connection at the same address inherit the entry — and the old
+        /// connection's close would then fail the new one's statements.
+        let connection: PostgresConnection
         var next = 0
         var onClose: [Int: @Sendable () -> Void] = [:]
     }
@@ -80,7 +84,7 @@ final class ClosedConnectionWatch: Sendable {
         let key = ObjectIdentifier(connection)
         let (id, isFirst) = state.withLock { connections in
             let isFirst = connections[key] == nil
-            var waiters = connections[key] ?? Waiters()
+            var waiters = connections[key] ?? Waiters(connection: connection)
             let id = waiters.next
             waiters.next += 1
             waiters.onClose[id] = onClose
