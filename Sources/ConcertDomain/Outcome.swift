@@ -50,4 +50,6 @@ public enum Effect: Sendable, Hashable {
     case sell(Reservation, PaymentReceipt)
     /// A date's seats are (re)defined: the schedule created if new, its seats replaced.
     case setSeats(Command.SetSeatMap)
+    /// A date in use gets new prices for its seats (the map has the date's layout); reservations keep theirs.
+    case setPrices(Command.SetSeatMap)
 }

@@ -140,11 +140,15 @@ public struct PartitionState: Sendable {
     }
 
     /// A date none of whose seats is held (a lapsed hold not yet expired counts) or sold gets the
-    /// new seats; memory is loaded again after the commit (`BatchStateMachine` applies such a
-    /// command alone and then forgets).
+    /// new seats; a date in use gets only new prices, from a map of the same layout. Memory is
+    /// loaded again after the commit (`BatchStateMachine` applies such a command alone and then forgets).
     private func setSeatMap(_ envelope: CommandEnvelope, _ map: Command.SetSeatMap) -> Outcome {
         let slot = index[map.schedule]
-        if let slot, !maps[slot].reservations.isEmpty { return Outcome(envelope, .failure(.scheduleInUse)) }
+        if let slot, !maps[slot].reservations.isEmpty {
+            guard maps[slot].hasLayout(of: map) else { return Outcome(envelope, .failure(.scheduleInUse)) }
+            let result = SeatMapResult(concertId: map.concertId, date: map.date, seats: map.seatCount, created: false, pricesOnly: true)
+            return Outcome(envelope, .success(.seatMap(result)), effects: [.setPrices(map)])
+        }
         let result = SeatMapResult(concertId: map.concertId, date: map.date, seats: map.seatCount, created: slot == nil)
         return Outcome(envelope, .success(.seatMap(result)), effects: [.setSeats(map)])
     }

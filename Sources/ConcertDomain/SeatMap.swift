@@ -31,6 +31,33 @@ public struct SeatMap: Sendable {
         }
     }
 
+    /// One row of seats as the venue's map laid it out: seats `first` … `first + count − 1`.
+    /// A date given no map (the demo seed's) is one row of all its seats, without names.
+    public struct Row: Sendable, Hashable {
+        /// The section's name, or `nil` for a date without a map.
+        public let section: String?
+        /// The row's label within its section, or `nil` for a date without a map.
+        public let label: String?
+        /// The row's first seat.
+        public let first: SeatNumber
+        /// How many seats the row has.
+        public let count: Int
+
+        /// A row of `count` seats from `first`.
+        ///
+        /// - Parameters:
+        ///   - section: The section's name.
+        ///   - label: The row's label within the section.
+        ///   - first: The row's first seat.
+        ///   - count: How many seats it has.
+        public init(section: String?, label: String?, first: SeatNumber, count: Int) {
+            self.section = section
+            self.label = label
+            self.first = first
+            self.count = count
+        }
+    }
+
     /// One change, with what was there before: what `revert` needs.
     public enum Change: Sendable, Equatable {
         /// A seat's reservation was set; `previous` is the one it had (`nil`: free).
@@ -43,6 +70,8 @@ public struct SeatMap: Sendable {
     public let schedule: ScheduleKey
     /// The schedule's seats by number.
     public private(set) var seats: [SeatNumber: Seat]
+    /// The rows, in seat order.
+    public let rows: [Row]
     /// Live reservations (held or paid) by id.
     public private(set) var reservations: [UUID: Reservation]
     /// The live reservations of each user, for the per-user seat limit.
@@ -54,13 +83,28 @@ public struct SeatMap: Sendable {
     ///   - schedule: The schedule.
     ///   - seats: Its seats, each with the live reservation on it if any; of seats with the same number the first is kept.
     ///   - reservations: The live reservations on them; those recorded as expired are left out.
-    public init(schedule: ScheduleKey, seats: [Seat], reservations: [Reservation] = []) {
+    ///   - rows: How the seats are laid out in rows; `nil`: one row of every seat.
+    public init(schedule: ScheduleKey, seats: [Seat], reservations: [Reservation] = [], rows: [Row]? = nil) {
         self.schedule = schedule
         self.seats = Dictionary(seats.map { ($0.number, $0) }) { first, _ in first }
+        self.rows = rows ?? seats.map(\.number).min().map { [Row(section: nil, label: nil, first: $0, count: seats.count)] } ?? []
         self.reservations = [:]
         for reservation in reservations where reservation.status != .expired {
             setReservation(reservation.id, reservation)
         }
+    }
+
+    /// True when `map` lays out the same sections, rows and seats as this map (its prices may differ).
+    ///
+    /// - Parameters:
+    ///   - map: A seat map for this schedule.
+    /// - Returns: `true` when every row has the same section, label, first seat and seat count, in the same order.
+    public func hasLayout(of map: Command.SetSeatMap) -> Bool {
+        let placed = map.placedRows
+        return placed.count == rows.count
+            && zip(placed, rows).allSatisfy { new, old in
+                new.section == old.section && new.label == old.label && new.firstSeat == old.first.rawValue && new.seats == old.count
+            }
     }
 
     /// True when the seat can be reserved at `now`.

@@ -5,7 +5,9 @@ extension Command {
     /// numbered 1…N in the order given — sections, then rows, then seats within a row — which is
     /// also the order "best first". Applied by the date's partition worker, its seats' one writer:
     /// a new date is created, a date none of whose seats is held or sold is replaced, any other is
-    /// refused (`SCHEDULE_IN_USE`).
+    /// refused (`SCHEDULE_IN_USE`) unless it keeps the date's sections, rows and seat counts and
+    /// changes only prices: those apply from the next reservation on, and every hold and sale
+    /// keeps the price it was made at.
     public struct SetSeatMap: Sendable, Hashable, Codable {
         /// One row: its label within the section, how many seats, and their price.
         public struct Row: Sendable, Hashable, Codable {
@@ -152,11 +154,14 @@ public struct SeatMapResult: Sendable, Hashable, Codable {
     public let seats: Int
     /// True when the date was new; false when its seats were replaced.
     public let created: Bool
+    /// True when the date was in use and the map changed only its seats' prices.
+    public let pricesOnly: Bool
 
-    public init(concertId: ConcertID, date: ScheduleDate, seats: Int, created: Bool) {
+    public init(concertId: ConcertID, date: ScheduleDate, seats: Int, created: Bool, pricesOnly: Bool = false) {
         self.concertId = concertId
         self.date = date
         self.seats = seats
         self.created = created
+        self.pricesOnly = pricesOnly
     }
 }

@@ -38,7 +38,7 @@ public struct PartitionStore: Sendable {
         }
     }
 
-    /// Loads the seat maps (seats and live reservations) of `keys` with three statements, and the
+    /// Loads the seat maps (seats and live reservations) of `keys` with four statements (schedules, seats, rows, reservations), and the
     /// schedules' row ids; a key missing from the answer has no schedule.
     public func loadSchedules(_ keys: [ScheduleKey]) async throws -> [ScheduleKey: (id: Int64, seats: SeatMap)] {
         guard !keys.isEmpty else { return [:] }
@@ -83,6 +83,20 @@ public struct PartitionStore: Sendable {
             }
             seats[schedule] = scheduleSeats
         }
+        // The rows as the seat map laid them out (a date without one: a row of every seat).
+        var rows: [Int64: [SeatMap.Row]] = [:]
+        let rowRows = try await connection.fetch(
+            """
+            SELECT schedule_id, section, row_label, min(number), count(*) FROM seats
+            WHERE schedule_id = ANY(\(scheduleIDs)) GROUP BY schedule_id, section, row_label ORDER BY schedule_id, min(number)
+            """,
+            logger: logger
+        )
+        for row in rowRows {
+            let (schedule, section, label, first, count) = try row.decode((Int64, String?, String?, Int, Int).self)
+            guard let first = SeatNumber(first) else { continue }
+            rows[schedule, default: []].append(SeatMap.Row(section: section, label: label, first: first, count: count))
+        }
         var reservations: [Int64: [Reservation]] = [:]
         let reservationRows = try await connection.fetch(
             """
@@ -103,7 +117,7 @@ public struct PartitionStore: Sendable {
         }
         var loaded: [ScheduleKey: (id: Int64, seats: SeatMap)] = [:]
         for (id, key) in ids {
-            loaded[key] = (id, SeatMap(schedule: key, seats: seats[id] ?? [], reservations: reservations[id] ?? []))
+            loaded[key] = (id, SeatMap(schedule: key, seats: seats[id] ?? [], reservations: reservations[id] ?? [], rows: rows[id] ?? []))
         }
         return loaded
     }
@@ -153,6 +167,7 @@ public struct PartitionStore: Sendable {
     /// statement. Outcomes get `completed_at` = the moment their statement was written (the same for a whole batch).
     public func write(_ writes: PartitionWrites, seats: [SeatRow], scheduleIDs: [ScheduleKey: Int64]) async throws {
         for map in writes.seatMaps { try await setSeats(map) }
+        for map in writes.prices { try await setPrices(map) }
         if !writes.statusChanges.isEmpty {
             try await connection.run(StatusChanges(changes: Array(writes.statusChanges)), logger: logger)
         }
@@ -207,6 +222,22 @@ public struct PartitionStore: Sendable {
             ON CONFLICT (schedule_id, number) DO UPDATE SET price = EXCLUDED.price, section = EXCLUDED.section,
                 row_label = EXCLUDED.row_label, seat_label = EXCLUDED.seat_label,
                 state = 'free', holder = NULL, reservation_id = NULL, hold_deadline = NULL
+            """,
+            logger: logger
+        )
+    }
+
+    /// Gives a date's seats the prices of a map of the same layout, in the batch's transaction
+    /// (reservations keep the price they were made at).
+    func setPrices(_ map: Command.SetSeatMap) async throws {
+        let rows = map.placedRows
+        try await connection.fetch(
+            """
+            UPDATE seats SET price = r.price
+            FROM schedules s, unnest(\(rows.map { Int64($0.firstSeat) })::bigint[], \(rows.map { Int64($0.seats) })::bigint[],
+                \(rows.map(\.price.amount))::bigint[]) AS r(first, seats, price)
+            WHERE s.concert_id = \(map.concertId.rawValue) AND s.date = \(map.date.description)::date AND seats.schedule_id = s.id
+              AND seats.number BETWEEN r.first AND r.first + r.seats - 1 AND seats.price <> r.price
             """,
             logger: logger
         )

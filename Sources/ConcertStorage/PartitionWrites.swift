@@ -21,6 +21,8 @@ public struct PartitionWrites: Sendable {
     public private(set) var endedTokens: [(concert: ConcertID, user: UserID)] = []
     /// Dates given new seats (written before the rest, in their own statements).
     public private(set) var seatMaps: [Command.SetSeatMap] = []
+    /// Dates in use given new prices (written like `seatMaps`).
+    public private(set) var prices: [Command.SetSeatMap] = []
     /// Every command's outcome.
     public private(set) var outcomes: [Outcome] = []
 
@@ -44,10 +46,15 @@ public struct PartitionWrites: Sendable {
                 endedTokens.append((reservation.schedule.concertID, reservation.userID))
             case .setSeats(let map):
                 seatMaps.append(map)
+            case .setPrices(let map):
+                prices.append(map)
             }
         }
         outcomes.append(outcome)
     }
+
+    /// True when the batch changes a date's seats or prices: memory is loaded again after it.
+    public var changesSeatMaps: Bool { !seatMaps.isEmpty || !prices.isEmpty }
 
     /// Holds made in this batch that are still held at its end (their expiry must be scheduled), by schedule.
     public var holdsToExpire: [ScheduleKey: [UUID]] {

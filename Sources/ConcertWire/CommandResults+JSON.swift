@@ -33,12 +33,13 @@ extension PaymentReceipt {
 }
 
 extension SeatMapResult {
-    /// `{"concertId","created","date","seats"}`.
+    /// `{"concertId","created","date","pricesOnly","seats"}`.
     public var json: String {
-        var json = JSONText(capacity: 80)
+        var json = JSONText(capacity: 100)
         json.add("concertId", concertId.rawValue)
         json.add("created", json: created ? "true" : "false")
         json.add("date", date.description)
+        json.add("pricesOnly", json: pricesOnly ? "true" : "false")
         json.add("seats", Int64(seats))
         return json.finish()
     }

@@ -121,18 +121,27 @@ import Testing
             let ids = known.isEmpty ? [UUID()] : (0..<Int(random.next() % 3 + 1)).map { _ in known[Int(random.next() % UInt64(known.count))] }
             command = .expireHold(.init(reservationIds: ids))
         default:
-            command = .setSeatMap(sameSeatMap)
+            command = .setSeatMap(random.next() % 2 == 0 ? sameSeatMap : otherLayout)
         }
         return CommandEnvelope(id: UUID(), userId: user, partitionKey: schedule.partitionKey, command: command, submittedAt: Date())
     }
 
-    /// The schedule's own seats as an operator would send them again (one row a seat, seat n at
-    /// n × 1000): applying it changes no seat, so only the rule that decides it is at stake.
-    static let sameSeatMap = try! Command.SetSeatMap(
-        concertId: schedule.concertID,
-        date: schedule.date,
-        sections: [.init(name: "Hall", rows: (1...seats).map { .init(label: "\($0)", seats: 1, price: Won(Int64($0) * 1000)) })]
-    )
+    /// The schedule's own seats as an operator would send them again (section "Hall", one row a
+    /// seat, seat n at n × 1000): applying it changes no seat, so only the rule that decides it is
+    /// at stake — allowed whatever is held or sold, as it keeps the layout.
+    static let sameSeatMap = seatMap(section: "Hall")
+    /// The same seats and prices in a section of another name: another layout, refused while a
+    /// seat is held or sold. Applied, it changes nothing the model follows (the stored layout
+    /// stays "Hall", as if the operator changed it back at once).
+    static let otherLayout = seatMap(section: "Stalls")
+
+    static func seatMap(section: String) -> Command.SetSeatMap {
+        try! Command.SetSeatMap(
+            concertId: schedule.concertID,
+            date: schedule.date,
+            sections: [.init(name: section, rows: (1...seats).map { .init(label: "\($0)", seats: 1, price: Won(Int64($0) * 1000)) })]
+        )
+    }
 
     /// What PostgreSQL would hold after the effects: every reservation with its status, and the wallets.
     struct Storage {
@@ -151,7 +160,8 @@ import Testing
                     reservationID: live.values.first { $0.seat.rawValue == number }?.id
                 )
             }
-            return SeatMap(schedule: PartitionStatePropertyTests.schedule, seats: seats, reservations: Array(live.values))
+            let rows = seats.map { SeatMap.Row(section: "Hall", label: "\($0.number)", first: $0.number, count: 1) }
+            return SeatMap(schedule: PartitionStatePropertyTests.schedule, seats: seats, reservations: Array(live.values), rows: rows)
         }
 
         func facts(_ id: UUID) -> PartitionState.ReservationFacts? {
@@ -169,7 +179,7 @@ import Testing
             case .hold(let reservation): all[reservation.id] = reservation
             case .expire(let reservation): all[reservation.id]?.status = .expired
             case .sell(let reservation, _): all[reservation.id]?.status = .paid
-            case .setSeats: break  // the same seats again (`sameSeatMap`): nothing changes
+            case .setSeats, .setPrices: break  // the same seats and prices again: nothing changes
             }
         }
     }
@@ -188,8 +198,10 @@ import Testing
 
         mutating func apply(_ envelope: CommandEnvelope, now: Date) -> FailureCode? {
             switch envelope.command {
-            case .setSeatMap:
-                // A seat held (even past its deadline, until something expires it) or sold keeps the date's map.
+            case .setSeatMap(let map):
+                // A seat held (even past its deadline, until something expires it) or sold keeps
+                // the date's layout; a map of the same layout changes only prices.
+                if map == PartitionStatePropertyTests.sameSeatMap { return nil }
                 return reservations.values.contains { $0.status != .expired } ? .scheduleInUse : nil
             case .reserveSeat(let reserve):
                 guard reserve.seatNumber.rawValue <= PartitionStatePropertyTests.seats else { return .seatNotFound }

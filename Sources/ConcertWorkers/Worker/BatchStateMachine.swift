@@ -256,7 +256,7 @@ public struct BatchStateMachine: Sendable {
                 )
             }
         }
-        let inTransaction = !attempt.writes.statusChanges.isEmpty || !attempt.writes.seatMaps.isEmpty
+        let inTransaction = !attempt.writes.statusChanges.isEmpty || attempt.writes.changesSeatMaps
         return .write(attempt.writes, seats: seats, scheduleIDs: scheduleIDs, inTransaction: inTransaction)
     }
 
@@ -264,7 +264,7 @@ public struct BatchStateMachine: Sendable {
     public mutating func committed() -> Action {
         state.commit()
         // New seats: the next command loads the date (and its schedule's id) from storage.
-        if !attempt.writes.seatMaps.isEmpty { forget() }
+        if attempt.writes.changesSeatMaps { forget() }
         batch.after.committed += attempt.writes.outcomes.count
         let replyTo = Dictionary(
             batch.commands.compactMap { command in batch.incoming[command.delivery].replyTo.map { (command.envelope.id, $0) } }
