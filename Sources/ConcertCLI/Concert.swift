@@ -72,9 +72,50 @@ struct Status: AsyncParsableCommand {
 
 struct Catalogue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The catalogue: concerts, their sale times, and each date's seats by state.",
-        subcommands: [List.self]
+        abstract: "The catalogue: list concerts with their dates' seats by state, or import one from a file.",
+        subcommands: [List.self, Import.self]
     )
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the catalogue say what FILE says: a concert with its dates and seat maps (JSON), found by its externalKey.",
+            discussion: """
+                The concert is created, or updated where its fields differ; each date whose seats differ gets the file's map \
+                through its partition worker (a worker must be running). Importing the same file again changes nothing. \
+                Exit status 0 only when every date has the file's seats.
+                """
+        )
+
+        /// Said as it is, without the usage text an argument error adds.
+        struct InvalidFile: Error, CustomStringConvertible {
+            let description: String
+        }
+
+        @Argument(help: "The JSON file (scripts/catalogue/ has samples).")
+        var file: String
+
+        @Option(help: "Open the queue now and start the sale this many seconds later, whatever the file says (a demo's on-sale).")
+        var onSaleIn: Int?
+
+        @Option(help: "Seconds to wait for each seat map's outcome.")
+        var timeout = 60
+
+        func run() async throws {
+            let (configuration, logger) = try bootstrap(label: "concert.catalogue")
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            let now = Date()
+            let saleTimes = onSaleIn.map { (queueOpensAt: now, onSaleAt: now.addingTimeInterval(TimeInterval(max(0, $0)))) }
+            let catalogue: CatalogueFile
+            do {
+                catalogue = try CatalogueFile(data, saleTimes: saleTimes)
+            } catch {
+                throw InvalidFile(description: "\(file): \(error)")
+            }
+            let report = try await CatalogueImport.run(catalogue, configuration: configuration, timeout: .seconds(max(1, timeout)), logger: logger)
+            print(report)
+            if !report.succeeded { throw ExitCode.failure }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -31,6 +31,10 @@ public struct UserID: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The identifier as the client sent it.
     public var description: String { rawValue }
 
+    /// Whose name an operator's commands travel under (a seat map, a refund, a cancelled date):
+    /// every command is some user's.
+    public static let `operator` = UserID("operator")!
+
     /// Reads the identifier from a single string value.
     ///
     /// - Parameters:

@@ -11,11 +11,9 @@ public enum CatalogueReport {
     public static func report(_ configuration: ConcertConfiguration, now: Date = Date(), logger: Logger) async throws -> String {
         let catalogue = try await ConcertServices.withDatabase(configuration, logger: logger) { database in
             let store = CatalogueStore(client: database, logger: logger)
-            var concerts: [(CatalogueStore.Concert, [CatalogueStore.DateCounts])] = []
-            for concert in try await store.concerts() {
-                concerts.append((concert, try await store.dateCounts(of: concert.id, now: now)))
-            }
-            return concerts
+            let concerts = try await store.concerts()
+            let counts = try await store.dateCounts(of: concerts.map(\.id), now: now)
+            return concerts.map { ($0, counts[$0.id] ?? []) }
         }
         guard !catalogue.isEmpty else { return "no concerts (create one with POST /admin/concerts, or concert seed)" }
         func time(_ date: Date?) -> String { date.map(RFC3339.string) ?? "-" }

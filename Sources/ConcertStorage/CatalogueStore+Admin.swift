@@ -28,6 +28,42 @@ extension CatalogueStore {
             self.externalKey = externalKey
         }
 
+        /// The draft, checked: title, venue and key of plain text within their lengths, capacity
+        /// and admission rate within bounds (the sale window is checked when it is made).
+        ///
+        /// - Throws: `ValidationError` naming the first field at fault.
+        public func checked() throws(ValidationError) -> ConcertDraft {
+            guard (1...200).contains(title.unicodeScalars.count), Self.isVisible(title) else {
+                throw ValidationError(field: "title", reason: "must be 1 to 200 characters, one of them not a space, none a control character")
+            }
+            if let venue, venue.unicodeScalars.count > 200 || !Self.isPlain(venue) {
+                throw ValidationError(field: "venue", reason: "must be at most 200 characters, none a control character")
+            }
+            if let capacity, !(1...10_000_000).contains(capacity) {
+                throw ValidationError(field: "capacity", reason: "must be an integer from 1 to 10000000")
+            }
+            if let admitPerSecond, !(0...10_000_000).contains(admitPerSecond) {
+                throw ValidationError(field: "admitPerSecond", reason: "must be an integer from 0 (unlimited) to 10000000")
+            }
+            if let externalKey, !(1...200).contains(externalKey.unicodeScalars.count) || !Self.isVisible(externalKey) {
+                throw ValidationError(
+                    field: "externalKey",
+                    reason: "must be 1 to 200 characters, one of them not a space, none a control character"
+                )
+            }
+            return self
+        }
+
+        /// Text without control characters (PostgreSQL refuses NUL; the rest has no place in a title).
+        public static func isPlain(_ text: String) -> Bool {
+            !text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+        }
+
+        /// Plain text with at least one character that is not a space.
+        public static func isVisible(_ text: String) -> Bool {
+            isPlain(text) && text.unicodeScalars.contains { $0.value != 0x20 }
+        }
+
         public init(_ concert: Concert) {
             self.init(
                 title: concert.title,
@@ -125,21 +161,82 @@ extension CatalogueStore {
 
     /// Every date of the concert, oldest first, with its seats by state at `now`.
     public func dateCounts(of concert: ConcertID, now: Date) async throws -> [DateCounts] {
+        try await dateCounts(of: [concert], now: now)[concert] ?? []
+    }
+
+    /// Every date of each concert, oldest first, with its seats by state at `now` (one statement).
+    public func dateCounts(of concerts: [ConcertID], now: Date) async throws -> [ConcertID: [DateCounts]] {
         let rows = try await client.fetch(
             """
-            SELECT to_char(s.date, 'YYYY-MM-DD'),
+            SELECT s.concert_id, to_char(s.date, 'YYYY-MM-DD'),
                 count(seats.number) FILTER (WHERE seats.state = 'free' OR (seats.state = 'held' AND seats.hold_deadline <= \(now))),
                 count(seats.number) FILTER (WHERE seats.state = 'held' AND seats.hold_deadline > \(now)),
                 count(seats.number) FILTER (WHERE seats.state = 'sold')
             FROM schedules s LEFT JOIN seats ON seats.schedule_id = s.id
-            WHERE s.concert_id = \(concert.rawValue)
-            GROUP BY s.date ORDER BY s.date
+            WHERE s.concert_id = ANY(\(concerts.map(\.rawValue)))
+            GROUP BY s.concert_id, s.date ORDER BY s.concert_id, s.date
             """,
             logger: logger
         )
-        return try rows.compactMap { row in
-            let (date, free, held, sold) = try row.decode((String, Int, Int, Int).self)
-            return ScheduleDate(date).map { DateCounts(date: $0, free: free, held: held, sold: sold) }
+        var counts: [ConcertID: [DateCounts]] = [:]
+        for row in rows {
+            let (concert, date, free, held, sold) = try row.decode((Int64, String, Int, Int, Int).self)
+            guard let concert = ConcertID(concert), let date = ScheduleDate(date) else { continue }
+            counts[concert, default: []].append(DateCounts(date: date, free: free, held: held, sold: sold))
         }
+        return counts
+    }
+}
+
+extension CatalogueStore {
+    /// A date's seats as rows, in seat order: what an operator's seat map laid out (each row's
+    /// price is `nil` when its seats differ in price, which no map makes). `nil` when the concert
+    /// does not play that day.
+    public func seatLayout(of schedule: ScheduleKey) async throws -> [SeatLayoutRow]? {
+        let rows = try await client.fetch(
+            """
+            SELECT seats.section, seats.row_label, min(seats.number), count(*), min(seats.price), max(seats.price)
+            FROM schedules s JOIN seats ON seats.schedule_id = s.id
+            WHERE s.concert_id = \(schedule.concertID.rawValue) AND s.date = \(schedule.date.description)::date
+            GROUP BY seats.section, seats.row_label ORDER BY min(seats.number)
+            """,
+            logger: logger
+        )
+        let layout = try rows.map { row in
+            let (section, label, first, count, lowest, highest) = try row.decode((String?, String?, Int, Int, Int64, Int64).self)
+            return SeatLayoutRow(section: section, label: label, firstSeat: first, seats: count, price: lowest == highest ? Won(lowest) : nil)
+        }
+        if !layout.isEmpty { return layout }
+        return try await scheduleExists(schedule) ? [] : nil
+    }
+
+    /// One row of a date's seats as stored.
+    public struct SeatLayoutRow: Sendable, Hashable {
+        public let section: String?
+        public let label: String?
+        public let firstSeat: Int
+        public let seats: Int
+        public let price: Won?
+
+        public init(section: String?, label: String?, firstSeat: Int, seats: Int, price: Won?) {
+            self.section = section
+            self.label = label
+            self.firstSeat = firstSeat
+            self.seats = seats
+            self.price = price
+        }
+
+        /// A row of a seat map as storage keeps it.
+        public init(_ row: Command.SetSeatMap.PlacedRow) {
+            self.init(section: row.section, label: row.label, firstSeat: row.firstSeat, seats: row.seats, price: row.price)
+        }
+    }
+
+    func scheduleExists(_ schedule: ScheduleKey) async throws -> Bool {
+        let rows = try await client.fetch(
+            "SELECT 1 FROM schedules WHERE concert_id = \(schedule.concertID.rawValue) AND date = \(schedule.date.description)::date",
+            logger: logger
+        )
+        return !rows.isEmpty
     }
 }

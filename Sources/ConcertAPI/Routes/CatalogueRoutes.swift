@@ -128,38 +128,23 @@ struct ConcertFields: Decodable {
         return .given(date)
     }
 
-    /// Text without control characters (PostgreSQL refuses NUL; the rest has no place in a
-    /// title), as the document's patterns say.
-    static func isPlain(_ text: String) -> Bool {
-        !text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
-    }
-
-    /// Plain text with at least one character that is not a space.
-    static func isVisible(_ text: String) -> Bool {
-        isPlain(text) && text.unicodeScalars.contains { $0.value != 0x20 }
-    }
-
     /// The stored concert (or a new one's empty draft) with these fields applied, checked.
     func applied(to stored: CatalogueStore.ConcertDraft?) throws(Problem) -> CatalogueStore.ConcertDraft {
         guard let title = title.applied(to: stored?.title) else { throw Problem.invalidRequest("title: is required") }
-        guard (1...200).contains(title.unicodeScalars.count), Self.isVisible(title) else {
-            throw Problem.invalidRequest("title: must be 1 to 200 characters, one of them not a space, none a control character")
-        }
-        let venue = venue.applied(to: stored?.venue)
-        if let venue, venue.unicodeScalars.count > 200 || !Self.isPlain(venue) {
-            throw Problem.invalidRequest("venue: must be at most 200 characters, none a control character")
-        }
         let capacity = capacity.applied(to: stored?.capacity.map { WholeNumber(value: Int64($0)) })
-        if let capacity, !(1...10_000_000).contains(capacity.value) {
-            throw Problem.invalidRequest("capacity: must be an integer from 1 to 10000000")
-        }
         let rate = admitPerSecond.applied(to: stored?.admitPerSecond.map { WholeNumber(value: Int64($0)) })
-        if let rate, !(0...10_000_000).contains(rate.value) {
-            throw Problem.invalidRequest("admitPerSecond: must be an integer from 0 (unlimited) to 10000000")
-        }
-        let key = externalKey.applied(to: stored?.externalKey)
-        if let key, !(1...200).contains(key.unicodeScalars.count) || !Self.isVisible(key) {
-            throw Problem.invalidRequest("externalKey: must be 1 to 200 characters, one of them not a space, none a control character")
+        var draft: CatalogueStore.ConcertDraft
+        do {
+            // Out of Int's range is out of the checks' range too: they name the field.
+            draft = try CatalogueStore.ConcertDraft(
+                title: title,
+                venue: venue.applied(to: stored?.venue),
+                capacity: capacity.map { Int(clamping: $0.value) },
+                admitPerSecond: rate.map { Int(clamping: $0.value) },
+                externalKey: externalKey.applied(to: stored?.externalKey)
+            ).checked()
+        } catch {
+            throw Problem.invalidRequest(error.description)
         }
         // A queue opening time given without a new sale start moves with the stored one; a new
         // sale start without an opening time opens the queue the default 30 minutes before it.
@@ -169,21 +154,13 @@ struct ConcertFields: Decodable {
             case (.absent, .given), (.absent, .cleared): nil
             default: queueOpensAt.applied(to: stored?.window.queueOpensAt)
             }
-        let window: SaleWindow
         do {
-            window = try SaleWindow(queueOpensAt: opens, onSaleAt: onSale, saleEndsAt: saleEndsAt.applied(to: stored?.window.saleEndsAt))
+            draft.window = try SaleWindow(queueOpensAt: opens, onSaleAt: onSale, saleEndsAt: saleEndsAt.applied(to: stored?.window.saleEndsAt))
         } catch {
             // Each time is well formed; together they contradict each other (or the stored ones).
             throw Problem(status: .conflict, code: "SALE_TIMES_OUT_OF_ORDER", title: "Conflict", detail: error.description)
         }
-        return CatalogueStore.ConcertDraft(
-            title: title,
-            venue: venue,
-            window: window,
-            capacity: capacity.map { Int($0.value) },
-            admitPerSecond: rate.map { Int($0.value) },
-            externalKey: key
-        )
+        return draft
     }
 }
 
@@ -263,9 +240,6 @@ extension Router<APIRequestContext> {
         }
     }
 
-    /// Whose name a catalogue command travels under (commands are a user's; these are the operator's).
-    static let operatorUser = UserID("operator")!
-
     /// `PUT /admin/concerts/{id}/dates/{date}`: through the date's partition worker, the one writer
     /// of its seats; answered with the outcome if it comes within 30 s (`201` created, `200`
     /// replaced, `409 SCHEDULE_IN_USE`), else `202` (the date's counts in `GET /admin/concerts/{id}`
@@ -286,7 +260,7 @@ extension Router<APIRequestContext> {
             guard try await services.catalogue.concert(id) != nil else { throw Self.noSuchConcert(id) }
             let (commandID, outcome) = try await intake.publish(
                 .setSeatMap(map),
-                user: Self.operatorUser,
+                user: .operator,
                 schedule: map.schedule,
                 wait: 30,
                 context: context
