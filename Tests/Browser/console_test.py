@@ -242,6 +242,17 @@ try:
     follow(driver.find_element(By.XPATH, "//button[normalize-space()='Look up']"))
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tbody tr")) == 1 and command_id in d.page_source)
 
+    step("catalogue: each concert's sale status, and its dates' seats by state")
+    follow(driver.find_element(By.LINK_TEXT, "Catalogue"))
+    assert text_of("h1") == "Catalogue", text_of("h1")
+    concert = driver.find_element(By.CSS_SELECTOR, "section[data-concert='1']")
+    assert concert.find_element(By.CSS_SELECTOR, "[data-status]").text == "on-sale"
+    first = concert.find_element(By.CSS_SELECTOR, "tbody tr[data-date]")
+    held = int(first.find_element(By.CSS_SELECTOR, "[data-held]").text)
+    free = int(first.find_element(By.CSS_SELECTOR, "[data-free]").text)
+    assert held >= 1 and held + free + int(first.find_element(By.CSS_SELECTOR, "[data-sold]").text) == 50, (held, free)
+    shot("console-catalogue.png")
+
     step("every page is reachable from the keyboard: the first Tab lands on a link")
     driver.find_element(By.TAG_NAME, "body").send_keys("\t")
     focused = driver.switch_to.active_element

@@ -1,3 +1,4 @@
+import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
 import Foundation
@@ -10,6 +11,8 @@ import Mustache
 struct ConsolePages: Sendable {
     let console: ConsoleServices
     let deadLetters: DeadLetterOperations
+    let catalogue: CatalogueStore
+    let admissionDefaults: WaitingRoom.Policy
 
     // MARK: - Sessions
 
@@ -89,6 +92,22 @@ struct ConsolePages: Sendable {
             outcomes: try await outcomes.map(OutcomeRow.init),
             deadLettersWaiting: try await waiting
         )
+    }
+
+    // MARK: - Catalogue
+
+    func catalogue(_ request: Request) async throws -> Response {
+        let now = Date()
+        let concerts = try await catalogue.concerts()
+        let counts = try await catalogue.dateCounts(of: concerts.map(\.id), now: now)
+        var page = CataloguePage(
+            page: Page(title: "Catalogue"),
+            generatedAt: ConsoleFormat.timestamp(now),
+            concerts: concerts.map { ConcertRow($0, dates: counts[$0.id] ?? [], defaults: admissionDefaults, now: now) }
+        )
+        try signedIn(&page.page, request)
+        page.page.onCatalogue = true
+        return render("catalogue", page)
     }
 
     // MARK: - Commands

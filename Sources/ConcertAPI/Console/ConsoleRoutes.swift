@@ -11,7 +11,12 @@ import NIOFoundationCompat
 extension Router<APIRequestContext> {
     func addConsoleRoutes(_ services: APIServices) {
         guard let console = services.console else { return }
-        let pages = ConsolePages(console: console, deadLetters: services.deadLetters)
+        let pages = ConsolePages(
+            console: console,
+            deadLetters: services.deadLetters,
+            catalogue: services.catalogue,
+            admissionDefaults: services.admissionDefaults
+        )
         let open = group("/admin/console")
         open.get("/assets/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
@@ -49,6 +54,7 @@ extension Router<APIRequestContext> {
             try await pages.letterAction(request, id: try Self.consoleID(context), action: try context.parameters.require("action"))
         }
         signedIn.get("/commands") { request, _ in try await pages.commands(request) }
+        signedIn.get("/catalogue") { request, _ in try await pages.catalogue(request) }
     }
 
     static func consoleID(_ context: APIRequestContext) throws -> Int64 {

@@ -36,6 +36,7 @@ struct Page {
     var csrf = ""
     var liveRefresh = false
     var onOverview = false
+    var onCatalogue = false
     var onDeadLetters = false
     var onCommands = false
 
