@@ -20,7 +20,9 @@ struct ConsoleCatalogueTests {
                 #"{"title":"Console <Live>","venue":"Olympic Hall","onSaleAt":"2099-01-01T10:00:00Z","externalKey":"console-2099"}"#
             )
             let id = try #require(try created.json()["id"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } })
-            #expect(try await CatalogueAPITests.send(client, .put, "/admin/concerts/\(id)/dates/2099-06-01", CatalogueAPITests.hall).status == .created)
+            #expect(
+                try await CatalogueAPITests.send(client, .put, "/admin/concerts/\(id)/dates/2099-06-01", CatalogueAPITests.hall).status == .created
+            )
 
             let signIn = try await client.execute(
                 uri: "/admin/console/sign-in",
