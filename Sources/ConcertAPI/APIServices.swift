@@ -38,6 +38,8 @@ public struct APIServices: Sendable {
     }
     /// Per-user and per-address limits of token issue and submits; `nil`: none (`CONCERT_RATE_LIMIT=off`).
     public var rateLimiter: RateLimiter?
+    /// The puzzle token issue asks for; `nil`: none (`CONCERT_QUEUE_PROOF_OF_WORK_BITS=0`).
+    public var proofOfWork: ProofOfWork?
     /// A concert's waiting-room capacity and admission rate when it sets none
     /// (`CONCERT_QUEUE_CAPACITY`, `CONCERT_ADMIT_PER_SECOND`).
     public var admissionDefaults = WaitingRoom.Policy()

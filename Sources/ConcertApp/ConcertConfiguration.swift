@@ -41,6 +41,9 @@ public struct ConcertConfiguration: Sendable {
     public var activeSeconds: Int
     /// `CONCERT_ABANDON_SECONDS` (30): a waiting token not polled this long is abandoned.
     public var abandonSeconds: Int
+    /// `CONCERT_QUEUE_PROOF_OF_WORK_BITS` (0 = off): token issue needs a solved puzzle of this many
+    /// leading zero bits (about 2^bits hashes for the client, one for the server).
+    public var proofOfWorkBits = 0
     /// `CONCERT_TOKEN_SECRET`: the HS256 key of waiting-room tokens; every API process must share it.
     public var tokenSecret: String?
     /// `CONCERT_ADMIN_TOKEN`: the bearer token of `/admin/…`; without it the admin API refuses everyone.
@@ -176,6 +179,7 @@ public struct ConcertConfiguration: Sendable {
         configuration.admitPerSecond = integer("CONCERT_ADMIT_PER_SECOND", 0...10_000_000) ?? configuration.admitPerSecond
         configuration.activeSeconds = integer("CONCERT_ACTIVE_SECONDS", 1...86_400) ?? configuration.activeSeconds
         configuration.abandonSeconds = integer("CONCERT_ABANDON_SECONDS", 1...86_400) ?? configuration.abandonSeconds
+        configuration.proofOfWorkBits = integer("CONCERT_QUEUE_PROOF_OF_WORK_BITS", 0...30) ?? configuration.proofOfWorkBits
         if let secret = environment["CONCERT_TOKEN_SECRET"] {
             if secret.utf8.count >= minimumTokenSecretLength {
                 configuration.tokenSecret = secret
@@ -302,6 +306,7 @@ public struct ConcertConfiguration: Sendable {
         ("CONCERT_ADMIT_PER_SECOND", "0", false),
         ("CONCERT_ACTIVE_SECONDS", "600", false),
         ("CONCERT_ABANDON_SECONDS", "30", false),
+        ("CONCERT_QUEUE_PROOF_OF_WORK_BITS", "0", false),
         ("CONCERT_RATE_LIMIT", "20/s burst 40", false),
         ("CONCERT_TRUSTED_PROXIES", nil, false),
         ("CONCERT_SIGN_IN_FAILURES_PER_MINUTE", "10", false),

@@ -329,6 +329,7 @@ public enum ConcertServices {
             logger: logger
         )
         services.rateLimiter = configuration.rateLimit
+        services.proofOfWork = ProofOfWork(bits: configuration.proofOfWorkBits, secret: secret)
         services.admissionDefaults = WaitingRoom.Policy(capacity: configuration.queueCapacity, admitPerSecond: configuration.admitPerSecond)
         services.trustedProxies = configuration.trustedProxies
         services.failedSignIns =

@@ -58,6 +58,7 @@ struct APIHarness: Sendable {
     static func withAPI(
         pipeline: PipelineSettings? = nil,
         rateLimit: RateLimiter? = nil,
+        customize: @escaping @Sendable (inout APIServices) -> Void = { _ in },
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
         try await DatabaseEnvironment.withSeededDatabaseAndURL { client, databaseURL in
@@ -67,6 +68,7 @@ struct APIHarness: Sendable {
                 try await withRunning(AMQPConnection(configuration: nowhere, logger: DatabaseEnvironment.logger)) { broker in
                     var services = await services(client, broker: broker, partitions: 2)
                     services.rateLimiter = rateLimit
+                    customize(&services)
                     try await run(client, services: services, broker: broker, databaseURL: databaseURL, amqp: nowhere, body)
                 }
                 return
@@ -78,6 +80,7 @@ struct APIHarness: Sendable {
                     try await PipelineTopology(partitions: pipeline.partitions, holdSeconds: pipeline.holdSeconds).apply(to: broker)
                     var limited = await services(client, broker: broker, partitions: pipeline.partitions)
                     limited.rateLimiter = rateLimit
+                    customize(&limited)
                     let services = limited
                     let publisher = CommandPublisher(connection: broker, partitions: pipeline.partitions)
                     let replies = ReplySender(connection: broker, local: services.inbox, logger: DatabaseEnvironment.logger)

@@ -17,7 +17,23 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     /// The command a `503` with an unknown outcome is about (an RFC 9457 extension member).
     public let commandId: String?
     /// Other extension members, e.g. `queueOpensAt` of `QUEUE_NOT_OPEN`.
-    public let extensions: [String: String]
+    public let extensions: [String: Member]
+
+    /// The value of an extension member.
+    public enum Member: Sendable, Equatable, Encodable {
+        case text(String)
+        case number(Int64)
+        case numbers([Int64])
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .number(let number): try container.encode(number)
+            case .numbers(let numbers): try container.encode(numbers)
+            }
+        }
+    }
 
     public init(
         status: HTTPResponse.Status,
@@ -26,7 +42,7 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
         detail: String,
         headers: HTTPFields = [:],
         commandId: String? = nil,
-        extensions: [String: String] = [:]
+        extensions: [String: Member] = [:]
     ) {
         self.status = status
         self.code = code
@@ -54,7 +70,7 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
         let detail: String
         let code: String
         let commandId: String?
-        let extensions: [String: String]
+        let extensions: [String: Member]
 
         struct Key: CodingKey {
             let stringValue: String
@@ -99,7 +115,7 @@ extension Problem {
             title: "Forbidden",
             detail: "The queue of concert \(concert) opens at \(time).",
             headers: [.retryAfter: String(max(1, Int(opensAt.timeIntervalSince(now).rounded(.up))))],
-            extensions: ["queueOpensAt": time]
+            extensions: ["queueOpensAt": .text(time)]
         )
     }
 
@@ -111,7 +127,7 @@ extension Problem {
             code: "QUEUE_CLOSED",
             title: "Forbidden",
             detail: "The sale of concert \(concert) ended at \(time).",
-            extensions: ["saleEndsAt": time]
+            extensions: ["saleEndsAt": .text(time)]
         )
     }
 
@@ -123,7 +139,30 @@ extension Problem {
             code: "SALE_ENDED",
             title: "Conflict",
             detail: "The sale of concert \(concert) ended at \(time).",
-            extensions: ["saleEndsAt": time]
+            extensions: ["saleEndsAt": .text(time)]
+        )
+    }
+
+    /// 428 `PROOF_OF_WORK_REQUIRED`: token issue needs a solved puzzle; a new challenge for this
+    /// user and concert comes with it (`challenge`, `bits`, `expiresAt`), and the detail says what
+    /// was wrong with the one sent, if any.
+    static func proofOfWorkRequired(_ work: ProofOfWork, _ refusal: ProofOfWork.Refusal, concert: ConcertID, user: UserID, now: Date) -> Problem {
+        let (challenge, expiresAt) = work.challenge(concert: concert, user: user, now: now)
+        let task =
+            "find a nonce such that SHA-256(challenge ‖ nonce) starts with \(work.bits) zero bits, and send {\"concertId\", \"challenge\", \"nonce\"} again"
+        let detail =
+            switch refusal {
+            case .missing: "Token issue needs a proof of work: \(task)."
+            case .notIssued: "That challenge was not issued to this user for this concert: \(task) with this one."
+            case .expired: "That challenge has expired: \(task) with this one."
+            case .unsolved: "That nonce does not solve the challenge: \(task)."
+            }
+        return Problem(
+            status: HTTPResponse.Status(code: 428, reasonPhrase: "Precondition Required"),
+            code: "PROOF_OF_WORK_REQUIRED",
+            title: "Precondition Required",
+            detail: detail,
+            extensions: ["challenge": .text(challenge), "bits": .number(Int64(work.bits)), "expiresAt": .text(RFC3339.string(expiresAt))]
         )
     }
 

@@ -9,11 +9,18 @@ struct IssueTokenRequest: FlatJSONBody {
     /// Optional: the access token says who; when given it must be the same user.
     let userId: String?
     let concertId: WholeNumber
+    /// A solved proof-of-work challenge, when the API asks for one (`CONCERT_QUEUE_PROOF_OF_WORK_BITS`).
+    let challenge: String?
+    let nonce: String?
 
     init?(flat object: FlatJSONObject) {
-        guard let userId = object.optionalString("userId"), let concertId = object.integer("concertId") else { return nil }
+        guard let userId = object.optionalString("userId"), let concertId = object.integer("concertId"),
+            let challenge = object.optionalString("challenge"), let nonce = object.optionalString("nonce")
+        else { return nil }
         self.userId = userId
         self.concertId = concertId
+        self.challenge = challenge
+        self.nonce = nonce
     }
 }
 
@@ -39,6 +46,16 @@ extension Router<APIRequestContext> {
                 throw Problem.queueClosed(concert, endedAt: window.saleEndsAt ?? now)
             case .queueing, .onSale:
                 break
+            }
+            if let work = services.proofOfWork {
+                // After every cheaper refusal, before the database: a bot pays before it costs anything.
+                let refusal =
+                    if let challenge = body.challenge, let nonce = body.nonce {
+                        work.refusal(challenge: challenge, nonce: nonce, concert: concert, user: user, now: now)
+                    } else {
+                        ProofOfWork.Refusal?.some(.missing)
+                    }
+                if let refusal { throw Problem.proofOfWorkRequired(work, refusal, concert: concert, user: user, now: now) }
             }
             guard case .issued(let token, let created) = try await services.tokenIssuer.submit((concert, user)) else {
                 throw Problem.notFound("CONCERT_NOT_FOUND", "There is no concert \(concert).")
