@@ -40,6 +40,9 @@ public struct APIServices: Sendable {
     public var rateLimiter: RateLimiter?
     /// The puzzle token issue asks for; `nil`: none (`CONCERT_QUEUE_PROOF_OF_WORK_BITS=0`).
     public var proofOfWork: ProofOfWork?
+    /// The most seats one reservation may ask for: `CONCERT_MAX_SEATS_PER_USER` (100 when that is
+    /// `off`). The partition enforces the limit itself, counting what the user holds already.
+    public var maximumSeatsPerOrder = 4
     /// A concert's waiting-room capacity and admission rate when it sets none
     /// (`CONCERT_QUEUE_CAPACITY`, `CONCERT_ADMIT_PER_SECOND`).
     public var admissionDefaults = WaitingRoom.Policy()

@@ -330,6 +330,7 @@ public enum ConcertServices {
         )
         services.rateLimiter = configuration.rateLimit
         services.proofOfWork = ProofOfWork(bits: configuration.proofOfWorkBits, secret: secret)
+        services.maximumSeatsPerOrder = configuration.maximumSeatsPerUser ?? 100
         services.admissionDefaults = WaitingRoom.Policy(capacity: configuration.queueCapacity, admitPerSecond: configuration.admitPerSecond)
         services.trustedProxies = configuration.trustedProxies
         services.failedSignIns =

@@ -3,23 +3,49 @@ public import Foundation
 /// What a partition worker is asked to do. Every command concerns one partition: a reservation or a payment one
 /// schedule of it, an expiry one or more of its schedules.
 public enum Command: Sendable, Hashable {
-    /// Hold a seat for the submitting user.
+    /// Hold one or more seats for the submitting user, all or none.
     case reserveSeat(ReserveSeat)
     /// Pay a held reservation from the user's balance.
     case pay(Pay)
-    /// The hold's timer fired: release the seat unless it was paid.
+    /// The hold's timer fired: release the seats unless they were paid.
     case expireHold(ExpireHold)
     /// An operator gives a date its seats (`PUT /admin/concerts/{id}/dates/{date}`).
     case setSeatMap(SetSeatMap)
+    /// The owner lets a hold go (`DELETE /v1/reservations/{id}`).
+    case release(Release)
+    /// An operator refunds a paid reservation (`POST /admin/reservations/{id}/refund`).
+    case refund(Refund)
+    /// An operator cancels a date: holds released, sales refunded (`DELETE /admin/concerts/{id}/dates/{date}`).
+    case cancelDate(CancelDate)
 
-    /// `POST /v1/reservations`.
+    /// `POST /v1/reservations`: seats chosen by number, or found by the worker ("best available").
     public struct ReserveSeat: Sendable, Hashable, Codable {
-        /// The concert to reserve a seat of.
+        /// Which seats.
+        public enum Selection: Sendable, Hashable {
+            /// These seats, all or none (at least one, no number twice).
+            case seats([SeatNumber])
+            /// The best free seats for the request.
+            case best(SeatMap.Request)
+        }
+
+        /// The concert to reserve seats of.
         public let concertId: ConcertID
         /// The date the concert plays on; with `concertId`, the schedule.
         public let date: ScheduleDate
-        /// The seat to hold.
-        public let seatNumber: SeatNumber
+        /// The seats asked for.
+        public let selection: Selection
+
+        /// A request to hold seats of concert `concertId` on `date`.
+        ///
+        /// - Parameters:
+        ///   - concertId: The concert.
+        ///   - date: The date the concert plays on.
+        ///   - selection: Which seats.
+        public init(concertId: ConcertID, date: ScheduleDate, selection: Selection) {
+            self.concertId = concertId
+            self.date = date
+            self.selection = selection
+        }
 
         /// A request to hold seat `seatNumber` of concert `concertId` on `date`.
         ///
@@ -28,10 +54,103 @@ public enum Command: Sendable, Hashable {
         ///   - date: The date the concert plays on.
         ///   - seatNumber: The seat to hold.
         public init(concertId: ConcertID, date: ScheduleDate, seatNumber: SeatNumber) {
+            self.init(concertId: concertId, date: date, selection: .seats([seatNumber]))
+        }
+
+        /// The one seat asked for by number, if that is the request.
+        public var seatNumber: SeatNumber? {
+            if case .seats(let numbers) = selection, numbers.count == 1 { return numbers[0] }
+            return nil
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case concertId, date, seatNumber, seatNumbers, quantity, section, maxPrice, together
+        }
+
+        /// Reads `seatNumber` (one seat), `seatNumbers` (several) or `quantity` with `section`,
+        /// `maxPrice` and `together` (best available), checked as the API checks them.
+        ///
+        /// - Parameters:
+        ///   - decoder: The decoder of the payload.
+        /// - Throws: `DecodingError` when no form or a broken one is there.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            concertId = try container.decode(ConcertID.self, forKey: .concertId)
+            date = try container.decode(ScheduleDate.self, forKey: .date)
+            if let seat = try container.decodeIfPresent(SeatNumber.self, forKey: .seatNumber) {
+                selection = .seats([seat])
+            } else if let seats = try container.decodeIfPresent([SeatNumber].self, forKey: .seatNumbers) {
+                guard !seats.isEmpty, Set(seats).count == seats.count else {
+                    throw DecodingError.dataCorruptedError(forKey: .seatNumbers, in: container, debugDescription: "must list distinct seats")
+                }
+                selection = .seats(seats)
+            } else {
+                let quantity = try container.decode(Int.self, forKey: .quantity)
+                guard quantity > 0 else {
+                    throw DecodingError.dataCorruptedError(forKey: .quantity, in: container, debugDescription: "must be positive")
+                }
+                selection = .best(
+                    SeatMap.Request(
+                        quantity: quantity,
+                        section: try container.decodeIfPresent(String.self, forKey: .section),
+                        maxPrice: try container.decodeIfPresent(Won.self, forKey: .maxPrice),
+                        together: try container.decodeIfPresent(Bool.self, forKey: .together) ?? true
+                    )
+                )
+            }
+        }
+
+        /// Writes the form `init(from:)` reads: `seatNumber` for one seat by number.
+        ///
+        /// - Parameters:
+        ///   - encoder: The encoder to write to.
+        /// - Throws: Any error `encoder` throws.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(concertId, forKey: .concertId)
+            try container.encode(date, forKey: .date)
+            switch selection {
+            case .seats(let numbers) where numbers.count == 1:
+                try container.encode(numbers[0], forKey: .seatNumber)
+            case .seats(let numbers):
+                try container.encode(numbers, forKey: .seatNumbers)
+            case .best(let request):
+                try container.encode(request.quantity, forKey: .quantity)
+                try container.encodeIfPresent(request.section, forKey: .section)
+                try container.encodeIfPresent(request.maxPrice, forKey: .maxPrice)
+                try container.encode(request.together, forKey: .together)
+            }
+        }
+    }
+
+    /// `DELETE /v1/reservations/{id}`: the owner releases a hold.
+    public struct Release: Sendable, Hashable, Codable {
+        /// The held reservation to let go.
+        public let reservationId: UUID
+
+        public init(reservationId: UUID) { self.reservationId = reservationId }
+    }
+
+    /// `POST /admin/reservations/{id}/refund`.
+    public struct Refund: Sendable, Hashable, Codable {
+        /// The paid reservation to refund.
+        public let reservationId: UUID
+
+        public init(reservationId: UUID) { self.reservationId = reservationId }
+    }
+
+    /// `DELETE /admin/concerts/{id}/dates/{date}`.
+    public struct CancelDate: Sendable, Hashable, Codable {
+        public let concertId: ConcertID
+        public let date: ScheduleDate
+
+        public init(concertId: ConcertID, date: ScheduleDate) {
             self.concertId = concertId
             self.date = date
-            self.seatNumber = seatNumber
         }
+
+        /// The schedule cancelled.
+        public var schedule: ScheduleKey { ScheduleKey(concertID: concertId, date: date) }
     }
 
     /// `POST /v1/payments`.
@@ -125,6 +244,19 @@ public enum Command: Sendable, Hashable {
         case .pay: .pay
         case .expireHold: .expireHold
         case .setSeatMap: .setSeatMap
+        case .release: .release
+        case .refund: .refund
+        case .cancelDate: .cancelDate
+        }
+    }
+
+    /// True for an operator's command that the worker applies alone, in a batch of its own
+    /// (seat maps change what the rest of a batch decides on; refunds credit wallets, which the
+    /// batch's payments must see committed).
+    public var isApart: Bool {
+        switch self {
+        case .setSeatMap, .refund, .cancelDate: true
+        case .reserveSeat, .pay, .expireHold, .release: false
         }
     }
 }
@@ -139,4 +271,10 @@ public enum CommandType: String, Sendable, Codable, CaseIterable {
     case expireHold = "ExpireHold"
     /// `Command.setSeatMap`, named `SetSeatMap`.
     case setSeatMap = "SetSeatMap"
+    /// `Command.release`, named `ReleaseHold`.
+    case release = "ReleaseHold"
+    /// `Command.refund`, named `Refund`.
+    case refund = "Refund"
+    /// `Command.cancelDate`, named `CancelDate`.
+    case cancelDate = "CancelDate"
 }

@@ -81,6 +81,9 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
         case .pay: command = .pay(try container.decode(Command.Pay.self, forKey: .payload))
         case .expireHold: command = .expireHold(try container.decode(Command.ExpireHold.self, forKey: .payload))
         case .setSeatMap: command = .setSeatMap(try container.decode(Command.SetSeatMap.self, forKey: .payload))
+        case .release: command = .release(try container.decode(Command.Release.self, forKey: .payload))
+        case .refund: command = .refund(try container.decode(Command.Refund.self, forKey: .payload))
+        case .cancelDate: command = .cancelDate(try container.decode(Command.CancelDate.self, forKey: .payload))
         }
     }
 
@@ -102,6 +105,9 @@ public struct CommandEnvelope: Sendable, Hashable, Codable {
         case .pay(let payload): try container.encode(payload, forKey: .payload)
         case .expireHold(let payload): try container.encode(payload, forKey: .payload)
         case .setSeatMap(let payload): try container.encode(payload, forKey: .payload)
+        case .release(let payload): try container.encode(payload, forKey: .payload)
+        case .refund(let payload): try container.encode(payload, forKey: .payload)
+        case .cancelDate(let payload): try container.encode(payload, forKey: .payload)
         }
     }
 }

@@ -9,9 +9,12 @@ extension PartitionState {
     ///   - envelope: The command.
     /// - Returns: The schedule, or `nil` when the partition key is not one `ScheduleKey(partitionKey:)` parses.
     public static func schedule(of envelope: CommandEnvelope) -> ScheduleKey? {
-        if case .reserveSeat(let reserve) = envelope.command { return ScheduleKey(concertID: reserve.concertId, date: reserve.date) }
-        if case .setSeatMap(let map) = envelope.command { return map.schedule }
-        return ScheduleKey(partitionKey: envelope.partitionKey)
+        switch envelope.command {
+        case .reserveSeat(let reserve): return ScheduleKey(concertID: reserve.concertId, date: reserve.date)
+        case .setSeatMap(let map): return map.schedule
+        case .cancelDate(let cancel): return cancel.schedule
+        case .pay, .expireHold, .release, .refund: return ScheduleKey(partitionKey: envelope.partitionKey)
+        }
     }
 
     /// The schedules of the holds an expiry ends.
@@ -103,8 +106,9 @@ extension PartitionState {
         return before
     }
 
-    /// Reservations that payments or expiries refer to and memory does not hold live: their facts
-    /// must be looked up (for a payment, to answer; for an expiry, to be sure memory is not behind storage).
+    /// Reservations that payments, releases, refunds or expiries refer to and memory does not hold
+    /// live: their facts must be looked up (to answer; for an expiry, to be sure memory is not
+    /// behind storage).
     ///
     /// - Parameters:
     ///   - envelopes: The batch's commands, their schedules installed.
@@ -119,11 +123,21 @@ extension PartitionState {
                 }
                 continue
             }
-            guard case .pay(let pay) = envelope.command, facts[pay.reservationId] == nil else { continue }
-            let live = Self.schedule(of: envelope).flatMap { index[$0] }.map { maps[$0].reservations[pay.reservationId] != nil } ?? false
-            if !live, !ids.contains(pay.reservationId) { ids.append(pay.reservationId) }
+            guard let id = Self.reservation(named: envelope.command), facts[id] == nil else { continue }
+            let live = Self.schedule(of: envelope).flatMap { index[$0] }.map { maps[$0].reservations[id] != nil } ?? false
+            if !live, !ids.contains(id) { ids.append(id) }
         }
         return ids
+    }
+
+    /// The reservation a payment, a release or a refund names.
+    static func reservation(named command: Command) -> UUID? {
+        switch command {
+        case .pay(let pay): pay.reservationId
+        case .release(let release): release.reservationId
+        case .refund(let refund): refund.reservationId
+        case .reserveSeat, .expireHold, .setSeatMap, .cancelDate: nil
+        }
     }
 
     /// Takes what storage said about reservations not live in memory (for this batch).
@@ -142,7 +156,7 @@ extension PartitionState {
     /// - Returns: `true` when some reservation in `found` is held or paid and no map in memory has it.
     public func isBehind(_ found: [ReservationFacts]) -> Bool {
         found.contains { fact in
-            fact.status != .expired && !maps.contains { $0.reservations[fact.id] != nil }
+            fact.status.isLive && !maps.contains { $0.reservations[fact.id] != nil }
         }
     }
 }

@@ -117,9 +117,11 @@ public struct PartitionState: Sendable {
 
     /// Decides one command at `now`.
     ///
-    /// A reservation is decided at once. A payment answers `.awaitingDebits` while a debit of the same user or the same
-    /// reservation is in flight, otherwise `.debit` when it passes every check and a decided failure when not. An expiry answers
-    /// `.awaitingDebits` while a debit of one of its reservations is in flight.
+    /// A reservation, a release, a refund, an expiry and a cancellation are decided at once. A
+    /// payment answers `.awaitingDebits` while a debit of the same user or the same reservation
+    /// is in flight, otherwise `.debit` when it passes every check and a decided failure when
+    /// not. Anything that ends a reservation whose payment's debit is in flight answers
+    /// `.awaitingDebits` too.
     ///
     /// - Parameters:
     ///   - envelope: The command; its schedules installed and its reservations looked up.
@@ -128,29 +130,29 @@ public struct PartitionState: Sendable {
     public mutating func handle(_ envelope: CommandEnvelope, now: Date) -> Decision {
         switch envelope.command {
         case .reserveSeat(let reserve):
-            return .decided(reserveSeat(envelope, reserve, now: now))
+            return .decided(reserveSeats(envelope, reserve, now: now))
         case .pay(let pay):
             return payment(envelope, pay.reservationId, now: now)
         case .expireHold(let expire):
-            if expire.reservationIds.contains(where: { id in paying.values.contains { $0.reservation.id == id } }) { return .awaitingDebits }
+            if expire.reservationIds.contains(where: isBeingPaid) { return .awaitingDebits }
             return .decided(expireHolds(envelope, expire))
         case .setSeatMap(let map):
             return .decided(setSeatMap(envelope, map))
+        case .release(let release):
+            if isBeingPaid(release.reservationId) { return .awaitingDebits }
+            return .decided(self.release(envelope, release.reservationId, now: now))
+        case .refund(let refund):
+            if isBeingPaid(refund.reservationId) { return .awaitingDebits }
+            return .decided(self.refund(envelope, refund.reservationId, now: now))
+        case .cancelDate(let cancel):
+            if paying.values.contains(where: { $0.reservation.schedule == cancel.schedule }) { return .awaitingDebits }
+            return .decided(cancelDate(envelope, cancel.schedule, now: now))
         }
     }
 
-    /// A date none of whose seats is held (a lapsed hold not yet expired counts) or sold gets the
-    /// new seats; a date in use gets only new prices, from a map of the same layout. Memory is
-    /// loaded again after the commit (`BatchStateMachine` applies such a command alone and then forgets).
-    private func setSeatMap(_ envelope: CommandEnvelope, _ map: Command.SetSeatMap) -> Outcome {
-        let slot = index[map.schedule]
-        if let slot, !maps[slot].reservations.isEmpty {
-            guard maps[slot].hasLayout(of: map) else { return Outcome(envelope, .failure(.scheduleInUse)) }
-            let result = SeatMapResult(concertId: map.concertId, date: map.date, seats: map.seatCount, created: false, pricesOnly: true)
-            return Outcome(envelope, .success(.seatMap(result)), effects: [.setPrices(map)])
-        }
-        let result = SeatMapResult(concertId: map.concertId, date: map.date, seats: map.seatCount, created: slot == nil)
-        return Outcome(envelope, .success(.seatMap(result)), effects: [.setSeats(map)])
+    /// True while a payment of the reservation waits for its debit.
+    func isBeingPaid(_ id: UUID) -> Bool {
+        paying.values.contains { $0.reservation.id == id }
     }
 
     /// Decides a payment once its debit is done.
@@ -159,7 +161,7 @@ public struct PartitionState: Sendable {
     ///   - commandID: The `Debit.commandID` of the debit.
     ///   - result: What the wallet said.
     ///   - now: The payment's time, the receipt's `paidAt`.
-    /// - Returns: The payment's outcome, the seat sold with its receipt or `insufficientBalance`; `nil` when no payment
+    /// - Returns: The payment's outcome, the seats sold with their receipt or `insufficientBalance`; `nil` when no payment
     ///   waits for `commandID`.
     public mutating func completeDebit(_ commandID: UUID, _ result: DebitResult, now: Date) -> Outcome? {
         guard let (envelope, reservation) = paying.removeValue(forKey: commandID) else { return nil }
@@ -172,7 +174,13 @@ public struct PartitionState: Sendable {
                 return Outcome(envelope, .failure(.holdExpired))
             }
             flush(slot)
-            let receipt = PaymentReceipt(paymentId: envelope.id, reservation: paid, balanceAfter: balance, paidAt: now)
+            let receipt = PaymentReceipt(
+                paymentId: envelope.id,
+                reservation: paid,
+                seats: SeatResult.seats(of: paid, on: maps[slot]),
+                balanceAfter: balance,
+                paidAt: now
+            )
             return Outcome(envelope, .success(.payment(receipt)), effects: [.sell(paid, receipt)])
         }
     }
@@ -180,90 +188,13 @@ public struct PartitionState: Sendable {
     /// Payments waiting for their debit.
     public var debitsInFlight: Int { paying.count }
 
-    private mutating func reserveSeat(_ envelope: CommandEnvelope, _ reserve: Command.ReserveSeat, now: Date) -> Outcome {
-        let key = ScheduleKey(concertID: reserve.concertId, date: reserve.date)
-        guard let slot = index[key] else { return Outcome(envelope, .failure(.scheduleNotFound)) }
-        guard let seat = maps[slot].seats[reserve.seatNumber] else { return Outcome(envelope, .failure(.seatNotFound)) }
-        if maps[slot].liveReservation(on: seat, at: now) != nil { return Outcome(envelope, .failure(.seatUnavailable)) }
-        if let limit = settings.maximumSeatsPerUser, maps[slot].liveSeats(of: envelope.userId, at: now) >= limit {
-            return Outcome(envelope, .failure(.seatLimitReached))
-        }
-        var effects: [Effect] = []
-        // A lapsed hold still recorded on the seat is expired now, in the same batch.
-        if let lapsed = seat.reservationID, let expired = maps[slot].expire(lapsed, log: &scratch) {
-            effects.append(.expire(expired))
-            noteExpired(expired)
-        }
-        // The reservation id is the command id: a replayed command can never make a second one.
-        let reservation = Reservation(
-            id: envelope.id,
-            schedule: key,
-            seat: reserve.seatNumber,
-            userID: envelope.userId,
-            price: seat.price,
-            status: .held,
-            heldUntil: now.addingTimeInterval(settings.holdDuration)
-        )
-        maps[slot].hold(reservation, log: &scratch)
-        flush(slot)
-        effects.append(.hold(reservation))
-        return Outcome(envelope, .success(.reservation(ReservationResult(reservation))), effects: effects)
-    }
-
-    private mutating func payment(_ envelope: CommandEnvelope, _ id: UUID, now: Date) -> Decision {
-        // The same user's balance or the same reservation must not be decided on while a debit is in flight.
-        if paying.values.contains(where: { $0.envelope.userId == envelope.userId || $0.reservation.id == id }) { return .awaitingDebits }
-        guard let key = Self.schedule(of: envelope), let slot = index[key], let reservation = maps[slot].reservations[id] else {
-            // Not live in memory: expired, paid long ago, or never made.
-            let failure: FailureCode =
-                switch facts[id] {
-                case nil: .reservationNotFound
-                case let fact? where fact.user != envelope.userId: .notReservationOwner
-                case let fact? where fact.status == .paid: .alreadyPaid
-                default: .holdExpired
-                }
-            return .decided(Outcome(envelope, .failure(failure)))
-        }
-        guard reservation.userID == envelope.userId else { return .decided(Outcome(envelope, .failure(.notReservationOwner))) }
-        switch reservation.effectiveStatus(at: now) {
-        case .paid:
-            return .decided(Outcome(envelope, .failure(.alreadyPaid)))
-        case .expired:
-            var effects: [Effect] = []
-            if let expired = maps[slot].expire(id, log: &scratch) {
-                effects.append(.expire(expired))
-                noteExpired(expired)
-            }
-            flush(slot)
-            return .decided(Outcome(envelope, .failure(.holdExpired), effects: effects))
-        case .held:
-            paying[envelope.id] = (envelope, reservation)
-            return .debit(Debit(commandID: envelope.id, user: envelope.userId, amount: reservation.price))
-        }
-    }
-
-    private mutating func expireHolds(_ envelope: CommandEnvelope, _ expire: Command.ExpireHold) -> Outcome {
-        var effects: [Effect] = []
-        for (key, ids) in Self.schedules(of: expire, in: envelope) {
-            guard let slot = index[key] else { continue }
-            for id in ids {
-                guard let expired = maps[slot].expire(id, log: &scratch) else { continue }
-                effects.append(.expire(expired))
-                noteExpired(expired)
-            }
-            flush(slot)
-        }
-        // Paid, already expired or unknown: nothing to do, and that is the outcome.
-        return Outcome(envelope, .success(.none), effects: effects)
-    }
-
-    /// A reservation memory just forgot: later commands of the batch still learn what became of it.
-    private mutating func noteExpired(_ reservation: Reservation) {
-        facts[reservation.id] = ReservationFacts(id: reservation.id, user: reservation.userID, status: .expired)
+    /// A reservation memory just ended (expired, released, refunded): later commands of the batch still learn what became of it.
+    mutating func noteEnded(_ reservation: Reservation) {
+        facts[reservation.id] = ReservationFacts(id: reservation.id, user: reservation.userID, status: reservation.status)
     }
 
     /// Moves the changes just made to map `slot` into the undo log.
-    private mutating func flush(_ slot: Int) {
+    mutating func flush(_ slot: Int) {
         for change in scratch { log.append((slot, change)) }
         scratch.removeAll(keepingCapacity: true)
     }

@@ -82,6 +82,8 @@ extension CatalogueStore {
         public let free: Int
         public let held: Int
         public let sold: Int
+        /// True once the date is cancelled (off sale; its seats were released and refunded).
+        public let cancelled: Bool
     }
 
     /// Creates a concert (and, by the schema's trigger, its waiting room). With an external key
@@ -168,21 +170,21 @@ extension CatalogueStore {
     public func dateCounts(of concerts: [ConcertID], now: Date) async throws -> [ConcertID: [DateCounts]] {
         let rows = try await client.fetch(
             """
-            SELECT s.concert_id, to_char(s.date, 'YYYY-MM-DD'),
+            SELECT s.concert_id, to_char(s.date, 'YYYY-MM-DD'), s.cancelled_at IS NOT NULL,
                 count(seats.number) FILTER (WHERE seats.state = 'free' OR (seats.state = 'held' AND seats.hold_deadline <= \(now))),
                 count(seats.number) FILTER (WHERE seats.state = 'held' AND seats.hold_deadline > \(now)),
                 count(seats.number) FILTER (WHERE seats.state = 'sold')
             FROM schedules s LEFT JOIN seats ON seats.schedule_id = s.id
             WHERE s.concert_id = ANY(\(concerts.map(\.rawValue)))
-            GROUP BY s.concert_id, s.date ORDER BY s.concert_id, s.date
+            GROUP BY s.concert_id, s.date, s.cancelled_at ORDER BY s.concert_id, s.date
             """,
             logger: logger
         )
         var counts: [ConcertID: [DateCounts]] = [:]
         for row in rows {
-            let (concert, date, free, held, sold) = try row.decode((Int64, String, Int, Int, Int).self)
+            let (concert, date, cancelled, free, held, sold) = try row.decode((Int64, String, Bool, Int, Int, Int).self)
             guard let concert = ConcertID(concert), let date = ScheduleDate(date) else { continue }
-            counts[concert, default: []].append(DateCounts(date: date, free: free, held: held, sold: sold))
+            counts[concert, default: []].append(DateCounts(date: date, free: free, held: held, sold: sold, cancelled: cancelled))
         }
         return counts
     }

@@ -93,14 +93,14 @@ public struct CatalogueStore: Sendable {
         return false
     }
 
-    /// Dates from `today` on with at least one free seat (a hold past its deadline counts as free).
+    /// Dates from `today` on, not cancelled, with at least one free seat (a hold past its deadline counts as free).
     public func availableDates(of concert: ConcertID, from today: ScheduleDate, now: Date) async throws -> [AvailableDate] {
         var dates: [AvailableDate] = []
         let rows = try await client.fetch(
             """
             SELECT to_char(s.date, 'YYYY-MM-DD'), count(*)
             FROM schedules s JOIN seats ON seats.schedule_id = s.id
-            WHERE s.concert_id = \(concert.rawValue) AND s.date >= \(today.description)::date
+            WHERE s.concert_id = \(concert.rawValue) AND s.date >= \(today.description)::date AND s.cancelled_at IS NULL
               AND (seats.state = 'free' OR (seats.state = 'held' AND seats.hold_deadline <= \(now)))
             GROUP BY s.date ORDER BY s.date
             """,
@@ -112,10 +112,13 @@ public struct CatalogueStore: Sendable {
         return dates
     }
 
-    /// The free seats of one schedule, or `nil` when the concert does not play that day.
+    /// The free seats of one schedule, or `nil` when the concert does not play that day (or the date is cancelled).
     public func freeSeats(of schedule: ScheduleKey, now: Date) async throws -> [FreeSeat]? {
         let scheduleRows = try await client.fetch(
-            "SELECT id FROM schedules WHERE concert_id = \(schedule.concertID.rawValue) AND date = \(schedule.date.description)::date",
+            """
+            SELECT id FROM schedules
+            WHERE concert_id = \(schedule.concertID.rawValue) AND date = \(schedule.date.description)::date AND cancelled_at IS NULL
+            """,
             logger: logger
         )
         var scheduleID: Int64?

@@ -4,7 +4,7 @@ extension Migration {
     /// Every migration of the schema, oldest first. Never edit one that has shipped: add a new one.
     public static let all: [Migration] = [
         catalogue, wallets, waitingRoom, commandsAndDeadLetters, queueSequences, setBasedWrites, liveHoldsByDeadline, staleWriteRefusal,
-        unknownOutcomeBound, consoleSessionRevocations, onSale, preQueueDraw, reservationsBySeat,
+        unknownOutcomeBound, consoleSessionRevocations, onSale, preQueueDraw, reservationsBySeat, boxOffice,
     ]
 
     /// Concerts, their dated schedules, seats, reservations and payments.
@@ -334,6 +334,37 @@ extension Migration {
         name: "reservations by seat",
         statements: [
             "CREATE INDEX reservations_by_seat ON reservations (schedule_id, seat_number)"
+        ]
+    )
+
+    /// A box office: a reservation of several seats (each with the price it was made at; the
+    /// first seat stays in `seat_number`, so that the one-live-per-seat index and the seat's
+    /// foreign key keep holding for it), holds let go (`released`), refunds (one per reservation,
+    /// a ledger entry each), and dates cancelled.
+    static let boxOffice = Migration(
+        version: 14,
+        name: "several seats, releases, refunds, cancelled dates",
+        statements: [
+            "ALTER TABLE reservations ADD COLUMN seat_numbers integer[], ADD COLUMN seat_prices bigint[]",
+            "ALTER TABLE reservations DROP CONSTRAINT reservations_status_check",
+            "ALTER TABLE reservations ADD CONSTRAINT reservations_status_check CHECK (status IN ('held', 'paid', 'expired', 'released', 'refunded'))",
+            """
+            CREATE TABLE refunds (
+                reservation_id uuid PRIMARY KEY REFERENCES reservations (id),
+                id uuid NOT NULL UNIQUE,
+                user_id text NOT NULL,
+                amount bigint NOT NULL CHECK (amount > 0),
+                refunded_at timestamptz NOT NULL
+            )
+            """,
+            "ALTER TABLE wallet_ledger DROP CONSTRAINT wallet_ledger_kind_check",
+            "ALTER TABLE wallet_ledger ADD CONSTRAINT wallet_ledger_kind_check CHECK (kind IN ('charge', 'payment', 'refund'))",
+            "ALTER TABLE wallet_ledger ADD COLUMN reservation_id uuid",
+            // A cancelled date's refunds share its command: one entry per reservation instead.
+            "DROP INDEX wallet_ledger_command",
+            "CREATE UNIQUE INDEX wallet_ledger_command ON wallet_ledger (command_id) WHERE command_id IS NOT NULL AND kind <> 'refund'",
+            "CREATE UNIQUE INDEX wallet_ledger_refund ON wallet_ledger (reservation_id) WHERE kind = 'refund'",
+            "ALTER TABLE schedules ADD COLUMN cancelled_at timestamptz",
         ]
     )
 }

@@ -66,34 +66,75 @@ extension PartitionStore {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
-    /// New statuses of reservations made before the batch. Each leaves `held` (to `paid` or
-    /// `expired`); one that is no longer held refuses the whole statement.
+    /// New statuses of reservations made before the batch. Each states the status it leaves
+    /// (held or paid); one that is not in it refuses the whole statement.
     struct StatusChanges: PostgresPreparedStatement {
         static let sql = """
             WITH changed AS (
                 UPDATE reservations r SET status = v.status, updated_at = now()
-                FROM unnest($1::uuid[], $2::text[]) AS v(id, status)
-                WHERE r.id = v.id AND r.status = 'held'
+                FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, status, expected)
+                WHERE r.id = v.id AND r.status = v.expected
                 RETURNING 1
             )
             SELECT CASE WHEN (SELECT count(*) FROM changed) = cardinality($1::uuid[]) THEN 0
-                ELSE concert_refuse_stale_write('a reservation is no longer held') END
+                ELSE concert_refuse_stale_write('a reservation is not in the status expected') END
             """
         typealias Row = Int64
-        let changes: [(key: UUID, value: Reservation.Status)]
+        let changes: [(id: UUID, from: Reservation.Status, to: Reservation.Status)]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(changes.map(\.key))
-            bindings.append(changes.map(\.value.rawValue))
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(changes.map(\.id))
+            bindings.append(changes.map(\.to.rawValue))
+            bindings.append(changes.map(\.from.rawValue))
             return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
-    /// Everything else a batch writes, in one statement: new reservations, seats, payments, ended
-    /// tokens and every outcome (`completed_at` = when the statement was written: one batch's
+    /// Refunds' credits: each wallet credited the sum of its refunds in one update, and a ledger
+    /// entry per refunded reservation with the balance after it (in the batch's order). A wallet
+    /// missing refuses the statement; a reservation refunded before breaks the ledger's
+    /// one-refund-per-reservation index (a conflict: decided again from storage).
+    struct Credits: PostgresPreparedStatement {
+        static let sql = """
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::uuid[]) WITH ORDINALITY AS i(user_id, amount, reservation_id, refund_id, n)
+            ), totals AS (
+                SELECT user_id, sum(amount)::bigint AS total FROM input GROUP BY user_id
+            ), credited AS (
+                UPDATE wallets w SET balance = w.balance + t.total, updated_at = now()
+                FROM totals t WHERE w.user_id = t.user_id
+                RETURNING w.user_id, w.balance
+            ), entries AS (
+                INSERT INTO wallet_ledger (user_id, amount, balance_after, kind, command_id, reservation_id)
+                SELECT i.user_id, i.amount,
+                    c.balance - coalesce(sum(i.amount) OVER (PARTITION BY i.user_id ORDER BY i.n ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0)::bigint,
+                    'refund', i.refund_id, i.reservation_id
+                FROM input i JOIN credited c ON c.user_id = i.user_id
+                RETURNING 1
+            )
+            SELECT CASE WHEN (SELECT count(*) FROM entries) = cardinality($1::text[]) THEN 0
+                ELSE concert_refuse_stale_write('a refunded wallet is missing') END
+            """
+        typealias Row = Int64
+        let refunds: [RefundReceipt]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(refunds.map(\.userId.rawValue))
+            bindings.append(refunds.map(\.amount.amount))
+            bindings.append(refunds.map(\.reservationId))
+            bindings.append(refunds.map(\.refundId))
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+
+    /// Everything else a batch writes, in one statement: new reservations, seats, payments,
+    /// refunds, cancelled dates, ended tokens and every outcome (`completed_at` = when the statement was written: one batch's
     /// outcomes share it, which is how the console tells a partition's last batch size).
     ///
     /// Every seat row states the occupant it expects (the one memory saw before the batch), and
@@ -102,8 +143,10 @@ extension PartitionStore {
     struct Write: PostgresPreparedStatement {
         static let sql = """
             WITH new_reservations AS (
-                INSERT INTO reservations (id, schedule_id, seat_number, user_id, price, status, held_until)
-                SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
+                INSERT INTO reservations (id, schedule_id, seat_number, seat_numbers, seat_prices, user_id, price, status, held_until)
+                SELECT id, schedule_id, seat_number, seats::integer[], prices::bigint[], user_id, price, status, held_until
+                FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $31::text[], $32::text[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
+                    AS v(id, schedule_id, seat_number, seats, prices, user_id, price, status, held_until)
                 RETURNING 1
             ), seat_rows AS (
                 UPDATE seats s SET state = v.state, holder = NULLIF(v.holder, ''), reservation_id = NULLIF(v.reservation, '')::uuid,
@@ -116,6 +159,14 @@ extension PartitionStore {
             ), new_payments AS (
                 INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at)
                 SELECT * FROM unnest($14::uuid[], $15::uuid[], $16::text[], $17::bigint[], $18::bigint[], $19::timestamptz[])
+                RETURNING 1
+            ), new_refunds AS (
+                INSERT INTO refunds (reservation_id, id, user_id, amount, refunded_at)
+                SELECT * FROM unnest($33::uuid[], $34::uuid[], $35::text[], $36::bigint[], $37::timestamptz[])
+                RETURNING 1
+            ), cancelled AS (
+                UPDATE schedules s SET cancelled_at = now() FROM unnest($38::bigint[]) AS v(id)
+                WHERE s.id = v.id AND s.cancelled_at IS NULL
                 RETURNING 1
             ), ended_tokens AS (
                 UPDATE queue_tokens t SET state = 'expired'
@@ -136,7 +187,8 @@ extension PartitionStore {
                 WHEN (SELECT count(*) FROM seat_rows) <> cardinality($8::bigint[]) THEN concert_refuse_stale_write('a seat has another occupant')
                 WHEN (SELECT count(*) FROM outcomes) <> cardinality($22::uuid[]) THEN concert_refuse_stale_write('a command was answered already')
                 ELSE (SELECT count(*) FROM new_reservations) + (SELECT count(*) FROM seat_rows) + (SELECT count(*) FROM new_payments)
-                    + (SELECT count(*) FROM ended_tokens) + (SELECT count(*) FROM outcomes)
+                    + (SELECT count(*) FROM new_refunds) + (SELECT count(*) FROM cancelled) + (SELECT count(*) FROM ended_tokens)
+                    + (SELECT count(*) FROM outcomes)
             END
             """
         typealias Row = Int64
@@ -145,11 +197,11 @@ extension PartitionStore {
         let scheduleIDs: [ScheduleKey: Int64]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 30)
+            var bindings = PostgresBindings(capacity: 38)
             let reservations = writes.newReservations
             bindings.append(reservations.map(\.id))
             bindings.append(reservations.map { scheduleIDs[$0.schedule] ?? 0 })
-            bindings.append(reservations.map { Int64($0.seat.rawValue) })
+            bindings.append(reservations.map { Int64($0.seats[0].number.rawValue) })
             bindings.append(reservations.map(\.userID.rawValue))
             bindings.append(reservations.map(\.price.amount))
             bindings.append(reservations.map(\.status.rawValue))
@@ -185,6 +237,17 @@ extension PartitionStore {
             bindings.append(outcomes.map { $0.failure?.rawValue ?? "" })
             bindings.append(outcomes.map(\.envelope.submittedAt))
             bindings.append(seats.map { $0.expected?.lowercasedString ?? "" })
+            // Several seats a reservation: PostgreSQL's arrays of arrays must be rectangular, so each as the text of an array.
+            bindings.append(reservations.map { "{" + $0.seats.map { String($0.number.rawValue) }.joined(separator: ",") + "}" })
+            bindings.append(reservations.map { "{" + $0.seats.map { String($0.price.amount) }.joined(separator: ",") + "}" })
+
+            let refunds = writes.refunds
+            bindings.append(refunds.map(\.reservationId))
+            bindings.append(refunds.map(\.refundId))
+            bindings.append(refunds.map(\.userId.rawValue))
+            bindings.append(refunds.map(\.amount.amount))
+            bindings.append(refunds.map(\.refundedAt))
+            bindings.append(writes.cancelledSchedules.map { scheduleIDs[$0] ?? 0 })
             return bindings
         }
 

@@ -43,16 +43,18 @@ public struct PartitionStore: Sendable {
     public func loadSchedules(_ keys: [ScheduleKey]) async throws -> [ScheduleKey: (id: Int64, seats: SeatMap)] {
         guard !keys.isEmpty else { return [:] }
         var ids: [Int64: ScheduleKey] = [:]
+        var cancelled: Set<Int64> = []
         let found = try await connection.fetch(
             """
-            SELECT s.id, s.concert_id, to_char(s.date, 'YYYY-MM-DD') FROM schedules s
+            SELECT s.id, s.concert_id, to_char(s.date, 'YYYY-MM-DD'), s.cancelled_at IS NOT NULL FROM schedules s
             JOIN unnest(\(keys.map(\.concertID.rawValue))::bigint[], \(keys.map(\.date.description))::date[]) AS k(concert_id, date)
               ON s.concert_id = k.concert_id AND s.date = k.date
             """,
             logger: logger
         )
-        for (id, concert, date) in try found.map({ try $0.decode((Int64, Int64, String).self) }) {
+        for (id, concert, date, isCancelled) in try found.map({ try $0.decode((Int64, Int64, String, Bool).self) }) {
             if let concert = ConcertID(concert), let date = ScheduleDate(date) { ids[id] = ScheduleKey(concertID: concert, date: date) }
+            if isCancelled { cancelled.insert(id) }
         }
         guard !ids.isEmpty else { return [:] }
         let scheduleIDs = Array(ids.keys)
@@ -100,24 +102,34 @@ public struct PartitionStore: Sendable {
         var reservations: [Int64: [Reservation]] = [:]
         let reservationRows = try await connection.fetch(
             """
-            SELECT schedule_id, id, seat_number, user_id, price, status, held_until FROM reservations
-            WHERE schedule_id = ANY(\(scheduleIDs)) AND status IN ('held', 'paid')
+            SELECT schedule_id, id, coalesce(seat_numbers, ARRAY[seat_number]), coalesce(seat_prices, ARRAY[price]), user_id, status, held_until
+            FROM reservations WHERE schedule_id = ANY(\(scheduleIDs)) AND status IN ('held', 'paid')
             """,
             logger: logger
         )
         for row in reservationRows {
-            let (schedule, id, seat, user, price, status, heldUntil) = try row.decode((Int64, UUID, Int, String, Int64, String, Date).self)
-            guard let key = ids[schedule], let seat = SeatNumber(seat), let user = UserID(user), let status = Reservation.Status(rawValue: status)
+            let (schedule, id, numbers, prices, user, status, heldUntil) = try row.decode((Int64, UUID, [Int32], [Int64], String, String, Date).self)
+            guard let key = ids[schedule], let user = UserID(user), let status = Reservation.Status(rawValue: status), numbers.count == prices.count
             else {
                 continue
             }
+            let seats = zip(numbers, prices).compactMap { number, price in
+                SeatNumber(Int(number)).map { Reservation.Seat(number: $0, price: Won(price)) }
+            }
             reservations[schedule, default: []].append(
-                Reservation(id: id, schedule: key, seat: seat, userID: user, price: Won(price), status: status, heldUntil: heldUntil)
+                Reservation(id: id, schedule: key, seats: seats, userID: user, status: status, heldUntil: heldUntil)
             )
         }
         var loaded: [ScheduleKey: (id: Int64, seats: SeatMap)] = [:]
         for (id, key) in ids {
-            loaded[key] = (id, SeatMap(schedule: key, seats: seats[id] ?? [], reservations: reservations[id] ?? [], rows: rows[id] ?? []))
+            let map = SeatMap(
+                schedule: key,
+                seats: seats[id] ?? [],
+                reservations: reservations[id] ?? [],
+                rows: rows[id] ?? [],
+                cancelled: cancelled.contains(id)
+            )
+            loaded[key] = (id, map)
         }
         return loaded
     }
@@ -163,14 +175,15 @@ public struct PartitionStore: Sendable {
 
     /// Writes a batch: status changes of older reservations first (a lapsed hold must stop being
     /// live before a new hold takes its seat, and PostgreSQL does not order the parts of one
-    /// statement), then new reservations, seats, payments, ended tokens and every outcome in one
-    /// statement. Outcomes get `completed_at` = the moment their statement was written (the same for a whole batch).
+    /// statement), then refunds' credits, then new reservations, seats, payments, refunds, ended
+    /// tokens, cancelled dates and every outcome in one statement. Outcomes get `completed_at` = the moment their statement was written (the same for a whole batch).
     public func write(_ writes: PartitionWrites, seats: [SeatRow], scheduleIDs: [ScheduleKey: Int64]) async throws {
         for map in writes.seatMaps { try await setSeats(map) }
         for map in writes.prices { try await setPrices(map) }
         if !writes.statusChanges.isEmpty {
-            try await connection.run(StatusChanges(changes: Array(writes.statusChanges)), logger: logger)
+            try await connection.run(StatusChanges(changes: writes.statusChanges.map { ($0.key, $0.value.from, $0.value.to) }), logger: logger)
         }
+        if !writes.refunds.isEmpty { try await connection.run(Credits(refunds: writes.refunds), logger: logger) }
         try await connection.run(Write(writes: writes, seats: seats, scheduleIDs: scheduleIDs), logger: logger)
     }
 
@@ -248,7 +261,7 @@ public struct PartitionStore: Sendable {
 
     static func state(of reservation: Reservation?) -> String {
         switch reservation?.status {
-        case nil, .expired?: "free"
+        case nil, .expired?, .released?, .refunded?: "free"
         case .held?: "held"
         case .paid?: "sold"
         }

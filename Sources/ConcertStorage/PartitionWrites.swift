@@ -11,14 +11,19 @@ public struct PartitionWrites: Sendable {
     /// Reservations made in this batch, in order, with their latest status.
     public private(set) var newReservations: [Reservation] = []
     private var newIndex: [UUID: Int] = [:]
-    /// Status changes of reservations made before this batch.
-    public private(set) var statusChanges: [UUID: Reservation.Status] = [:]
+    /// Status changes of reservations made before this batch: the status they must have (held or
+    /// paid) and the one they get.
+    public private(set) var statusChanges: [UUID: (from: Reservation.Status, to: Reservation.Status)] = [:]
     /// Seats whose row must be written.
     public private(set) var touchedSeats: [ScheduleKey: Set<SeatNumber>] = [:]
     /// Payments: the receipt and who paid.
     public private(set) var payments: [(receipt: PaymentReceipt, user: UserID)] = []
+    /// Refunds: each credits its user's wallet once.
+    public private(set) var refunds: [RefundReceipt] = []
     /// Queue tokens a payment ended: (concert, user).
     public private(set) var endedTokens: [(concert: ConcertID, user: UserID)] = []
+    /// Dates cancelled.
+    public private(set) var cancelledSchedules: [ScheduleKey] = []
     /// Dates given new seats (written before the rest, in their own statements).
     public private(set) var seatMaps: [Command.SetSeatMap] = []
     /// Dates in use given new prices (written like `seatMaps`).
@@ -36,14 +41,20 @@ public struct PartitionWrites: Sendable {
                 newIndex[reservation.id] = newReservations.count
                 newReservations.append(reservation)
                 touch(reservation)
-            case .expire(let reservation):
-                setStatus(reservation, .expired)
+            case .end(let reservation):
+                setStatus(reservation, from: .held, to: reservation.status)
                 touch(reservation)
             case .sell(let reservation, let receipt):
-                setStatus(reservation, .paid)
+                setStatus(reservation, from: .held, to: .paid)
                 touch(reservation)
                 payments.append((receipt, reservation.userID))
                 endedTokens.append((reservation.schedule.concertID, reservation.userID))
+            case .refund(let reservation, let receipt):
+                setStatus(reservation, from: .paid, to: .refunded)
+                touch(reservation)
+                refunds.append(receipt)
+            case .cancel(let schedule):
+                cancelledSchedules.append(schedule)
             case .setSeats(let map):
                 seatMaps.append(map)
             case .setPrices(let map):
@@ -65,15 +76,18 @@ public struct PartitionWrites: Sendable {
         return holds
     }
 
-    private mutating func setStatus(_ reservation: Reservation, _ status: Reservation.Status) {
+    /// A reservation of this batch is inserted with its final status; an older one changes from
+    /// the status it had before the batch (a second change in one batch keeps the first's).
+    private mutating func setStatus(_ reservation: Reservation, from old: Reservation.Status, to status: Reservation.Status) {
         if let position = newIndex[reservation.id] {
             newReservations[position].status = status
         } else {
-            statusChanges[reservation.id] = status
+            let from = statusChanges[reservation.id]?.from ?? old
+            statusChanges[reservation.id] = (from, status)
         }
     }
 
     private mutating func touch(_ reservation: Reservation) {
-        touchedSeats[reservation.schedule, default: []].insert(reservation.seat)
+        touchedSeats[reservation.schedule, default: []].formUnion(reservation.seatNumbers)
     }
 }

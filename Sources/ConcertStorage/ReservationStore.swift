@@ -17,23 +17,25 @@ public struct ReservationStore: Sendable {
     public func find(_ id: UUID) async throws -> Reservation? {
         let rows = try await client.fetch(
             """
-            SELECT s.concert_id, to_char(s.date, 'YYYY-MM-DD'), r.seat_number, r.user_id, r.price, r.status, r.held_until
+            SELECT s.concert_id, to_char(s.date, 'YYYY-MM-DD'), coalesce(r.seat_numbers, ARRAY[r.seat_number]),
+                coalesce(r.seat_prices, ARRAY[r.price]), r.user_id, r.status, r.held_until
             FROM reservations r JOIN schedules s ON s.id = r.schedule_id WHERE r.id = \(id)
             """,
             logger: logger
         )
-        for (concert, date, seat, user, price, status, heldUntil) in try (rows).map({
-            try $0.decode((Int64, String, Int, String, Int64, String, Date).self)
+        for (concert, date, numbers, prices, user, status, heldUntil) in try (rows).map({
+            try $0.decode((Int64, String, [Int32], [Int64], String, String, Date).self)
         }) {
-            guard let concert = ConcertID(concert), let date = ScheduleDate(date), let seat = SeatNumber(seat), let user = UserID(user),
-                let status = Reservation.Status(rawValue: status)
+            guard let concert = ConcertID(concert), let date = ScheduleDate(date), let user = UserID(user),
+                let status = Reservation.Status(rawValue: status), numbers.count == prices.count
             else { continue }
             return Reservation(
                 id: id,
                 schedule: ScheduleKey(concertID: concert, date: date),
-                seat: seat,
+                seats: zip(numbers, prices).compactMap { number, price in
+                    SeatNumber(Int(number)).map { Reservation.Seat(number: $0, price: Won(price)) }
+                },
                 userID: user,
-                price: Won(price),
                 status: status,
                 heldUntil: heldUntil
             )

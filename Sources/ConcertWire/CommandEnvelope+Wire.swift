@@ -35,9 +35,9 @@ extension CommandEnvelope {
         var reader = JSONByteReader(body)
         guard reader.expect(#"{"id":"#), let id = reader.uuid(),
             reader.expect(#","partitionKey":"#), let partitionKey = reader.string(),
-            reader.expect(#","payload":"#), let command = readWrittenPayload(&reader),
+            reader.expect(#","payload":"#), let payload = readWrittenPayload(&reader),
             reader.expect(#","submittedAt":"#), let submittedAt = reader.time(),
-            reader.expect(#","type":"#), reader.string() == command.type.rawValue,
+            reader.expect(#","type":"#), let type = reader.string().flatMap(CommandType.init), let command = payload.command(of: type),
             reader.expect(#","userId":"#), let userId = reader.string().flatMap(UserID.init),
             reader.expect(#","version":"#), reader.integer() == Int64(currentVersion),
             reader.expect("}"), reader.atEnd
@@ -45,19 +45,40 @@ extension CommandEnvelope {
         return CommandEnvelope(id: id, userId: userId, partitionKey: partitionKey, command: command, submittedAt: submittedAt)
     }
 
-    /// The payload as `payloadJSON` writes it; which command it is shows in its first member.
-    private static func readWrittenPayload(_ reader: inout JSONByteReader) -> Command? {
+    /// A payload as `payloadJSON` writes it, before the envelope's `type` (which comes after it)
+    /// says which command it is.
+    private enum WrittenPayload {
+        case reserve(Command.ReserveSeat)
+        case schedule(ConcertID, ScheduleDate)
+        case reservation(UUID)
+        case holds([Command.ExpireHold.Holds])
+
+        func command(of type: CommandType) -> Command? {
+            switch (self, type) {
+            case (.reserve(let reserve), .reserveSeat): .reserveSeat(reserve)
+            case (.schedule(let concert, let date), .cancelDate): .cancelDate(.init(concertId: concert, date: date))
+            case (.reservation(let id), .pay): .pay(.init(reservationId: id))
+            case (.reservation(let id), .release): .release(.init(reservationId: id))
+            case (.reservation(let id), .refund): .refund(.init(reservationId: id))
+            case (.holds(let holds), .expireHold): .expireHold(.init(holds: holds))
+            default: nil
+            }
+        }
+    }
+
+    /// The payload as `payloadJSON` writes it; which shape it is shows in its first members.
+    private static func readWrittenPayload(_ reader: inout JSONByteReader) -> WrittenPayload? {
         if reader.expect(#"{"concertId":"#) {
             guard let concert = reader.integer().flatMap(ConcertID.init),
-                reader.expect(#","date":"#), let date = reader.string().flatMap(ScheduleDate.init),
-                reader.expect(#","seatNumber":"#), let seat = reader.integer().flatMap({ SeatNumber(Int($0)) }),
-                reader.expect("}")
+                reader.expect(#","date":"#), let date = reader.string().flatMap(ScheduleDate.init)
             else { return nil }
-            return .reserveSeat(.init(concertId: concert, date: date, seatNumber: seat))
+            if reader.expect("}") { return .schedule(concert, date) }
+            guard let selection = readWrittenSelection(&reader), reader.expect("}") else { return nil }
+            return .reserve(.init(concertId: concert, date: date, selection: selection))
         }
         if reader.expect(#"{"reservationId":"#) {
             guard let reservation = reader.uuid(), reader.expect("}") else { return nil }
-            return .pay(.init(reservationId: reservation))
+            return .reservation(reservation)
         }
         guard reader.expect(#"{"holds":["#) else { return nil }
         var holds: [Command.ExpireHold.Holds] = []
@@ -78,7 +99,45 @@ extension CommandEnvelope {
             guard reader.expect("]") else { return nil }
         }
         guard reader.expect("}") else { return nil }
-        return .expireHold(.init(holds: holds))
+        return .holds(holds)
+    }
+
+    /// A reservation's seats after its concert and date: `seatNumber`, `seatNumbers`, or a
+    /// best-available request (`maxPrice`, `quantity`, `section`, `together`, in that order).
+    private static func readWrittenSelection(_ reader: inout JSONByteReader) -> Command.ReserveSeat.Selection? {
+        if reader.expect(#","seatNumber":"#) {
+            return reader.integer().flatMap { SeatNumber(Int($0)) }.map { .seats([$0]) }
+        }
+        if reader.expect(#","seatNumbers":["#) {
+            var seats: [SeatNumber] = []
+            repeat {
+                guard let seat = reader.integer().flatMap({ SeatNumber(Int($0)) }) else { return nil }
+                seats.append(seat)
+            } while reader.expect(",")
+            guard reader.expect("]"), !seats.isEmpty, Set(seats).count == seats.count else { return nil }
+            return .seats(seats)
+        }
+        var maxPrice: Won?
+        if reader.expect(#","maxPrice":"#) {
+            guard let price = reader.integer() else { return nil }
+            maxPrice = Won(price)
+        }
+        guard reader.expect(#","quantity":"#), let quantity = reader.integer(), quantity > 0 else { return nil }
+        var section: String?
+        if reader.expect(#","section":"#) {
+            guard let name = reader.string() else { return nil }
+            section = name
+        }
+        guard reader.expect(#","together":"#) else { return nil }
+        let together: Bool
+        if reader.expect("true") {
+            together = true
+        } else if reader.expect("false") {
+            together = false
+        } else {
+            return nil
+        }
+        return .best(SeatMap.Request(quantity: Int(quantity), section: section, maxPrice: maxPrice, together: together))
     }
 
     static func describe(_ error: DecodingError) -> String {
@@ -115,7 +174,24 @@ extension CommandEnvelope {
         case .reserveSeat(let reserve):
             payload.add("concertId", reserve.concertId.rawValue)
             payload.add("date", reserve.date.description)
-            payload.add("seatNumber", Int64(reserve.seatNumber.rawValue))
+            switch reserve.selection {
+            case .seats(let numbers) where numbers.count == 1:
+                payload.add("seatNumber", Int64(numbers[0].rawValue))
+            case .seats(let numbers):
+                payload.add("seatNumbers", json: "[" + numbers.map { String($0.rawValue) }.joined(separator: ",") + "]")
+            case .best(let request):
+                if let maxPrice = request.maxPrice { payload.add("maxPrice", maxPrice.amount) }
+                payload.add("quantity", Int64(request.quantity))
+                if let section = request.section { payload.add("section", section) }
+                payload.add("together", json: request.together ? "true" : "false")
+            }
+        case .cancelDate(let cancel):
+            payload.add("concertId", cancel.concertId.rawValue)
+            payload.add("date", cancel.date.description)
+        case .release(let release):
+            payload.add("reservationId", release.reservationId)
+        case .refund(let refund):
+            payload.add("reservationId", refund.reservationId)
         case .pay(let pay):
             payload.add("reservationId", pay.reservationId)
         case .expireHold(let expire):

@@ -89,12 +89,12 @@ struct DeadLetterTests {
                     mandatory: true
                 )
                 let unknown =
-                    #"{"id":"\#(UUID())","type":"Refund","version":1,"userId":"eve","partitionKey":"x","payload":{},"submittedAt":"2026-11-25T00:00:00Z"}"#
+                    #"{"id":"\#(UUID())","type":"Teleport","version":1,"userId":"eve","partitionKey":"x","payload":{},"submittedAt":"2026-11-25T00:00:00Z"}"#
                 try await harness.broker.publish(
                     exchange: PipelineTopology.commandsExchange,
                     routingKey: PipelineTopology.partitionRoutingKey(partition),
                     body: Array(unknown.utf8),
-                    properties: AMQPMessageProperties(messageId: "refund-\(partition)", type: "Refund"),
+                    properties: AMQPMessageProperties(messageId: "teleport-\(partition)", type: "Teleport"),
                     mandatory: true
                 )
             }
@@ -104,7 +104,7 @@ struct DeadLetterTests {
                 return listed.deadLetters.count == partitions * 2
             }
             #expect(listed.deadLetters.filter { $0.reason.hasPrefix("malformed envelope") }.count == partitions)
-            #expect(listed.deadLetters.filter { $0.reason == "unknown command type Refund" }.count == partitions)
+            #expect(listed.deadLetters.filter { $0.reason == "unknown command type Teleport" }.count == partitions)
             #expect(Set(listed.deadLetters.map(\.routingKey)) == Set((0..<partitions).map { "p.\($0)" }))
 
             // Later commands in those partitions still succeed (the buyer's schedule is in one of them).
@@ -124,8 +124,8 @@ struct DeadLetterTests {
             #expect(filtered.deadLetters.allSatisfy { $0.reason.hasPrefix("unknown") })
             let letter = try #require(filtered.deadLetters.first)
             let shown = try await Self.admin(client, .get, "/admin/dead-letters/\(letter.id)").json()
-            #expect(shown["body"]?.string?.contains("Refund") == true)
-            #expect(shown["headers"]?["x-concert-reason"] == "unknown command type Refund")
+            #expect(shown["body"]?.string?.contains("Teleport") == true)
+            #expect(shown["headers"]?["x-concert-reason"] == "unknown command type Teleport")
             #expect(shown["exchange"] == "concert.commands")
 
             let replay = try await Self.admin(client, .post, "/admin/dead-letters/\(letter.id)/replay")

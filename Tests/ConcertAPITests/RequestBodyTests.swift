@@ -48,11 +48,19 @@ import Testing
         #"[1,2,3]"#,
         #""#,
         "{\"concertId\":1,\"date\":\"2026-12\n-24\",\"seatNumber\":17}",
+        #"{"concertId":1,"date":"2026-12-24","seatNumbers":[3,4,5]}"#,
+        #"{"concertId":1,"date":"2026-12-24","quantity":2,"section":"Floor A","maxPrice":150000,"together":false}"#,
+        #"{"concertId":1,"date":"2026-12-24","seatNumber":17,"quantity":2}"#,
     ]
 
     @Test(arguments: reservations)
     func aReservationBodyReadsAsJSONDecoderReadsIt(_ body: String) {
-        let (fast, decoder) = Self.both(body, as: ReserveRequest.self) { "\($0.concertId.value) \($0.date) \($0.seatNumber.value)" }
+        let (fast, decoder) = Self.both(body, as: ReserveRequest.self) { request in
+            let seats = request.seatNumbers.map { $0.map { String($0.value) }.joined(separator: ",") } ?? "-"
+            let best =
+                "\(request.quantity?.value ?? 0) \(request.section ?? "-") \(request.maxPrice?.value ?? 0) \(request.together.map(String.init) ?? "-")"
+            return "\(request.concertId.value) \(request.date) \(request.seatNumber?.value ?? 0) \(seats) \(best)"
+        }
         #expect(fast == decoder, "\(body)")
     }
 
@@ -84,7 +92,7 @@ import Testing
     }
 
     @Test func thePlainFormsAreReadByHand() throws {
-        #expect(ReserveRequest(flat: try #require(FlatJSONObject(Array(Self.reservations[0].utf8))))?.seatNumber.value == 17)
+        #expect(ReserveRequest(flat: try #require(FlatJSONObject(Array(Self.reservations[0].utf8))))?.seatNumber?.value == 17)
         #expect(PayRequest(flat: try #require(FlatJSONObject(Array(#"{"reservationId":"x"}"#.utf8))))?.reservationId == "x")
         #expect(IssueTokenRequest(flat: try #require(FlatJSONObject(Array(#"{"concertId":3}"#.utf8))))?.concertId.value == 3)
         // Forms left to JSONDecoder.

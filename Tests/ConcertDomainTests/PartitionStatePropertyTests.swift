@@ -3,243 +3,199 @@ import Foundation
 import Testing
 
 /// Random command sequences, in random batches, against the partition's state machine driven as a
-/// worker drives it (debits deferred, batches committed, rolled back or forgotten and reloaded),
-/// and against a naive reference that applies each command on the spot with the rules of the
-/// design. Every outcome must be the same, and the invariants must hold throughout.
+/// worker drives it (debits deferred, an operator's command alone, batches committed, rolled back
+/// or forgotten and reloaded), and against a naive reference (`BoxOfficeReference`) that applies
+/// each command on the spot with the rules of the design, scanning everything. Every outcome —
+/// its code, the seats a reservation got, the free count a refusal tells — must be the same, and
+/// the invariants must hold throughout: no seat in two live reservations, wallets never negative
+/// and equal to their ledgers, a refund at most once and of exactly what was paid.
 @Suite struct PartitionStatePropertyTests {
     static let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate("2026-12-24")!)
-    static let seats = 5
     static let users = (0..<4).map { UserID("user\($0)")! }
+    /// Section A: rows 1 and 2 of 4 seats at 2 000 (seats 1–8); section B: one row of 5 at 1 000 (9–13).
+    static let layout: [(section: String, row: String, first: Int, count: Int, price: Won)] = [
+        ("A", "1", 1, 4, 2000), ("A", "2", 5, 4, 2000), ("B", "1", 9, 5, 1000),
+    ]
+    static let seatCount = 13
 
-    @Test(arguments: 0..<60)
+    static func price(of seat: Int) -> Won { layout.first { (($0.first)..<($0.first + $0.count)).contains(seat) }!.price }
+
+    @Test(arguments: 0..<80)
     func theStateMachineDecidesAsTheReferenceAndKeepsTheInvariants(seed: UInt64) throws {
         var random = SplitMix64(seed: seed)
-        let limit: Int? = seed % 3 == 0 ? 2 : nil
-        var reference = Reference(limit: limit)
-        var storage = Storage()
+        let limit: Int? = seed % 3 == 0 ? 4 : nil
+        let cancels = seed % 4 == 1
+        var reference = BoxOfficeReference(limit: limit)
+        var storage = StoredBoxOffice()
         var state = PartitionState(settings: .init(holdDuration: 30, maximumSeatsPerUser: limit))
         state.install(Self.schedule, storage.seatMap())
         var now = Date(timeIntervalSince1970: 1_795_600_000)
         var reservations: [UUID] = []
         var paidEver: [UUID: Reservation] = [:]
 
-        for _ in 0..<120 {
+        for _ in 0..<140 {
             now = now.addingTimeInterval(Double(random.next() % 12))
-            let batch = (0..<(Int(random.next() % 8) + 1)).map { _ in Self.randomCommand(&random, known: reservations) }
-            let (referenceBefore, storageBefore) = (reference, storage)
+            let drawn = (0..<(Int(random.next() % 8) + 1)).map { _ in Self.randomCommand(&random, known: reservations, cancels: cancels) }
+            // As the worker does: a batch with an operator's command goes one command at a time.
+            let batches = drawn.contains { $0.command.isApart } ? drawn.map { [$0] } : [drawn]
+            for batch in batches {
+                for command in batch where command.command.type == .reserveSeat { reservations.append(command.id) }
+                let (referenceBefore, storageBefore) = (reference, storage)
+                let outcomes = try Self.decide(batch, state: &state, storage: &storage, now: now)
 
-            // The worker's part: facts for payments, decisions, debits deferred until needed.
-            state.remember(
-                batch.compactMap { command in
-                    guard case .pay(let pay) = command.command, state.reservationsToLookUp(for: [command]).contains(pay.reservationId) else {
-                        return nil
+                // The reference, one command at a time, must have decided the same.
+                for command in batch {
+                    let expected = reference.apply(command, now: now)
+                    let outcome = try #require(outcomes[command.id])
+                    #expect(
+                        outcome.failure == expected.failure,
+                        "command \(command.command) at \(now): \(String(describing: outcome.failure)) vs \(expected)"
+                    )
+                    if case .success(.reservation(let result)) = outcome.result {
+                        #expect(result.seats.map(\.number) == expected.seats, "command \(command.command): got \(result.seats.map(\.number))")
                     }
-                    return storage.facts(pay.reservationId)
+                    if case .freeSeats(let free)? = outcome.detail { #expect(free == expected.free, "free seats told: \(free) vs \(expected)") }
                 }
-            )
-            var outcomes: [UUID: Outcome] = [:]
-            var debits: [PartitionState.Debit] = []
-            func settle() {
-                for debit in debits {
-                    let result = storage.debit(debit.user, debit.amount)
-                    if let outcome = state.completeDebit(debit.commandID, result, now: now) { outcomes[outcome.envelope.id] = outcome }
+                for command in batch {
+                    for effect in outcomes[command.id]?.effects ?? [] { storage.apply(effect) }
                 }
-                debits.removeAll()
-            }
-            for command in batch {
-                if case .reserveSeat = command.command { reservations.append(command.id) }
-                var decision = state.handle(command, now: now)
-                if decision == .awaitingDebits {
-                    settle()
-                    decision = state.handle(command, now: now)
-                }
-                switch decision {
-                case .decided(let outcome): outcomes[command.id] = outcome
-                case .debit(let debit): debits.append(debit)
-                case .awaitingDebits: Issue.record("still waiting after the debits were settled")
-                }
-            }
-            settle()
 
-            // The reference, one command at a time, must have decided the same.
-            for command in batch {
-                let expected = reference.apply(command, now: now)
-                let outcome = try #require(outcomes[command.id])
-                #expect(
-                    outcome.failure == expected,
-                    "command \(command.command) at \(now): \(String(describing: outcome.failure)) vs \(String(describing: expected))"
-                )
-            }
-            for command in batch {
-                for effect in outcomes[command.id]?.effects ?? [] { storage.apply(effect) }
-            }
-
-            // The batch's transaction: committed, rolled back, or its outcome unknown (memory reloaded).
-            switch random.next() % 10 {
-            case 0:
-                state.rollback()
-                reference = referenceBefore
-                storage = storageBefore
-            case 1:
-                state.forgetEverything()
-                state.install(Self.schedule, storage.seatMap())
-            default:
-                state.commit()
-            }
-
-            // Memory agrees with storage, and the invariants hold.
-            let map = try #require(state.seatMap(Self.schedule))
-            #expect(map.reservations == storage.live, "memory and storage disagree")
-            var liveBySeat: [SeatNumber: Int] = [:]
-            for reservation in storage.all.values where reservation.effectiveStatus(at: now) != .expired {
-                liveBySeat[reservation.seat, default: 0] += 1
-            }
-            #expect(liveBySeat.values.allSatisfy { $0 <= 1 }, "a seat with two live reservations")
-            for reservation in storage.all.values where reservation.status == .paid {
-                if let earlier = paidEver[reservation.id] { #expect(earlier == reservation, "a paid reservation changed") }
-                paidEver[reservation.id] = reservation
-                #expect(!map.isFree(reservation.seat, at: now), "a sold seat became free")
-            }
-            #expect(storage.balances.values.allSatisfy { $0 >= 0 }, "a negative balance")
-            if let limit {
-                for user in Self.users { #expect(map.liveSeats(of: user, at: now) <= limit, "more seats than the limit") }
+                // The batch's transaction: committed, rolled back, or its outcome unknown (memory reloaded).
+                switch random.next() % 10 {
+                case 0:
+                    state.rollback()
+                    reference = referenceBefore
+                    storage = storageBefore
+                case 1:
+                    state.forgetEverything()
+                    state.install(Self.schedule, storage.seatMap())
+                default:
+                    state.commit()
+                }
+                try Self.checkInvariants(state: state, storage: storage, paidEver: &paidEver, limit: limit, now: now)
             }
         }
     }
 
-    static func randomCommand(_ random: inout SplitMix64, known: [UUID]) -> CommandEnvelope {
-        let user = users[Int(random.next() % UInt64(users.count))]
+    /// Decides a batch as `BatchStateMachine` does: facts looked up, debits deferred until needed.
+    static func decide(_ batch: [CommandEnvelope], state: inout PartitionState, storage: inout StoredBoxOffice, now: Date) throws -> [UUID: Outcome] {
+        state.remember(state.reservationsToLookUp(for: batch).compactMap { storage.facts($0) })
+        var outcomes: [UUID: Outcome] = [:]
+        var debits: [PartitionState.Debit] = []
+        func settle() {
+            for debit in debits {
+                let result = storage.debit(debit.user, debit.amount)
+                if let outcome = state.completeDebit(debit.commandID, result, now: now) { outcomes[outcome.envelope.id] = outcome }
+            }
+            debits.removeAll()
+        }
+        for command in batch {
+            var decision = state.handle(command, now: now)
+            if decision == .awaitingDebits {
+                settle()
+                decision = state.handle(command, now: now)
+            }
+            switch decision {
+            case .decided(let outcome): outcomes[command.id] = outcome
+            case .debit(let debit): debits.append(debit)
+            case .awaitingDebits: Issue.record("still waiting after the debits were settled")
+            }
+        }
+        settle()
+        return outcomes
+    }
+
+    static func checkInvariants(
+        state: PartitionState,
+        storage: StoredBoxOffice,
+        paidEver: inout [UUID: Reservation],
+        limit: Int?,
+        now: Date
+    ) throws {
+        let map = try #require(state.seatMap(schedule))
+        #expect(map.reservations == storage.live, "memory and storage disagree")
+        var liveBySeat: [SeatNumber: Int] = [:]
+        for reservation in storage.all.values where reservation.effectiveStatus(at: now).isLive {
+            for seat in reservation.seatNumbers { liveBySeat[seat, default: 0] += 1 }
+        }
+        #expect(liveBySeat.values.allSatisfy { $0 <= 1 }, "a seat in two live reservations")
+        for reservation in storage.all.values where reservation.status == .paid || reservation.status == .refunded {
+            if let earlier = paidEver[reservation.id] {
+                #expect(earlier.seats == reservation.seats && earlier.userID == reservation.userID, "a paid reservation changed")
+            }
+            paidEver[reservation.id] = reservation
+            if reservation.status == .paid {
+                #expect(reservation.seatNumbers.allSatisfy { !map.isFree($0, at: now) }, "a sold seat became free")
+            }
+        }
+        for (user, balance) in storage.balances {
+            #expect(balance >= 0, "a negative balance")
+            #expect(balance.amount == storage.ledger[user, default: []].reduce(0) { $0 + $1 }, "\(user)'s wallet differs from its ledger")
+        }
+        for (id, refunds) in storage.refunds {
+            #expect(refunds.count == 1, "reservation \(id) refunded \(refunds.count) times")
+            #expect(refunds.first == storage.paidAmounts[id], "a refund differs from what was paid")
+        }
+        if let limit {
+            for user in users { #expect(map.liveSeats(of: user, at: now) <= limit, "more seats than the limit") }
+        }
+    }
+
+    static func randomCommand(_ random: inout SplitMix64, known: [UUID], cancels: Bool) -> CommandEnvelope {
+        func pick(_ count: Int) -> Int { Int(random.next() % UInt64(count)) }
+        var user = users[pick(users.count)]
+        let knownOrNew = { (random: inout SplitMix64) -> UUID in
+            known.isEmpty || random.next() % 8 == 0 ? UUID() : known[Int(random.next() % UInt64(known.count))]
+        }
         let command: Command
-        switch random.next() % 7 {
+        switch random.next() % 20 {
         case 0, 1, 2:
-            // Seat 6 does not exist.
-            command = .reserveSeat(.init(concertId: schedule.concertID, date: schedule.date, seatNumber: SeatNumber(Int(random.next() % 6) + 1)!))
+            // Seat 14 does not exist.
+            command = .reserveSeat(.init(concertId: schedule.concertID, date: schedule.date, seatNumber: SeatNumber(pick(seatCount + 1) + 1)!))
         case 3, 4:
-            let id = known.isEmpty || random.next() % 8 == 0 ? UUID() : known[Int(random.next() % UInt64(known.count))]
-            command = .pay(.init(reservationId: id))
-        case 5:
-            let ids = known.isEmpty ? [UUID()] : (0..<Int(random.next() % 3 + 1)).map { _ in known[Int(random.next() % UInt64(known.count))] }
+            let seats = Set((0..<(pick(3) + 2)).map { _ in SeatNumber(pick(seatCount + 1) + 1)! })
+            command = .reserveSeat(.init(concertId: schedule.concertID, date: schedule.date, selection: .seats(seats.sorted())))
+        case 5, 6, 7:
+            let section = [nil, nil, "A", "B", "C"][pick(5)]
+            let request = SeatMap.Request(quantity: pick(4) + 1, section: section, maxPrice: pick(4) == 0 ? 1500 : nil, together: pick(3) != 0)
+            command = .reserveSeat(.init(concertId: schedule.concertID, date: schedule.date, selection: .best(request)))
+        case 8, 9, 10, 11:
+            command = .pay(.init(reservationId: knownOrNew(&random)))
+        case 12, 13:
+            command = .release(.init(reservationId: knownOrNew(&random)))
+        case 14:
+            let ids = known.isEmpty ? [UUID()] : (0..<(pick(3) + 1)).map { _ in known[pick(known.count)] }
             command = .expireHold(.init(reservationIds: ids))
+        case 15, 16:
+            command = .refund(.init(reservationId: knownOrNew(&random)))
+            user = .operator
+        case 17 where cancels && pick(12) == 0:
+            command = .cancelDate(.init(concertId: schedule.concertID, date: schedule.date))
+            user = .operator
         default:
-            command = .setSeatMap(random.next() % 2 == 0 ? sameSeatMap : otherLayout)
+            command = .setSeatMap(pick(2) == 0 ? sameSeatMap : otherLayout)
+            user = .operator
         }
         return CommandEnvelope(id: UUID(), userId: user, partitionKey: schedule.partitionKey, command: command, submittedAt: Date())
     }
 
-    /// The schedule's own seats as an operator would send them again (section "Hall", one row a
-    /// seat, seat n at n × 1000): applying it changes no seat, so only the rule that decides it is
-    /// at stake — allowed whatever is held or sold, as it keeps the layout.
-    static let sameSeatMap = seatMap(section: "Hall")
-    /// The same seats and prices in a section of another name: another layout, refused while a
+    /// The schedule's own seats as an operator would send them again: applying it changes no seat,
+    /// so only the rule that decides it is at stake — allowed whatever is held or sold, as it keeps the layout.
+    static let sameSeatMap = seatMap(sections: ["A", "B"])
+    /// The same seats and prices in sections of other names: another layout, refused while a
     /// seat is held or sold. Applied, it changes nothing the model follows (the stored layout
-    /// stays "Hall", as if the operator changed it back at once).
-    static let otherLayout = seatMap(section: "Stalls")
+    /// stays, as if the operator changed it back at once).
+    static let otherLayout = seatMap(sections: ["X", "Y"])
 
-    static func seatMap(section: String) -> Command.SetSeatMap {
+    static func seatMap(sections names: [String]) -> Command.SetSeatMap {
         try! Command.SetSeatMap(
             concertId: schedule.concertID,
             date: schedule.date,
-            sections: [.init(name: section, rows: (1...seats).map { .init(label: "\($0)", seats: 1, price: Won(Int64($0) * 1000)) })]
+            sections: [
+                .init(name: names[0], rows: [.init(label: "1", seats: 4, price: 2000), .init(label: "2", seats: 4, price: 2000)]),
+                .init(name: names[1], rows: [.init(label: "1", seats: 5, price: 1000)]),
+            ]
         )
-    }
-
-    /// What PostgreSQL would hold after the effects: every reservation with its status, and the wallets.
-    struct Storage {
-        var all: [UUID: Reservation] = [:]
-        var balances: [UserID: Won] = Dictionary(
-            uniqueKeysWithValues: PartitionStatePropertyTests.users.enumerated().map { ($1, Won(Int64($0) * 2500)) }
-        )
-
-        var live: [UUID: Reservation] { all.filter { $0.value.status != .expired } }
-
-        func seatMap() -> SeatMap {
-            let seats = (1...PartitionStatePropertyTests.seats).map { number in
-                SeatMap.Seat(
-                    number: SeatNumber(number)!,
-                    price: Won(Int64(number) * 1000),
-                    reservationID: live.values.first { $0.seat.rawValue == number }?.id
-                )
-            }
-            let rows = seats.map { SeatMap.Row(section: "Hall", label: "\($0.number)", first: $0.number, count: 1) }
-            return SeatMap(schedule: PartitionStatePropertyTests.schedule, seats: seats, reservations: Array(live.values), rows: rows)
-        }
-
-        func facts(_ id: UUID) -> PartitionState.ReservationFacts? {
-            all[id].map { PartitionState.ReservationFacts(id: $0.id, user: $0.userID, status: $0.status) }
-        }
-
-        mutating func debit(_ user: UserID, _ amount: Won) -> PartitionState.DebitResult {
-            guard let balance = balances[user], balance >= amount else { return .insufficient }
-            balances[user] = balance - amount
-            return .debited(balanceAfter: balance - amount)
-        }
-
-        mutating func apply(_ effect: Effect) {
-            switch effect {
-            case .hold(let reservation): all[reservation.id] = reservation
-            case .expire(let reservation): all[reservation.id]?.status = .expired
-            case .sell(let reservation, _): all[reservation.id]?.status = .paid
-            case .setSeats, .setPrices: break  // the same seats and prices again: nothing changes
-            }
-        }
-    }
-
-    /// The rules, applied naively: every reservation kept, every check a scan.
-    struct Reference {
-        let limit: Int?
-        var reservations: [UUID: Reservation] = [:]
-        var balances: [UserID: Won] = Dictionary(
-            uniqueKeysWithValues: PartitionStatePropertyTests.users.enumerated().map { ($1, Won(Int64($0) * 2500)) }
-        )
-
-        func live(onSeat seat: SeatNumber, at now: Date) -> Reservation? {
-            reservations.values.first { $0.seat == seat && $0.effectiveStatus(at: now) != .expired }
-        }
-
-        mutating func apply(_ envelope: CommandEnvelope, now: Date) -> FailureCode? {
-            switch envelope.command {
-            case .setSeatMap(let map):
-                // A seat held (even past its deadline, until something expires it) or sold keeps
-                // the date's layout; a map of the same layout changes only prices.
-                if map == PartitionStatePropertyTests.sameSeatMap { return nil }
-                return reservations.values.contains { $0.status != .expired } ? .scheduleInUse : nil
-            case .reserveSeat(let reserve):
-                guard reserve.seatNumber.rawValue <= PartitionStatePropertyTests.seats else { return .seatNotFound }
-                if live(onSeat: reserve.seatNumber, at: now) != nil { return .seatUnavailable }
-                let held = reservations.values.filter { $0.userID == envelope.userId && $0.effectiveStatus(at: now) != .expired }.count
-                if let limit, held >= limit { return .seatLimitReached }
-                for (id, reservation) in reservations where reservation.seat == reserve.seatNumber && reservation.status == .held {
-                    reservations[id]?.status = .expired
-                }
-                reservations[envelope.id] = Reservation(
-                    id: envelope.id,
-                    schedule: PartitionStatePropertyTests.schedule,
-                    seat: reserve.seatNumber,
-                    userID: envelope.userId,
-                    price: Won(Int64(reserve.seatNumber.rawValue) * 1000),
-                    status: .held,
-                    heldUntil: now.addingTimeInterval(30)
-                )
-                return nil
-            case .pay(let pay):
-                guard let reservation = reservations[pay.reservationId] else { return .reservationNotFound }
-                guard reservation.userID == envelope.userId else { return .notReservationOwner }
-                switch reservation.effectiveStatus(at: now) {
-                case .paid: return .alreadyPaid
-                case .expired:
-                    reservations[pay.reservationId]?.status = .expired
-                    return .holdExpired
-                case .held:
-                    guard let balance = balances[envelope.userId], balance >= reservation.price else { return .insufficientBalance }
-                    balances[envelope.userId] = balance - reservation.price
-                    reservations[pay.reservationId]?.status = .paid
-                    return nil
-                }
-            case .expireHold(let expire):
-                for id in expire.reservationIds where reservations[id]?.status == .held { reservations[id]?.status = .expired }
-                return nil
-            }
-        }
     }
 }
 

@@ -141,16 +141,16 @@ struct PartitionStatementTests {
             let eve = try #require(loaded[christmasEve])
             let day = try #require(loaded[christmas])
             for (schedule, id) in [(eve.seats, eve.id), (day.seats, day.id)] {
-                #expect(schedule.seats.count == 300)
+                #expect(schedule.seatCount == 300)
                 for number in 1...300 {
-                    let seat = try #require(schedule.seats[SeatNumber(number)!])
+                    let seat = try #require(schedule.seat(SeatNumber(number)!))
                     #expect(seat.price == Won(Int64(1000 * number) + id))
                 }
             }
-            #expect(eve.seats.seats[SeatNumber(17)!]?.reservationID == held)
-            #expect(eve.seats.seats[SeatNumber(250)!]?.reservationID == paid)
-            #expect(eve.seats.seats.values.filter { $0.reservationID != nil }.count == 2)
-            #expect(day.seats.seats.values.allSatisfy { $0.reservationID == nil })
+            #expect(eve.seats.seat(SeatNumber(17)!)?.reservationID == held)
+            #expect(eve.seats.seat(SeatNumber(250)!)?.reservationID == paid)
+            #expect((1...300).filter { eve.seats.seat(SeatNumber($0)!)?.reservationID != nil }.count == 2)
+            #expect((1...300).allSatisfy { day.seats.seat(SeatNumber($0)!)?.reservationID == nil })
             #expect(Set(eve.seats.reservations.keys) == [held, paid])
             #expect(eve.seats.reservations[paid]?.status == .paid)
         }
@@ -234,7 +234,7 @@ struct PartitionStatementTests {
                 submittedAt: Date()
             )
             try await refused(
-                Outcome(expiry, .success(.none), effects: [.expire(expired)]),
+                Outcome(expiry, .success(.none), effects: [.end(expired)]),
                 seats: [PartitionStore.SeatRow(scheduleID: scheduleID, number: SeatNumber(7)!, reservation: nil, expected: sold)]
             )
 
@@ -255,7 +255,7 @@ struct PartitionStatementTests {
                 command: .reserveSeat(.init(concertId: ConcertID(1)!, date: ScheduleDate(day)!, seatNumber: SeatNumber(9)!)),
                 submittedAt: Date()
             )
-            let result = ReservationResult(hold)
+            let result = ReservationResult(hold, seats: hold.seats.map { SeatResult($0, place: SeatMap.Place(section: nil, row: nil, seat: nil)) })
             try await refused(
                 Outcome(reserve, .success(.reservation(result)), effects: [.hold(hold)]),
                 seats: [PartitionStore.SeatRow(scheduleID: scheduleID, number: SeatNumber(9)!, reservation: hold, expected: UUID())]

@@ -40,8 +40,8 @@ import Testing
 
     @Test func unknownTypesVersionsAndGarbageAreToldApart() {
         var json = String(decoding: envelope.encoded(), as: UTF8.self)
-        #expect(throws: CommandEnvelope.DecodingFailure.unknownType("Refund")) {
-            try CommandEnvelope.decode(Array(json.replacingOccurrences(of: "ReserveSeat", with: "Refund").utf8))
+        #expect(throws: CommandEnvelope.DecodingFailure.unknownType("Teleport")) {
+            try CommandEnvelope.decode(Array(json.replacingOccurrences(of: "ReserveSeat", with: "Teleport").utf8))
         }
         #expect(throws: CommandEnvelope.DecodingFailure.unsupportedVersion(2)) {
             try CommandEnvelope.decode(Array(json.replacingOccurrences(of: #""version":1"#, with: #""version":2"#).utf8))

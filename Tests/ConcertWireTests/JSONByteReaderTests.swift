@@ -90,7 +90,7 @@ import Testing
         let variants = [
             written.replacingOccurrences(of: #"{"id""#, with: #"{ "id""#),
             written.replacingOccurrences(of: #""version":1"#, with: #""version":2"#),
-            written.replacingOccurrences(of: #""type":"ReserveSeat""#, with: #""type":"Refund""#),
+            written.replacingOccurrences(of: #""type":"ReserveSeat""#, with: #""type":"Teleport""#),
             written.replacingOccurrences(of: #""type":"ReserveSeat""#, with: #""type":"Pay""#),
             written.replacingOccurrences(of: #""partitionKey":"1/2026-12-24""#, with: #""partitionKey":"1\/2026-12-24""#),
             written.replacingOccurrences(of: #"T"#, with: #"T"#).replacingOccurrences(of: #":40Z""#, with: #":40.5Z""#),

@@ -8,15 +8,15 @@ import Synchronization
 /// that was never accepted.
 ///
 /// An id is an RFC 9562 version 8 UUID: 48 bits of Unix milliseconds (ids sort by time, which
-/// keeps the commands table's primary key appending), 40 bits of a per-process counter that
-/// starts at a random value, 2 bits naming the command's
+/// keeps the commands table's primary key appending), 38 bits of a per-process counter that
+/// starts at a random value, 4 bits naming the command's
 /// type (so a pending command can be shown with it), and 32 bits of an HMAC-SHA256 over the rest
 /// and the user's id, keyed with a key derived from `CONCERT_TOKEN_SECRET` (shared by every API
 /// process): an id shows as pending only to the user it was minted for. A forged id is found out with probability 1 − 2⁻³²; finding one that
 /// passes would only show its finder a "pending" command that does not exist.
 public struct CommandIDs: Sendable {
     private let key: PreparedHMAC
-    /// The 40 "random" bits: a counter from a random start. They only need to keep ids of one
+    /// The 38 "random" bits: a counter from a random start. They only need to keep ids of one
     /// millisecond apart (the MAC, not these bits, is what cannot be guessed), and reading
     /// randomness from the kernel costs a system call per id.
     private let sequence: Sequence
@@ -32,7 +32,7 @@ public struct CommandIDs: Sendable {
     }
 
     final class Sequence: Sendable {
-        private let next = Atomic<UInt64>(UInt64.random(in: 0..<(1 << 40)))
+        private let next = Atomic<UInt64>(UInt64.random(in: 0..<(1 << 38)))
 
         func take() -> UInt64 { next.add(1, ordering: .relaxed).oldValue }
     }
@@ -42,12 +42,12 @@ public struct CommandIDs: Sendable {
         var bytes = [UInt8](repeating: 0, count: 16)
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
-        // 40 bits in the 4 + 8 + 6 + 6 + 8 + 8 bits around the version, variant and type fields.
+        // 38 bits in the 4 + 8 + 6 + 4 + 8 + 8 bits around the version, variant and type fields.
         let counter = sequence.take()
-        bytes[6] = 0x80 | UInt8(truncatingIfNeeded: counter >> 36) & 0x0F  // version 8
-        bytes[7] = UInt8(truncatingIfNeeded: counter >> 28)
-        bytes[8] = 0x80 | UInt8(truncatingIfNeeded: counter >> 22) & 0x3F  // variant 10
-        bytes[9] = (Self.code(of: type) << 6) | UInt8(truncatingIfNeeded: counter >> 16) & 0x3F
+        bytes[6] = 0x80 | UInt8(truncatingIfNeeded: counter >> 34) & 0x0F  // version 8
+        bytes[7] = UInt8(truncatingIfNeeded: counter >> 26)
+        bytes[8] = 0x80 | UInt8(truncatingIfNeeded: counter >> 20) & 0x3F  // variant 10
+        bytes[9] = (Self.code(of: type) << 4) | UInt8(truncatingIfNeeded: counter >> 16) & 0x0F
         bytes[10] = UInt8(truncatingIfNeeded: counter >> 8)
         bytes[11] = UInt8(truncatingIfNeeded: counter)
         let mac = tag(bytes[0..<12], user: user)
@@ -74,16 +74,20 @@ public struct CommandIDs: Sendable {
     /// The type of the command of an id minted for `user`; `nil` for any other id.
     public func type(of id: UUID, for user: UserID) -> CommandType? {
         guard isGenuine(id, for: user) else { return nil }
-        let code = withUnsafeBytes(of: id.uuid) { $0[9] } >> 6
+        let code = withUnsafeBytes(of: id.uuid) { $0[9] } >> 4
         return CommandType.allCases.first { Self.code(of: $0) == code }
     }
 
+    /// Each type's 4-bit tag (room for 16 types).
     private static func code(of type: CommandType) -> UInt8 {
         switch type {
         case .reserveSeat: 0
         case .pay: 1
         case .expireHold: 2
         case .setSeatMap: 3
+        case .release: 4
+        case .refund: 5
+        case .cancelDate: 6
         }
     }
 

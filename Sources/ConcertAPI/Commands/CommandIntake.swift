@@ -26,7 +26,7 @@ struct CommandIntake: Sendable {
         if let wait, let outcome {
             var response =
                 if let failure = outcome.failure {
-                    try Problem(failure).response(from: request, context: context)
+                    try Problem(failure, detailJSON: outcome.resultJSON).response(from: request, context: context)
                 } else {
                     JSONBody.response(.created, JSONBody.command(outcome))
                 }

@@ -27,17 +27,22 @@ enum JSONBody {
         return json.finish()
     }
 
-    /// `GET /v1/commands/{id}`: `{"commandId","error"?,"result"?,"status","type"}`.
+    /// `GET /v1/commands/{id}`: `{"commandId","error"?,"result"?,"status","type"}`; a failure's
+    /// stored detail (`seatNumbers`, `freeSeats`) joins its `error`.
     static func command(id: UUID, type: String, status: String, resultJSON: String?, failure: FailureCode?) -> String {
         var json = JSONText(capacity: 96 + (resultJSON?.utf8.count ?? 0))
         json.add("commandId", id)
         if let failure {
+            let detail = FailureDetail(json: resultJSON)
             var error = JSONText(capacity: 96)
             error.add("code", failure.rawValue)
-            error.add("message", failure.message)
+            if let free = detail?.freeSeats { error.add("freeSeats", Int64(free)) }
+            error.add("message", detail?.sentence(for: failure) ?? failure.message)
+            if let seats = detail?.seatNumbers { error.add("seatNumbers", json: "[" + seats.map(String.init).joined(separator: ",") + "]") }
             json.add("error", json: error.finish())
+        } else if let resultJSON {
+            json.add("result", json: resultJSON)
         }
-        if let resultJSON { json.add("result", json: resultJSON) }
         json.add("status", status)
         json.add("type", type)
         return json.finish()

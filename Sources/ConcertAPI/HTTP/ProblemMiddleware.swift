@@ -1,5 +1,6 @@
 public import ConcertDomain
 import ConcertStorage
+import Foundation
 public import Hummingbird
 import Logging
 import NIOCore
@@ -64,17 +65,25 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension Problem {
-    /// The status and title of each business failure.
-    public init(_ failure: FailureCode) {
+    /// The status and title of each business failure; with the outcome's detail (`{"seatNumbers":[…]}`,
+    /// `{"freeSeats":N}`) also said in the problem's detail and as extension members.
+    public init(_ failure: FailureCode, detailJSON: String? = nil) {
         let status: HTTPResponse.Status =
             switch failure {
-            case .seatUnavailable, .alreadyPaid, .seatLimitReached, .scheduleInUse: .conflict
+            case .seatUnavailable, .seatsUnavailable, .alreadyPaid, .alreadyRefunded, .notPaid, .seatLimitReached, .scheduleInUse: .conflict
             case .seatNotFound, .scheduleNotFound, .reservationNotFound: .notFound
             case .notReservationOwner: .forbidden
-            case .holdExpired, .outcomeUnknownExpired: .gone
+            case .holdExpired, .reservationReleased, .outcomeUnknownExpired: .gone
             case .insufficientBalance: .init(code: 402, reasonPhrase: "Payment Required")
             }
-        self.init(status: status, code: failure.rawValue, title: status.reasonPhrase, detail: failure.message)
+        let detail = FailureDetail(json: detailJSON)
+        self.init(
+            status: status,
+            code: failure.rawValue,
+            title: status.reasonPhrase,
+            detail: detail?.sentence(for: failure) ?? failure.message,
+            extensions: detail?.members ?? [:]
+        )
     }
 
     init(_ error: HTTPError) {
@@ -98,5 +107,40 @@ extension Problem {
                 detail: error.body ?? error.status.reasonPhrase
             )
         }
+    }
+}
+
+/// What a failed command's outcome says besides its code, read back from its stored JSON.
+struct FailureDetail: Decodable {
+    let seatNumbers: [Int]?
+    let freeSeats: Int?
+
+    init?(json: String?) {
+        guard let json, let detail = try? JSONDecoder().decode(FailureDetail.self, from: Data(json.utf8)) else { return nil }
+        self = detail
+    }
+
+    /// The extension members of a problem.
+    var members: [String: Problem.Member] {
+        var members: [String: Problem.Member] = [:]
+        if let seatNumbers { members["seatNumbers"] = .numbers(seatNumbers.map(Int64.init)) }
+        if let freeSeats { members["freeSeats"] = .number(Int64(freeSeats)) }
+        return members
+    }
+
+    /// The failure's message, naming the seats or the count.
+    func sentence(for failure: FailureCode) -> String? {
+        if let seatNumbers, !seatNumbers.isEmpty {
+            let list = seatNumbers.map(String.init).joined(separator: ", ")
+            switch failure {
+            case .seatUnavailable: return "Held or sold: seat\(seatNumbers.count == 1 ? "" : "s") \(list)."
+            case .seatNotFound: return "The schedule has no seat\(seatNumbers.count == 1 ? "" : "s") \(list)."
+            default: return nil
+            }
+        }
+        if let freeSeats, failure == .seatsUnavailable {
+            return "No seats fit the request; \(freeSeats) seat\(freeSeats == 1 ? " is" : "s are") free where it asked."
+        }
+        return nil
     }
 }

@@ -44,6 +44,7 @@ extension Router<APIRequestContext> {
     func addAdminRoutes(_ services: APIServices) {
         let admin = group("/admin").add(middleware: AdminAuthentication(token: services.adminToken, services: services))
         addCatalogueRoutes(services, admin: admin)
+        addBoxOfficeRoutes(services, admin: admin)
         admin.get("/dead-letters") { request, _ -> DeadLetterList in
             let limit =
                 try request.uri.queryParameters["limit"].map { text -> Int in

@@ -44,6 +44,7 @@ struct AdminConcert: ResponseEncodable {
         let free: Int
         let held: Int
         let sold: Int
+        let cancelled: Bool
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -52,7 +53,10 @@ struct AdminConcert: ResponseEncodable {
         try container.encode(concert.capacity ?? defaults.capacity, forKey: .capacity)
         try container.encode(concert.admitPerSecond ?? defaults.admitPerSecond, forKey: .admitPerSecond)
         try container.encodeIfPresent(concert.externalKey, forKey: .externalKey)
-        try container.encodeIfPresent(dates?.map { DateJSON(date: $0.date, free: $0.free, held: $0.held, sold: $0.sold) }, forKey: .dates)
+        try container.encodeIfPresent(
+            dates?.map { DateJSON(date: $0.date, free: $0.free, held: $0.held, sold: $0.sold, cancelled: $0.cancelled) },
+            forKey: .dates
+        )
     }
 }
 

@@ -40,7 +40,7 @@ public struct BatchStateMachine: Sendable {
     /// The consumer subscription the memory was built under.
     private var subscription: UInt64?
     private var batch = Batch()
-    /// True while the batch in hand carries a catalogue command (applied one by one on purpose).
+    /// True while the batch in hand carries an operator's command (applied one by one on purpose).
     public private(set) var isCatalogueBatch = false
     private var attempt = Attempt()
 
@@ -123,9 +123,10 @@ public struct BatchStateMachine: Sendable {
             return .deadLetter(delivery: delivery, reason: reason)
         }
         guard !batch.commands.isEmpty else { return .finish(afterCommit()) }
-        // A seat map changes what the rest of the batch decides on: each command goes alone,
-        // and memory is loaded again after the map's commit.
-        if batch.commands.contains(where: { $0.envelope.command.type == .setSeatMap }) {
+        // An operator's command goes alone (a seat map changes what the rest of the batch decides
+        // on, and memory is loaded again after its commit; a refund credits a wallet the batch's
+        // payments must see committed): the whole batch then goes command by command.
+        if batch.commands.contains(where: { $0.envelope.command.isApart }) {
             isCatalogueBatch = true
             return beginSingle(at: 0)
         }
@@ -247,7 +248,7 @@ public struct BatchStateMachine: Sendable {
         let before = state.seatsBeforeBatch()
         let seats = attempt.writes.touchedSeats.flatMap { schedule, numbers in
             numbers.compactMap { number -> PartitionStore.SeatRow? in
-                guard let id = scheduleIDs[schedule], let map = state.seatMap(schedule), let seat = map.seats[number] else { return nil }
+                guard let id = scheduleIDs[schedule], let map = state.seatMap(schedule), let seat = map.seat(number) else { return nil }
                 return PartitionStore.SeatRow(
                     scheduleID: id,
                     number: number,
