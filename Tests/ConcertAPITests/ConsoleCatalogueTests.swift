@@ -54,4 +54,75 @@ struct ConsoleCatalogueTests {
             #expect(anonymous.status == .seeOther)
         }
     }
+
+    /// Signs in; the session's cookie.
+    static func signIn(_ client: any TestClientProtocol) async throws -> String {
+        let signIn = try await client.execute(
+            uri: "/admin/console/sign-in",
+            method: .post,
+            headers: [.contentType: "application/x-www-form-urlencoded"],
+            body: ByteBuffer(string: "token=\(APIHarness.adminToken)")
+        )
+        return try #require(signIn.headers[.setCookie].map { String($0.split(separator: ";")[0]) })
+    }
+
+    /// The CSRF token a page's forms carry.
+    static func csrf(_ html: String) throws -> String {
+        let marker = #"name="csrf" value=""#
+        let start = try #require(html.range(of: marker)).upperBound
+        return String(html[start...].prefix { $0 != "\"" })
+    }
+
+    @Test func aReservationIsRefundedAndADateCancelledFromTheConsoleAfterALookAtThem() async throws {
+        try await APIHarness.withAPI(pipeline: .init(partitions: 2)) { client, harness in
+            #expect(try await CatalogueAPITests.send(client, .put, "/admin/concerts/1/dates/2099-06-01", CatalogueAPITests.hall).status == .created)
+            var kim = Buyer(client, "kim")
+            try await kim.charge(1_000_000)
+            try await kim.queue()
+            try await harness.admit()
+            let held = try await kim.reserve(#"{"concertId":1,"date":"2099-06-01","seatNumbers":[1]}"#)
+            guard case .string(let id)? = try held.json()["result"]?["reservationId"] else { throw TestFailure("no id") }
+            #expect(try await kim.pay(id).status == .created)
+            var lee = Buyer(client, "lee")
+            try await lee.queue()
+            try await harness.admit()
+            #expect(try await lee.reserve(#"{"concertId":1,"date":"2099-06-01","quantity":2}"#).status == .created)
+
+            let cookie = try await Self.signIn(client)
+            func get(_ uri: String) async throws -> String {
+                String(buffer: try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]).body)
+            }
+            func post(_ uri: String, _ form: String) async throws -> TestResponse {
+                try await client.execute(
+                    uri: uri,
+                    method: .post,
+                    headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                    body: ByteBuffer(string: form)
+                )
+            }
+            // A refund: first the look, then, with the page's CSRF token, the refund.
+            let look = try await get("/admin/console/refund?reservation=\(id)")
+            #expect(look.contains("User</dt><dd>kim</dd>"))
+            #expect(look.contains("#1 (Floor A, row 1, seat 1)"))
+            #expect(look.contains("Refund 165000 won"))
+            #expect(try await post("/admin/console/refund", "reservation=\(id)&confirmed=yes").status == .forbidden, "no CSRF token")
+            #expect(try await kim.balance() == .number(1_000_000 - 165_000))
+            let refunded = try await post("/admin/console/refund", "csrf=\(try Self.csrf(look))&reservation=\(id)&confirmed=yes")
+            #expect(refunded.status == .ok)
+            #expect(String(buffer: refunded.body).contains("Refunded 165000 won to kim."))
+            #expect(try await kim.balance() == .number(1_000_000))
+
+            // A date cancelled: its counts first, then what the cancellation did.
+            let catalogue = try await get("/admin/console/catalogue")
+            #expect(catalogue.contains(#"name="date" value="2099-06-01"><button type="submit">Cancel date…</button>"#))
+            let confirm = try await get("/admin/console/catalogue/cancel?concert=1&date=2099-06-01")
+            #expect(confirm.contains("Held</dt><dd>2</dd>"))
+            let cancelled = try await post(
+                "/admin/console/catalogue/cancel",
+                "csrf=\(try Self.csrf(confirm))&concert=1&date=2099-06-01&confirmed=yes"
+            )
+            #expect(String(buffer: cancelled.body).contains("Cancelled: 1 hold(s) released, 0 sale(s) refunded (0 won)."))
+            #expect(try await get("/admin/console/catalogue").contains("<span data-cancelled>cancelled</span>"))
+        }
+    }
 }

@@ -163,7 +163,8 @@ struct ContractTests {
                     partitions: partitions,
                     userSecret: userSecret,
                     // schemathesis tries the admin routes with wrong tokens by the hundred.
-                    ["CONCERT_ADMIN_TOKEN": adminToken, "CONCERT_SIGN_IN_FAILURES_PER_MINUTE": "0"]
+                    // The seat limit as configured by default: the document's bounds on seatNumbers and quantity are its.
+                    ["CONCERT_ADMIN_TOKEN": adminToken, "CONCERT_SIGN_IN_FAILURES_PER_MINUTE": "0", "CONCERT_MAX_SEATS_PER_USER": "4"]
                 )
                 let serve = try await ClusterEnvironment.startServe(environment, name: "contract")
                 do {

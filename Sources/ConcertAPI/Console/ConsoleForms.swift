@@ -100,3 +100,13 @@ struct CommandsQuery: Decodable {
     var id: String?
     var user: String?
 }
+
+/// The box office's forms: a date to cancel (`concert`, `date`) or a reservation to refund
+/// (`reservation`), first shown for confirmation, then posted with `confirmed`.
+struct BoxOfficeForm: SignedForm {
+    var csrf: String?
+    var concert: String?
+    var date: String?
+    var reservation: String?
+    var confirmed: String?
+}

@@ -13,6 +13,9 @@ struct ConsolePages: Sendable {
     let deadLetters: DeadLetterOperations
     let catalogue: CatalogueStore
     let admissionDefaults: WaitingRoom.Policy
+    let reservations: ReservationStore
+    /// How the box office's commands are published (as the admin API publishes them).
+    let intake: CommandIntake
 
     // MARK: - Sessions
 

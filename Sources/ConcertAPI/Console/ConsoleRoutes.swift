@@ -15,7 +15,9 @@ extension Router<APIRequestContext> {
             console: console,
             deadLetters: services.deadLetters,
             catalogue: services.catalogue,
-            admissionDefaults: services.admissionDefaults
+            admissionDefaults: services.admissionDefaults,
+            reservations: services.reservations,
+            intake: CommandIntake(services: services)
         )
         let open = group("/admin/console")
         open.get("/assets/:name") { _, context -> Response in
@@ -55,6 +57,10 @@ extension Router<APIRequestContext> {
         }
         signedIn.get("/commands") { request, _ in try await pages.commands(request) }
         signedIn.get("/catalogue") { request, _ in try await pages.catalogue(request) }
+        signedIn.get("/catalogue/cancel") { request, _ in try await pages.cancelDate(request) }
+        signedIn.post("/catalogue/cancel") { request, context in try await pages.cancelDateConfirmed(request, context: context) }
+        signedIn.get("/refund") { request, _ in try await pages.refund(request) }
+        signedIn.post("/refund") { request, context in try await pages.refundConfirmed(request, context: context) }
     }
 
     static func consoleID(_ context: APIRequestContext) throws -> Int64 {

@@ -13,11 +13,13 @@ struct CataloguePage {
 
 struct ConcertRow {
     struct DateRow {
+        let concert: Int64
         let date: String
         let free: Int
         let held: Int
         let sold: Int
         let soldPercent: String
+        let cancelled: Bool
     }
 
     let id: Int64
@@ -48,11 +50,13 @@ struct ConcertRow {
         self.dates = dates.map { counts in
             let total = counts.free + counts.held + counts.sold
             return DateRow(
+                concert: concert.id.rawValue,
                 date: counts.date.description,
                 free: counts.free,
                 held: counts.held,
                 sold: counts.sold,
-                soldPercent: total == 0 ? "—" : String(format: "%.0f %%", Double(counts.sold) * 100 / Double(total))
+                soldPercent: total == 0 ? "—" : String(format: "%.0f %%", Double(counts.sold) * 100 / Double(total)),
+                cancelled: counts.cancelled
             )
         }
     }
