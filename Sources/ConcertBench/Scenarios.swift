@@ -66,6 +66,28 @@ struct Race: AsyncParsableCommand {
     }
 }
 
+struct SellOut: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sell-out",
+        abstract:
+            "A 60 000-seat stadium sold out: every buyer admitted at once asks for 1-4 seats best available; the pipeline against SELECT … FOR UPDATE SKIP LOCKED."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Buyers (one order each; about 25 000 sell the stadium out).") var buyers = 26_000
+    @Option(help: "Connections the orders go over (closed loop).") var connections = 1000
+    @Option(help: "Partitions (CONCERT_PARTITIONS).") var partitions = PipelineTopology.defaultPartitions
+
+    func run() async throws {
+        var scenario = SellOutScenario(benchExecutable: benchExecutable)
+        scenario.buyers = buyers
+        scenario.connections = connections
+        scenario.partitions = partitions
+        let sellOut = scenario
+        _ = try await measure(common) { try await sellOut.run($0, progress: $1) }
+    }
+}
+
 struct WaitingRoom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "waiting-room",

@@ -4,8 +4,9 @@ import NIOHTTP1
 import PostgresNIO
 
 /// `race`: `clients` concurrent clients, one connection each, race for one seat (and then for
-/// `hotSeats` seats) — first against the pipeline with `Prefer: wait=10`, then against the
-/// lock baseline (`LockBaselineServer`) in the same run, on the same database server.
+/// `hotSeats` seats, and then each for two seats together, best available) — first against the
+/// pipeline with `Prefer: wait=10`, then against the lock baseline (`LockBaselineServer`) in
+/// the same run, on the same database server.
 ///
 /// Decided outcomes per second = answers that carry the outcome ÷ time from the first request
 /// to the last answer. Winners are checked twice: exactly one `201` per seat, and exactly one
@@ -31,7 +32,8 @@ public struct RaceScenario: Sendable {
     public func run(_ environment: BenchEnvironment, progress: Progress) async throws -> ScenarioReport {
         var report = ScenarioReport(scenario: "race")
         try await environment.withFreshSystem("race") { sandbox, database in
-            let seatsNeeded = 2 * rounds * (1 + hotSeats) + 10
+            // The single and hot seats, then two for every client in each best-available round, on both sides.
+            let seatsNeeded = 2 * rounds * (1 + hotSeats) + 2 * rounds * 2 * clients + 10
             _ = try await sandbox.concert(["seed", "--concerts", "1", "--dates", "1", "--seats", "\(seatsNeeded)"])
             let schedule = try await E2EScenario.schedules(database, environment: environment)[0]
             let users = (0..<clients).map { "racer-\($0)" }
@@ -77,6 +79,11 @@ public struct RaceScenario: Sendable {
             let winnersOK = races.winnersOK
             let pipeline = Self.median(pipelineOne)
             let lock = Self.median(lockOne)
+            let pipelineBest = races.decided["pipeline best 2"] ?? []
+            let lockBest = races.decided["lock best 2"] ?? []
+            report.notes.append(
+                "best available, 2 together each, decided/s, median of \(rounds) rounds: pipeline \(Int(Self.median(pipelineBest))) vs lock \(Int(Self.median(lockBest))) (ratio \(String(format: "%.1f", Self.median(pipelineBest) / max(Self.median(lockBest), 1))))"
+            )
             report.notes.append(
                 "decided/s, median of \(rounds) rounds: one seat pipeline \(Int(pipeline)) vs lock \(Int(lock)); \(hotSeats) seats pipeline \(Int(Self.median(pipelineHot))) vs lock \(Int(Self.median(lockHot))) (ratio \(String(format: "%.1f", Self.median(pipelineHot) / max(Self.median(lockHot), 1))))"
             )
@@ -123,14 +130,34 @@ public struct RaceScenario: Sendable {
                     winnersOK = winnersOK && result.winnersOK
                 }
             }
+            for round in 1...scenario.rounds {
+                let result = try await scenario.race(
+                    "\(side) best 2 #\(round)",
+                    port: port,
+                    seats: [],
+                    quantity: 2,
+                    schedule: schedule,
+                    tokens: tokens,
+                    wait: wait,
+                    cpu: &cpu,
+                    database: database,
+                    environment: environment,
+                    progress: progress
+                )
+                phases.append(result.phase)
+                decided["\(side) best 2", default: []].append(result.decidedPerSecond)
+                winnersOK = winnersOK && result.winnersOK
+            }
         }
     }
 
-    /// One race: client i reserves `seats[i % seats.count]`, all at once, one connection each.
+    /// One race: client i reserves `seats[i % seats.count]` — or, with `quantity`, that many
+    /// seats best available — all at once, one connection each.
     func race(
         _ name: String,
         port: Int,
         seats: [Int],
+        quantity: Int? = nil,
         schedule: SeatPlan.Schedule,
         tokens: [String],
         wait: Bool,
@@ -146,7 +173,10 @@ public struct RaceScenario: Sendable {
                 method: .POST,
                 path: "/v1/reservations",
                 headers: headers,
-                body: Array(#"{"concertId":\#(schedule.concert),"date":"\#(schedule.date)","seatNumber":\#(seats[index % seats.count])}"#.utf8)
+                body: Array(
+                    (quantity.map { #"{"concertId":\#(schedule.concert),"date":"\#(schedule.date)","quantity":\#($0)}"# }
+                        ?? #"{"concertId":\#(schedule.concert),"date":"\#(schedule.date)","seatNumber":\#(seats[index % seats.count])}"#).utf8
+                )
             )
         }
         progress.begin("race \(name)")
@@ -161,6 +191,18 @@ public struct RaceScenario: Sendable {
         // Outcomes that did not come within the wait are committed later; wait for them before counting winners.
         if (counts[202] ?? 0) > 0 {
             try await Task.sleep(for: .seconds(3))
+        }
+        if quantity != nil {
+            // Every client gets its seats (there are enough), and no seat of the date is in two live reservations.
+            let twice = try await Self.seatsHeldTwice(schedule, database: database, environment: environment)
+            var phase = PhaseReport(name: name, connections: requests.count, run: run, cpu: shares)
+            let decidedPerSecond = Double(decided) / max(run.elapsed.seconds, 0.001)
+            phase.extra["decidedPerSecond"] = decidedPerSecond
+            phase.extra["seatsHeldTwice"] = Double(twice)
+            progress.note(
+                "race \(name): \(Int(decidedPerSecond)) decided/s in \(ScenarioReport.format(run.elapsed.milliseconds)) ms, \(counts[201] ?? 0) orders filled, seats held twice \(twice), p99 \(ScenarioReport.format(phase.latency.p99)) ms; \(phase.nonSuccess); \(shares.summary)"
+            )
+            return Round(phase: phase, decidedPerSecond: decidedPerSecond, winnersOK: (counts[201] ?? 0) == requests.count && twice == 0)
         }
         var live = 0
         let rows = try await database.query(
@@ -183,6 +225,23 @@ public struct RaceScenario: Sendable {
             "race \(name): \(Int(decidedPerSecond)) decided/s in \(ScenarioReport.format(run.elapsed.milliseconds)) ms, winners \(counts[201] ?? 0) (db: \(perSeat)), p99 \(ScenarioReport.format(phase.latency.p99)) ms; \(phase.nonSuccess); \(shares.summary)"
         )
         return Round(phase: phase, decidedPerSecond: decidedPerSecond, winnersOK: winnersOK)
+    }
+
+    /// Seats of the schedule in more than one live reservation.
+    static func seatsHeldTwice(_ schedule: SeatPlan.Schedule, database: PostgresClient, environment: BenchEnvironment) async throws -> Int {
+        let rows = try await database.query(
+            """
+            SELECT count(*)::int FROM (
+                SELECT n FROM reservations r JOIN schedules s ON s.id = r.schedule_id,
+                    unnest(coalesce(r.seat_numbers, ARRAY[r.seat_number])) AS n
+                WHERE s.concert_id = \(Int64(schedule.concert)) AND s.date = \(schedule.date)::date AND r.status IN ('held', 'paid')
+                GROUP BY n HAVING count(*) > 1
+            ) twice
+            """,
+            logger: environment.logger
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
     }
 
     static func waitForPort(_ port: Int, process: ChildProcess) async throws {
