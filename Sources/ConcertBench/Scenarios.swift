@@ -55,12 +55,14 @@ struct Race: AsyncParsableCommand {
     @Option(help: "Concurrent clients (one connection each).") var clients = 1000
     @Option(help: "Rounds per race; the median counts.") var rounds = 3
     @Option(help: "Seats of the hot-seat race.") var hotSeats = 10
+    @Flag(help: "Leave out the best-available rounds (to compare with a build before best available).") var noBestAvailable = false
 
     func run() async throws {
         var scenario = RaceScenario(benchExecutable: benchExecutable)
         scenario.clients = clients
         scenario.rounds = rounds
         scenario.hotSeats = hotSeats
+        scenario.bestAvailable = !noBestAvailable
         let race = scenario
         _ = try await measure(common) { try await race.run($0, progress: $1) }
     }

@@ -11,10 +11,11 @@ extension PartitionState {
         let numbers: [SeatNumber]
         switch reserve.selection {
         case .seats(let asked):
+            // Several seats asked for: the refusal names the ones at fault (one seat names itself).
             let missing = asked.filter { maps[slot].seat($0) == nil }
-            if !missing.isEmpty { return Outcome(envelope, .failure(.seatNotFound), detail: .seats(missing)) }
+            if !missing.isEmpty { return Outcome(envelope, .failure(.seatNotFound), detail: asked.count > 1 ? .seats(missing) : nil) }
             let taken = asked.filter { maps[slot].liveReservation(onSeat: $0, at: now) != nil }
-            if !taken.isEmpty { return Outcome(envelope, .failure(.seatUnavailable), detail: .seats(taken)) }
+            if !taken.isEmpty { return Outcome(envelope, .failure(.seatUnavailable), detail: asked.count > 1 ? .seats(taken) : nil) }
             if exceedsLimit(envelope.userId, adding: asked.count, in: slot, now: now) { return Outcome(envelope, .failure(.seatLimitReached)) }
             numbers = asked
         case .best(let request):

@@ -158,7 +158,7 @@ struct PartitionStatementTests {
 
     /// A decision made on a stale memory, written straight through the storage layer: the
     /// expiry of a reservation another writer sold, a hold over a seat whose occupant changed,
-    /// and the outcome of a command already answered. Storage refuses each whole (SQLSTATE
+    /// the outcome of a command already answered, and a second refund of a refunded reservation. Storage refuses each whole (SQLSTATE
     /// `PartitionStore.staleWriteState`) and changes nothing.
     @Test func staleWritesOfAPartitionAreRefusedAndChangeNothing() async throws {
         try await DatabaseEnvironment.withSeededDatabase { client in
@@ -182,6 +182,20 @@ struct PartitionStatementTests {
             )
             try await client.query(
                 "INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at) VALUES (gen_random_uuid(), \(sold), 'alice', 1000, 0, now())",
+                logger: logger
+            )
+            // A reservation paid and refunded already (its seat free again), and alice's wallet.
+            let refunded = UUID()
+            try await client.query(
+                """
+                INSERT INTO reservations (id, schedule_id, seat_number, user_id, price, status, held_until)
+                VALUES (\(refunded), \(scheduleID), 8, 'alice', 1000, 'refunded', now() - interval '1 minute')
+                """,
+                logger: logger
+            )
+            try await client.query("INSERT INTO wallets (user_id, balance) VALUES ('alice', 1000)", logger: logger)
+            try await client.query(
+                "INSERT INTO wallet_ledger (user_id, amount, balance_after, kind, idempotency_key) VALUES ('alice', 1000, 1000, 'charge', 'k')",
                 logger: logger
             )
             let answered = UUID()
@@ -271,6 +285,29 @@ struct PartitionStatementTests {
             )
             try await refused(Outcome(again, .failure(.seatUnavailable)), seats: [])
 
+            // A second refund of the refunded reservation, by a memory that still saw it paid: no second credit.
+            let stillPaid = Reservation(
+                id: refunded,
+                schedule: schedule,
+                seat: SeatNumber(8)!,
+                userID: UserID("alice")!,
+                price: 1000,
+                status: .refunded,
+                heldUntil: Date()
+            )
+            let refund = CommandEnvelope(
+                id: UUID(),
+                userId: .operator,
+                partitionKey: schedule.partitionKey,
+                command: .refund(.init(reservationId: refunded)),
+                submittedAt: Date()
+            )
+            let receipt = RefundReceipt(refundId: refund.id, reservation: stillPaid, refundedAt: Date())
+            try await refused(
+                Outcome(refund, .success(.refund(receipt)), effects: [.refund(stillPaid, receipt)]),
+                seats: [PartitionStore.SeatRow(scheduleID: scheduleID, number: SeatNumber(8)!, reservation: nil, expected: refunded)]
+            )
+
             #expect(try await snapshot(client) == before)
         }
     }
@@ -283,6 +320,9 @@ struct PartitionStatementTests {
             UNION ALL SELECT 's ' || schedule_id || '/' || number || ' ' || state || ' ' || coalesce(reservation_id::text, '-') FROM seats WHERE reservation_id IS NOT NULL
             UNION ALL SELECT 'p ' || reservation_id FROM payments
             UNION ALL SELECT 'c ' || id || ' ' || status || ' ' || coalesce(error_code, '') FROM commands
+            UNION ALL SELECT 'w ' || user_id || ' ' || balance FROM wallets
+            UNION ALL SELECT 'l ' || user_id || ' ' || amount || ' ' || kind FROM wallet_ledger
+            UNION ALL SELECT 'f ' || reservation_id FROM refunds
             ORDER BY 1
             """,
             logger: logger

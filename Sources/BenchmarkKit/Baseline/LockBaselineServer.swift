@@ -159,7 +159,8 @@ public enum LockBaselineServer {
             return seats
         }
         guard let seats else { return answer(.conflict, "SEATS_UNAVAILABLE") }
-        let json = #"{"reservationId":"\#(reservationID.uuidString.lowercased())","seatNumbers":[\#(seats.map { String($0.1) }.joined(separator: ","))]}"#
+        let json =
+            #"{"reservationId":"\#(reservationID.uuidString.lowercased())","seatNumbers":[\#(seats.map { String($0.1) }.joined(separator: ","))]}"#
         return Response(status: .created, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 

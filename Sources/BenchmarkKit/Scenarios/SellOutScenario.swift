@@ -1,6 +1,6 @@
 import ConcertPipeline
-import NIOHTTP1
 public import Foundation
+import NIOHTTP1
 import PostgresNIO
 
 /// `sell-out`: the 60 000-seat stadium of `scripts/catalogue/stadium`, every buyer admitted at

@@ -129,18 +129,7 @@ extension Router<APIRequestContext> {
             guard let reservationID = UUID(uuidString: body.reservationId) else {
                 throw Problem.invalidRequest("reservationId: must be a UUID")
             }
-            let (token, _) = try await services.tokenGuard.requireActive(request, concert: nil) { token in
-                try services.admitRequest(of: token.userID, request: request, context: context)
-            }
-            guard let reservation = try await services.reservations.find(reservationID) else { throw FailureCode.reservationNotFound }
-            guard reservation.schedule.concertID == token.concertID else { throw Problem.tokenWrongConcert }
-            return try await intake.submit(
-                .pay(.init(reservationId: reservationID)),
-                user: token.userID,
-                schedule: reservation.schedule,
-                request: request,
-                context: context
-            )
+            return try await Self.submit(.pay(.init(reservationId: reservationID)), about: reservationID, services, intake, request, context)
         }
         get("/v1/commands/:commandId") { request, context -> Response in
             guard let id = UUID(uuidString: try context.parameters.require("commandId")) else {
@@ -163,5 +152,24 @@ extension Router<APIRequestContext> {
             return JSONBody.response(JSONBody.command(id: id, type: type.rawValue, status: "pending", resultJSON: nil, failure: nil))
         }
         addReservationRoutes(services, intake: intake)
+    }
+
+    /// Submits a command about an existing reservation (a payment, a release) with an active token
+    /// of its concert: limited before anything is read, then sent to the reservation's schedule's
+    /// partition, whose worker checks the owner and decides.
+    static func submit(
+        _ command: Command,
+        about reservationID: UUID,
+        _ services: APIServices,
+        _ intake: CommandIntake,
+        _ request: Request,
+        _ context: APIRequestContext
+    ) async throws -> Response {
+        let (token, _) = try await services.tokenGuard.requireActive(request, concert: nil) { token in
+            try services.admitRequest(of: token.userID, request: request, context: context)
+        }
+        guard let reservation = try await services.reservations.find(reservationID) else { throw FailureCode.reservationNotFound }
+        guard reservation.schedule.concertID == token.concertID else { throw Problem.tokenWrongConcert }
+        return try await intake.submit(command, user: token.userID, schedule: reservation.schedule, request: request, context: context)
     }
 }

@@ -70,19 +70,7 @@ extension Router<APIRequestContext> {
         }
         delete("/v1/reservations/:reservationId") { request, context -> Response in
             let id = try Self.reservationID(context)
-            let (token, _) = try await services.tokenGuard.requireActive(request, concert: nil) { token in
-                try services.admitRequest(of: token.userID, request: request, context: context)
-            }
-            // Its schedule says which partition decides; the worker checks the owner.
-            guard let reservation = try await services.reservations.find(id) else { throw FailureCode.reservationNotFound }
-            guard reservation.schedule.concertID == token.concertID else { throw Problem.tokenWrongConcert }
-            return try await intake.submit(
-                .release(.init(reservationId: id)),
-                user: token.userID,
-                schedule: reservation.schedule,
-                request: request,
-                context: context
-            )
+            return try await Self.submit(.release(.init(reservationId: id)), about: id, services, intake, request, context)
         }
         get("/v1/users/:userId/reservations") { request, context -> TicketPage in
             let user = try UserID.parse(context.parameters.require("userId"))
