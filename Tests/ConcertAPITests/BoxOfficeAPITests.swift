@@ -267,7 +267,8 @@ struct BoxOfficeAPITests {
         (#"{"concertId":1,"date":"2099-06-01","seatNumber":1,"quantity":null}"#, "quantity"),
     ])
     func aReservationThatAsksForNoneOrTwoFormsIsRefusedNamingTheField(body: String, field: String) async throws {
-        try await APIHarness.withAPI(pipeline: .init(partitions: 2)) { client, harness in
+        // Refused before anything is published: no pipeline (eleven virtual hosts at once stall the broker).
+        try await APIHarness.withAPI { client, harness in
             let jo = try await Self.admitted(client, harness, "jo")
             let refused = try await jo.reserve(body)
             #expect(refused.status == .badRequest, "\(body)")

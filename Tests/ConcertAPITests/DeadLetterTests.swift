@@ -130,7 +130,7 @@ struct DeadLetterTests {
 
             let replay = try await Self.admin(client, .post, "/admin/dead-letters/\(letter.id)/replay")
             #expect(replay.status == .accepted)
-            try await eventually("the replayed letter comes back") {
+            try await eventually(timeout: .seconds(30), "the replayed letter comes back") {
                 try await Self.admin(client, .get, "/admin/dead-letters/\(letter.id)").json()["count"] == 2
             }
             #expect(try await Self.admin(client, .delete, "/admin/dead-letters/\(letter.id)").status == .noContent)
