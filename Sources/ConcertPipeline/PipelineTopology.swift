@@ -144,7 +144,11 @@ public struct PipelineTopology: Sendable, Equatable {
             throw Mismatch(description: Self.partitionCountMismatch(declared: declared, configured: partitions))
         }
         for exchange in exchanges { try await connection.declare(exchange) }
-        for queue in queues {
+        // The partition queues last to first: `declaredPartitions` counts up from p0, so a process
+        // starting while another one declares sees no p0 (a fresh broker) instead of a prefix it
+        // would take for another partition count.
+        let partitionQueues = Set((0..<partitions).map(Self.partitionQueue))
+        for queue in queues.filter({ partitionQueues.contains($0.name) }).reversed() + queues.filter({ !partitionQueues.contains($0.name) }) {
             do {
                 try await connection.declare(queue)
             } catch let error as AMQPError where error.replyCode == 406 {

@@ -74,4 +74,21 @@ struct TopologyBrokerTests {
             }
         }
     }
+
+    /// Processes started together (an API and a worker) each declare the topology: one that
+    /// looks while another is still declaring must not take the queues so far for another count.
+    @Test func aProcessDeclaringWhileAnotherDoesSucceeds() async throws {
+        try await BrokerVirtualHost.withVirtualHost { configuration in
+            let topology = PipelineTopology(partitions: 8, holdSeconds: 300)
+            try await withConnection(configuration) { first in
+                try await withConnection(configuration) { second in
+                    async let declaring: Void = topology.apply(to: first)
+                    while try await !second.queueExists(PipelineTopology.partitionQueue(0)) { try await Task.sleep(for: .milliseconds(2)) }
+                    try await topology.apply(to: second)
+                    try await declaring
+                    #expect(try await PipelineTopology.declaredPartitions(on: second) == 8)
+                }
+            }
+        }
+    }
 }
