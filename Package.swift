@@ -37,6 +37,11 @@ let package = Package(
         .package(url: "https://github.com/swift-extras/swift-extras-base64.git", from: "1.2.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Spans across HTTP → broker → worker → commit (Hummingbird's TracingMiddleware uses it already).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // The OTLP/HTTP exporter of those spans, only when CONCERT_OTEL_ENDPOINT or OTEL_* ask for it;
+        // without gRPC (its trait pulls in grpc-swift, minutes of build for a transport we do not need).
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         // Latency percentiles of the benchmarks.
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // Child processes in tests and benchmarks: started, awaited and reaped without blocking a thread.
@@ -94,6 +99,7 @@ let package = Package(
         .target(
             name: "ConcertPipeline",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "AMQPClient",
                 "ConcertDomain",
                 "ConcertStorage",
@@ -108,6 +114,7 @@ let package = Package(
         .target(
             name: "ConcertWorkers",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "AMQPClient",
                 "ConcertDomain",
                 "ConcertPipeline",
@@ -124,6 +131,7 @@ let package = Package(
         .target(
             name: "ConcertAPI",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "ConcertWire",
                 "AMQPClient",
                 "ConcertDomain",
@@ -155,6 +163,8 @@ let package = Package(
         .target(
             name: "ConcertApp",
             dependencies: [
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "RabbitMQManagement",
                 "ConcertWorkers",
                 "ConcertWire",

@@ -180,6 +180,9 @@ public struct APIServices: Sendable {
 public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
     let routes = RouteMethods()
+    // The request's span (continuing a client's `traceparent`) around everything else, so its
+    // logs and the command it publishes belong to it; no middleware at all when tracing is off.
+    if CommandTracing.isEnabled { router.add(middleware: TracingMiddleware()) }
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware(routes: routes))

@@ -29,6 +29,8 @@ public struct ConcertConfiguration: Sendable {
     public var managementURL: String?
     /// `CONCERT_LOG_LEVEL` (info).
     public var logLevel: Logger.Level
+    /// `CONCERT_OTEL_ENDPOINT` (none): the OTLP/HTTP receiver spans go to (see `startTracing`).
+    public var otelEndpoint: String?
     /// `CONCERT_PARTITIONS` (8): fixed once the topology exists.
     public var partitions: Int
     /// `CONCERT_HOLD_SECONDS` (300): how long a reserved seat is held for payment.
@@ -239,6 +241,7 @@ public struct ConcertConfiguration: Sendable {
                 problem("CONCERT_LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical, got '\(level)'")
             }
         }
+        configuration.otelEndpoint = otelEndpoint(in: environment, problem: problem)
         return (configuration, problems)
     }
 
@@ -318,6 +321,7 @@ public struct ConcertConfiguration: Sendable {
         ("CONCERT_USER_TOKEN_ISSUER", nil, false),
         ("CONCERT_USER_TOKEN_AUDIENCE", nil, false),
         ("CONCERT_LOG_LEVEL", "info", false),
+        ("CONCERT_OTEL_ENDPOINT", nil, false),
     ]
 
     /// Each variable's value as `environment` sets it or its default, passwords and secrets masked.

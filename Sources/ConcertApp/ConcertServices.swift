@@ -110,6 +110,7 @@ public enum ConcertServices {
         _ configuration: ConcertConfiguration,
         pipeline: Bool = true,
         metrics: PrometheusCollectorRegistry,
+        tracing: (any Service)? = nil,
         logger: Logger
     ) async throws -> ServiceGroup {
         ignoreHangUps()
@@ -163,6 +164,7 @@ public enum ConcertServices {
             ] + afterStartup.map { .init(service: AfterStartup(service: $0, progress: progress)) } + [
                 .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup)
             ],
+            tracing: tracing,
             logger: logger
         )
     }
@@ -172,7 +174,12 @@ public enum ConcertServices {
     /// later to the rest: each queue has a single active consumer (the first subscribed), so several
     /// such processes split the partitions, each standing by for the others' — and a standby takes
     /// over within seconds when the active one's process dies. They start after start-up (as in `serve`).
-    public static func buildWorkerGroup(_ configuration: ConcertConfiguration, preferred: [Int], logger: Logger) throws -> ServiceGroup {
+    public static func buildWorkerGroup(
+        _ configuration: ConcertConfiguration,
+        preferred: [Int],
+        tracing: (any Service)? = nil,
+        logger: Logger
+    ) throws -> ServiceGroup {
         ignoreHangUps()
         let progress = StartupProgress()
         let database = try makeDatabase(configuration, logger: logger)
@@ -188,6 +195,7 @@ public enum ConcertServices {
                 ),
                 .init(service: database),
             ] + afterStartup.map { .init(service: AfterStartup(service: $0, progress: progress)) },
+            tracing: tracing,
             logger: logger
         )
     }
@@ -205,8 +213,14 @@ public enum ConcertServices {
         signal(SIGHUP, SIG_IGN)
     }
 
-    /// The process's one service group: SIGTERM and SIGINT shut it down gracefully.
-    static func group(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) -> ServiceGroup {
+    /// The process's one service group: SIGTERM and SIGINT shut it down gracefully. The span
+    /// exporter (`tracing`) goes first, so it stops last and sends the spans of the shutdown too.
+    static func group(
+        _ services: [ServiceGroupConfiguration.ServiceConfiguration],
+        tracing: (any Service)? = nil,
+        logger: Logger
+    ) -> ServiceGroup {
+        let services = (tracing.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + services
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = gracefulShutdownLimit
         configuration.maximumCancellationDuration = .seconds(5)

@@ -13,9 +13,13 @@ public struct DeferredMetadataLogHandler: LogHandler {
         self.stream = stream
     }
 
-    /// Writes to standard error at `level`.
-    public static func standardError(label: String, level: Logger.Level) -> DeferredMetadataLogHandler {
-        var stream = StreamLogHandler.standardError(label: label)
+    /// Writes to standard error at `level`, with `metadataProvider`'s metadata (the trace's ids).
+    public static func standardError(
+        label: String,
+        level: Logger.Level,
+        metadataProvider: Logger.MetadataProvider? = nil
+    ) -> DeferredMetadataLogHandler {
+        var stream = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
         stream.logLevel = level
         return DeferredMetadataLogHandler(wrapping: stream)
     }

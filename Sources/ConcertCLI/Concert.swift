@@ -32,7 +32,11 @@ func bootstrap(label: String, role: ConcertConfiguration.Role = .other) throws -
     let (configuration, problems) = ConcertConfiguration.read(environment: ProcessInfo.processInfo.environment, role: role)
     guard problems.isEmpty else { throw ConfigurationProblems(problems) }
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
-    LoggingSystem.bootstrap { name in DeferredMetadataLogHandler.standardError(label: name, level: configuration.logLevel) }
+    let traceIDs = ConcertConfiguration.traceLogMetadata(ProcessInfo.processInfo.environment)
+    LoggingSystem.bootstrap(
+        { name, provider in DeferredMetadataLogHandler.standardError(label: name, level: configuration.logLevel, metadataProvider: provider) },
+        metadataProvider: traceIDs
+    )
     return (configuration, Logger(label: label))
 }
 
@@ -43,7 +47,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.serve", role: .api)
-        try await ConcertServices.buildServeGroup(configuration, metrics: metricsRegistry, logger: logger).run()
+        let tracing = try configuration.startTracing(processKind: "serve", environment: ProcessInfo.processInfo.environment)
+        try await ConcertServices.buildServeGroup(configuration, metrics: metricsRegistry, tracing: tracing, logger: logger).run()
     }
 }
 
@@ -55,7 +60,8 @@ struct API: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, logger) = try bootstrap(label: "concert.api", role: .api)
-        try await ConcertServices.buildServeGroup(configuration, pipeline: false, metrics: metricsRegistry, logger: logger).run()
+        let tracing = try configuration.startTracing(processKind: "api", environment: ProcessInfo.processInfo.environment)
+        try await ConcertServices.buildServeGroup(configuration, pipeline: false, metrics: metricsRegistry, tracing: tracing, logger: logger).run()
     }
 }
 
@@ -159,7 +165,8 @@ struct Worker: AsyncParsableCommand {
         let (configuration, logger) = try bootstrap(label: "concert.worker")
         let chosen = try partitions.map { try PartitionSelection.parse($0, count: configuration.partitions) } ?? Array(0..<configuration.partitions)
         logger.info("worker starting", metadata: ["partitions.preferred": "\(chosen.map(String.init).joined(separator: ","))"])
-        try await ConcertServices.buildWorkerGroup(configuration, preferred: chosen, logger: logger).run()
+        let tracing = try configuration.startTracing(processKind: "worker", environment: ProcessInfo.processInfo.environment)
+        try await ConcertServices.buildWorkerGroup(configuration, preferred: chosen, tracing: tracing, logger: logger).run()
     }
 }
 

@@ -5,6 +5,7 @@ public import Foundation
 public import Logging
 public import ServiceLifecycle
 import Synchronization
+public import Tracing
 
 /// An API process's own queue: partition workers send it the outcomes of the commands it
 /// submitted with `reply_to` (`Prefer: wait`), and every process's inbox also hears which queue
@@ -148,17 +149,24 @@ public struct ReplySender: Sendable {
     }
 
     /// Sends each outcome to its `reply_to`: one message per queue, or in memory for this process.
-    public func send(_ outcomes: [(replyTo: String, outcome: CommandOutcome)]) async {
+    /// `traces` holds the span of each traced command (by lower-case id): a queue's message is
+    /// then sent inside a span whose parent is its first traced command's, linking the others.
+    public func send(_ outcomes: [(replyTo: String, outcome: CommandOutcome)], traces: [String: InstrumentationContext] = [:]) async {
         guard !outcomes.isEmpty else { return }
         var byQueue: [String: [CommandOutcome]] = [:]
         for (queue, outcome) in outcomes { byQueue[queue, default: []].append(outcome) }
         await withTaskGroup(of: Void.self) { group in
             for (queue, outcomes) in byQueue {
+                let traced = traces.isEmpty ? [] : outcomes.compactMap { traces[$0.commandID.lowercasedString] }
                 if let local, queue == local.queueName {
+                    let span = Self.replySpan(traced, kind: .internal, queue: queue, count: outcomes.count)
                     local.deliver(outcomes)
+                    span?.end()
                     continue
                 }
                 group.addTask {
+                    let span = Self.replySpan(traced, kind: .producer, queue: queue, count: outcomes.count)
+                    defer { span?.end() }
                     do {
                         try await connection.publish(
                             routingKey: queue,
@@ -166,11 +174,24 @@ public struct ReplySender: Sendable {
                             properties: AMQPMessageProperties(contentType: "text/plain", persistent: false, type: CommandOutcome.messageType)
                         )
                     } catch {
+                        span?.recordError(error)
                         logger.debug("outcomes not sent", metadata: ["queue": "\(queue)", "error": "\(error)"])
                     }
                 }
             }
         }
+    }
+
+    /// The span of one reply message (handed over in memory: `internal`), parented by the first
+    /// of `contexts` and linked to the rest; nil when no outcome in it is traced.
+    private static func replySpan(_ contexts: [InstrumentationContext], kind: SpanKind, queue: String, count: Int) -> (any Span)? {
+        guard let parent = contexts.first else { return nil }
+        let operation = kind == .producer ? "publish" : "deliver"
+        let span = startSpan("\(operation) \(queue)", context: parent, ofKind: kind)
+        CommandTracing.describe(span, operation: operation, type: "send", destination: queue)
+        span.attributes["messaging.batch.message_count"] = count
+        for other in contexts.dropFirst() { span.addLink(SpanLink(context: other, attributes: [:])) }
+        return span
     }
 
     /// Tells every API process which tokens ended.

@@ -41,6 +41,20 @@ struct ConfigurationTests {
         )
     }
 
+    @Test func tracingIsOnOnlyWhenAnExporterIsNamed() {
+        let (_, problems) = ConcertConfiguration.read(environment: ["CONCERT_OTEL_ENDPOINT": "localhost:4318"])
+        #expect(problems.map(\.variable) == ["CONCERT_OTEL_ENDPOINT"])
+        #expect(problems.first?.problem.contains("http://127.0.0.1:4318") == true)
+        let (configuration, none) = ConcertConfiguration.read(environment: ["CONCERT_OTEL_ENDPOINT": "http://collector:4318"])
+        #expect(none.isEmpty && configuration.otelEndpoint == "http://collector:4318")
+        #expect(!ConcertConfiguration.tracingRequested([:]))
+        #expect(ConcertConfiguration.tracingRequested(["CONCERT_OTEL_ENDPOINT": "http://collector:4318"]))
+        #expect(ConcertConfiguration.tracingRequested(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"]))
+        #expect(ConcertConfiguration.tracingRequested(["OTEL_TRACES_EXPORTER": "otlp"]))
+        #expect(!ConcertConfiguration.tracingRequested(["CONCERT_OTEL_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"]))
+        #expect(!ConcertConfiguration.tracingRequested(["CONCERT_OTEL_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"]))
+    }
+
     @Test func aShortSecretIsNamedOnceNotAlsoAsMissing() {
         let (_, problems) = ConcertConfiguration.read(
             environment: ["CONCERT_TOKEN_SECRET": "short", "CONCERT_USER_TOKEN_SECRET": "short too", "CONCERT_ADMIN_TOKEN": "tiny"],

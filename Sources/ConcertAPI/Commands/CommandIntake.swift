@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Tracing
 
 /// Accepts a command: names it, publishes it with confirms, answers 202 — or, with `Prefer:
 /// wait=N`, the outcome the worker pushes back if it comes within N seconds. Nothing is written
@@ -68,7 +69,13 @@ struct CommandIntake: Sendable {
             throw Problem.outcomeUnknown(id)
         }
         guard let wait, let inbox else { return (id, nil) }
-        return (id, await inbox.outcome(of: id, within: .seconds(wait)))
+        guard CommandTracing.isEnabled else { return (id, await inbox.outcome(of: id, within: .seconds(wait))) }
+        return await withSpan("wait for outcome") { span in
+            span.attributes["concert.command.id"] = id.lowercasedString
+            let outcome = await inbox.outcome(of: id, within: .seconds(wait))
+            span.attributes["concert.outcome.received"] = outcome != nil
+            return (id, outcome)
+        }
     }
 
     /// `Prefer: wait=N` (RFC 7240), N capped at 30.

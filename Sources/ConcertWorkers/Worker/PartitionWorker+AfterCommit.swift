@@ -2,14 +2,23 @@ import ConcertDomain
 import ConcertPipeline
 import Foundation
 import Logging
+import Tracing
 
 extension PartitionWorker {
     /// Schedules the expiries, sends the outcomes and announces ended tokens, all at once. False
-    /// when the expiries could not be published (the batch must then not be acknowledged).
-    func finish(_ after: BatchStateMachine.AfterCommit) async -> Bool {
+    /// when the expiries could not be published (the batch must then not be acknowledged). With
+    /// `traces`, within the last attempt's span, each reply in its command's trace.
+    func finish(_ after: BatchStateMachine.AfterCommit, traces: BatchTraces?) async -> Bool {
+        guard let traces else { return await finish(after, replyContexts: [:]) }
+        return await InstrumentationContext.withValue(traces.lastAttempt) {
+            await finish(after, replyContexts: traces.contexts)
+        }
+    }
+
+    private func finish(_ after: BatchStateMachine.AfterCommit, replyContexts: [String: InstrumentationContext]) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                await replies.send(after.replies)
+                await replies.send(after.replies, traces: replyContexts)
                 return true
             }
             group.addTask {

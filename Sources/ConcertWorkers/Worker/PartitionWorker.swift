@@ -88,30 +88,35 @@ public struct PartitionWorker: Service {
         // A batch left unsettled goes back to the queue: given up while this worker still owns
         // it, or dropped when its channel has closed (the broker returned it already).
         func unsettled() throws { owned() ? try giveUp(context) : abandoned(batch) }
+        var traces = CommandTracing.isEnabled ? BatchTraces(batch: batch, partition: partition) : nil
+        var acknowledged = false
+        defer { traces?.end(acknowledged: acknowledged) }
         var action = machine.receive(batch.map(BatchStateMachine.Incoming.init), subscription: first.subscription)
         var scope = BatchStateMachine.Scope.batch
         while true {
             switch action {
             case .deadLetter(let index, let reason):
+                traces?.deadLettered(index, reason: reason)
                 action = machine.deadLettered(await deadLetters.send(batch[index], reason: reason))
             case .apply(let next):
                 if case .single = next, scope == .batch, !machine.isCatalogueBatch {
                     logger.warning("batch failed; applying its commands one by one")
                 }
                 scope = next
-                action = await attempt(&machine, owned: owned)
+                action = await attempt(&machine, scope: scope, traces: &traces, owned: owned)
             case .retry(let next, let pause):
                 scope = next
                 guard await Backoff.pause(pause, unless: context.isStopping) else { return try unsettled() }
-                action = await attempt(&machine, owned: owned)
+                action = await attempt(&machine, scope: scope, traces: &traces, owned: owned)
             case .finish(let after):
-                guard await finish(after) else {
+                guard await finish(after, traces: traces) else {
                     // Committed, but its holds' expiries are not scheduled: acknowledged, the holds would
                     // only end through the sweeper. The redelivery is recognised by id and schedules them.
                     return try unsettled()
                 }
                 do {
                     try consumer.ack(last, multiple: true)
+                    acknowledged = true
                 } catch {
                     // The connection dropped after the commit: the broker redelivers and the ids are recognised.
                     logger.info("batch committed but not acknowledged", metadata: ["error": "\(error)"])
@@ -120,6 +125,22 @@ public struct PartitionWorker: Service {
             case .returnBatch, .stop:
                 return try unsettled()
             }
+        }
+    }
+
+    /// An attempt, inside its span when one of the commands it concerns is traced.
+    private func attempt(
+        _ machine: inout BatchStateMachine,
+        scope: BatchStateMachine.Scope,
+        traces: inout BatchTraces?,
+        owned: @escaping @Sendable () -> Bool
+    ) async -> BatchStateMachine.Action {
+        guard traces != nil else { return await attempt(&machine, owned: owned) }
+        let single: Int? = if case .single(let index) = scope { index } else { nil }
+        return await traces!.attempt(single: single) {
+            await attempt(&machine, owned: owned)
+        } committed: { action in
+            if case .finish = action { true } else { false }
         }
     }
 
