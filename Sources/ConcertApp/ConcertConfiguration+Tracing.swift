@@ -1,4 +1,5 @@
 import ConcertPipeline
+import Tracing
 import Foundation
 public import Logging
 import OTel
@@ -54,5 +55,31 @@ extension ConcertConfiguration {
     /// When tracing is requested: adds the current span's `trace_id` and `span_id` to every log line.
     public static func traceLogMetadata(_ environment: [String: String]) -> Logger.MetadataProvider? {
         tracingRequested(environment) ? OTel.makeLoggingMetadataProvider() : nil
+    }
+}
+
+extension ConcertConfiguration {
+    /// A one-shot command (`concert catalogue import`) as one trace when tracing is requested:
+    /// `body` runs in a root span named `operation`, so the commands it publishes carry it to the
+    /// workers, and its spans are exported before this returns.
+    public func traced<Result: Sendable>(
+        processKind: String,
+        operation: String,
+        environment: [String: String],
+        logger: Logger,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        guard let exporter = try startTracing(processKind: processKind, environment: environment) else { return try await body() }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: exporter)], logger: logger))
+        async let exporting: Void = group.run()
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            outcome = .success(try await withSpan(operation) { _ in try await body() })
+        } catch {
+            outcome = .failure(error)
+        }
+        await group.triggerGracefulShutdown()
+        try await exporting
+        return try outcome.get()
     }
 }

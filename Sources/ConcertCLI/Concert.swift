@@ -117,7 +117,14 @@ struct Catalogue: AsyncParsableCommand {
             } catch {
                 throw InvalidFile(description: "\(file): \(error)")
             }
-            let report = try await CatalogueImport.run(catalogue, configuration: configuration, timeout: .seconds(max(1, timeout)), logger: logger)
+            let report = try await configuration.traced(
+                processKind: "catalogue",
+                operation: "catalogue import",
+                environment: ProcessInfo.processInfo.environment,
+                logger: logger
+            ) {
+                try await CatalogueImport.run(catalogue, configuration: configuration, timeout: .seconds(max(1, timeout)), logger: logger)
+            }
             print(report)
             if !report.succeeded { throw ExitCode.failure }
         }

@@ -82,6 +82,17 @@ struct TracingTests {
                         $0.name.hasPrefix("process concert.commands.p") && $0.attributes["concert.command.type"] as? String == "ExpireHold"
                     }
                 }
+                // A one-shot command is a trace of its own (always sampled here): the seat maps it
+                // sends carry it to the worker.
+                let imported = try await runCapturingOutput(
+                    concert,
+                    ["catalogue", "import", Self.root.appendingPathComponent("scripts/catalogue/olympic-hall.json").path],
+                    environment: environment.merging(["OTEL_TRACES_SAMPLER": "always_on"]) { _, new in new }
+                )
+                #expect(imported.status == 0, "\(imported.output)")
+                try await eventually(timeout: .seconds(30), "the imported seat maps are traced") {
+                    Self.spans(in: spansFile).contains { $0.attributes["concert.command.type"] as? String == "SetSeatMap" && $0.kind == "CONSUMER" }
+                }
                 #expect(await api.stop() == 0, "concert api stops cleanly; log: \(api.log.path)")
                 #expect(await worker.stop() == 0, "concert worker stops cleanly; log: \(worker.log.path)")
                 try Self.check(Self.spans(in: spansFile), commandID: commandID)
@@ -122,8 +133,15 @@ struct TracingTests {
     }
 
     /// Every span the receiver got: all of the client's trace, each where the design puts it.
-    static func check(_ spans: [ReceivedSpan], commandID: String) throws {
-        #expect(Set(spans.map(\.traceID)) == [clientTrace], "one trace, the client's; the untraced requests sampled out")
+    static func check(_ all: [ReceivedSpan], commandID: String) throws {
+        let importing = try #require(all.first { $0.name == "catalogue import" }, "the import's root span")
+        #expect(importing.service == "concert-catalogue" && importing.parent.isEmpty)
+        #expect(Set(all.map(\.traceID)) == [clientTrace, importing.traceID], "the client's trace and the import's; the untraced requests sampled out")
+        let seatMaps = all.filter { $0.traceID == importing.traceID && $0.name == "publish concert.commands" }
+        #expect(!seatMaps.isEmpty && seatMaps.allSatisfy { $0.parent == importing.id && $0.attributes["concert.command.type"] as? String == "SetSeatMap" })
+        let applied = all.filter { $0.traceID == importing.traceID && $0.kind == "CONSUMER" }
+        #expect(applied.count == seatMaps.count && applied.allSatisfy { span in seatMaps.contains { $0.id == span.parent } })
+        let spans = all.filter { $0.traceID == clientTrace }
         func one(_ description: String, _ matches: (ReceivedSpan) -> Bool) throws -> ReceivedSpan {
             let found = spans.filter(matches)
             try #require(found.count == 1, "one \(description), found \(found.count) among \(spans.map(\.name))")
