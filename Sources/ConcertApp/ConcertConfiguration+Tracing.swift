@@ -1,9 +1,9 @@
 import ConcertPipeline
-import Tracing
 import Foundation
 public import Logging
 import OTel
 public import ServiceLifecycle
+import Tracing
 
 extension ConcertConfiguration {
     /// `CONCERT_OTEL_ENDPOINT`: an `http(s)://host[:port]` URL, the OTLP/HTTP receiver's base

@@ -136,9 +136,14 @@ struct TracingTests {
     static func check(_ all: [ReceivedSpan], commandID: String) throws {
         let importing = try #require(all.first { $0.name == "catalogue import" }, "the import's root span")
         #expect(importing.service == "concert-catalogue" && importing.parent.isEmpty)
-        #expect(Set(all.map(\.traceID)) == [clientTrace, importing.traceID], "the client's trace and the import's; the untraced requests sampled out")
+        #expect(
+            Set(all.map(\.traceID)) == [clientTrace, importing.traceID],
+            "the client's trace and the import's; the untraced requests sampled out"
+        )
         let seatMaps = all.filter { $0.traceID == importing.traceID && $0.name == "publish concert.commands" }
-        #expect(!seatMaps.isEmpty && seatMaps.allSatisfy { $0.parent == importing.id && $0.attributes["concert.command.type"] as? String == "SetSeatMap" })
+        #expect(
+            !seatMaps.isEmpty && seatMaps.allSatisfy { $0.parent == importing.id && $0.attributes["concert.command.type"] as? String == "SetSeatMap" }
+        )
         let applied = all.filter { $0.traceID == importing.traceID && $0.kind == "CONSUMER" }
         #expect(applied.count == seatMaps.count && applied.allSatisfy { span in seatMaps.contains { $0.id == span.parent } })
         let spans = all.filter { $0.traceID == clientTrace }
