@@ -12,6 +12,9 @@ public struct ConcertConfiguration: Sendable {
     /// `CONCERT_HTTP_HOST` (127.0.0.1) and `CONCERT_HTTP_PORT` (8080).
     public var httpHost: String
     public var httpPort: Int
+    /// `CONCERT_METRICS_PORT` (none): where `concert worker` serves `/metrics` and `/health/live`
+    /// on `httpHost` (the API's processes serve them on their HTTP port).
+    public var metricsPort: Int?
     /// `CONCERT_DATABASE_URL`: postgres://user:password@host:port/database.
     public var databaseURL: String
     /// `CONCERT_DATABASE_TIMEOUT_SECONDS` (10): a connect, lease or statement the database does
@@ -130,6 +133,7 @@ public struct ConcertConfiguration: Sendable {
             }
         }
         configuration.httpPort = integer("CONCERT_HTTP_PORT", 1...65535) ?? configuration.httpPort
+        configuration.metricsPort = integer("CONCERT_METRICS_PORT", 1...65535)
         if let url = environment["CONCERT_DATABASE_URL"] {
             do {
                 _ = try DatabaseAddress(url: url)
@@ -293,6 +297,7 @@ public struct ConcertConfiguration: Sendable {
     public static let variables: [(name: String, default: String?, secret: Bool)] = [
         ("CONCERT_HTTP_HOST", "127.0.0.1", false),
         ("CONCERT_HTTP_PORT", "8080", false),
+        ("CONCERT_METRICS_PORT", nil, false),
         ("CONCERT_DATABASE_URL", ConcertConfiguration().databaseURL, false),
         ("CONCERT_AMQP_URL", ConcertConfiguration().amqpURL, false),
         ("CONCERT_AMQP_MANAGEMENT_URL", nil, false),

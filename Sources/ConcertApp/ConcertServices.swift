@@ -172,13 +172,23 @@ public enum ConcertServices {
     /// later to the rest: each queue has a single active consumer (the first subscribed), so several
     /// such processes split the partitions, each standing by for the others' — and a standby takes
     /// over within seconds when the active one's process dies. They start after start-up (as in `serve`).
-    public static func buildWorkerGroup(_ configuration: ConcertConfiguration, preferred: [Int], logger: Logger) throws -> ServiceGroup {
+    /// With `CONCERT_METRICS_PORT` it serves `metrics` there (`MetricsListener`) from the start.
+    public static func buildWorkerGroup(
+        _ configuration: ConcertConfiguration,
+        preferred: [Int],
+        metrics: PrometheusCollectorRegistry? = nil,
+        logger: Logger
+    ) throws -> ServiceGroup {
         ignoreHangUps()
         let progress = StartupProgress()
         let database = try makeDatabase(configuration, logger: logger)
         let broker = try makeBroker(configuration, role: "worker", logger: logger)
         let afterStartup: [any Service] =
             [broker] + pipelineServices(configuration, preferred: preferred, database: database, broker: broker, localInbox: nil, logger: logger)
+        var listener: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let port = configuration.metricsPort, let metrics {
+            listener = [.init(service: MetricsListener.make(host: configuration.httpHost, port: port, registry: metrics, logger: logger))]
+        }
         return group(
             [
                 .init(
@@ -187,7 +197,7 @@ public enum ConcertServices {
                     failureTerminationBehavior: .gracefullyShutdownGroup
                 ),
                 .init(service: database),
-            ] + afterStartup.map { .init(service: AfterStartup(service: $0, progress: progress)) },
+            ] + listener + afterStartup.map { .init(service: AfterStartup(service: $0, progress: progress)) },
             logger: logger
         )
     }

@@ -159,7 +159,7 @@ struct Worker: AsyncParsableCommand {
         let (configuration, logger) = try bootstrap(label: "concert.worker")
         let chosen = try partitions.map { try PartitionSelection.parse($0, count: configuration.partitions) } ?? Array(0..<configuration.partitions)
         logger.info("worker starting", metadata: ["partitions.preferred": "\(chosen.map(String.init).joined(separator: ","))"])
-        try await ConcertServices.buildWorkerGroup(configuration, preferred: chosen, logger: logger).run()
+        try await ConcertServices.buildWorkerGroup(configuration, preferred: chosen, metrics: metricsRegistry, logger: logger).run()
     }
 }
 
