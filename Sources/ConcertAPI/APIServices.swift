@@ -188,7 +188,7 @@ public func buildAPIRouter(_ services: APIServices) -> Router<APIRequestContext>
     router.add(middleware: ProblemMiddleware(routes: routes))
     router.addHealthRoutes(readiness: services.readiness)
     router.addOpenAPIRoute()
-    router.addMetricsRoute(services.metrics)
+    router.addMetricsRoute(services.metrics, readiness: services.readiness)
     router.add(middleware: StartupMiddleware(startup: services.readiness.startup))
     router.addBalanceRoutes(services.wallets, accessTokens: services.accessTokens)
     router.addConcertRoutes(services.catalogue)

@@ -12,6 +12,9 @@ public struct ConcertConfiguration: Sendable {
     /// `CONCERT_HTTP_HOST` (127.0.0.1) and `CONCERT_HTTP_PORT` (8080).
     public var httpHost: String
     public var httpPort: Int
+    /// `CONCERT_METRICS_PORT` (none): where `concert worker` serves `/metrics` and `/health/live`
+    /// on `httpHost` (the API's processes serve them on their HTTP port).
+    public var metricsPort: Int?
     /// `CONCERT_DATABASE_URL`: postgres://user:password@host:port/database.
     public var databaseURL: String
     /// `CONCERT_DATABASE_TIMEOUT_SECONDS` (10): a connect, lease or statement the database does
@@ -132,6 +135,7 @@ public struct ConcertConfiguration: Sendable {
             }
         }
         configuration.httpPort = integer("CONCERT_HTTP_PORT", 1...65535) ?? configuration.httpPort
+        configuration.metricsPort = integer("CONCERT_METRICS_PORT", 1...65535)
         if let url = environment["CONCERT_DATABASE_URL"] {
             do {
                 _ = try DatabaseAddress(url: url)
@@ -296,6 +300,7 @@ public struct ConcertConfiguration: Sendable {
     public static let variables: [(name: String, default: String?, secret: Bool)] = [
         ("CONCERT_HTTP_HOST", "127.0.0.1", false),
         ("CONCERT_HTTP_PORT", "8080", false),
+        ("CONCERT_METRICS_PORT", nil, false),
         ("CONCERT_DATABASE_URL", ConcertConfiguration().databaseURL, false),
         ("CONCERT_AMQP_URL", ConcertConfiguration().amqpURL, false),
         ("CONCERT_AMQP_MANAGEMENT_URL", nil, false),
@@ -379,25 +384,5 @@ extension ConcertConfiguration {
             activeSeconds: TimeInterval(activeSeconds),
             abandonSeconds: TimeInterval(abandonSeconds)
         )
-    }
-}
-
-/// A configuration variable that cannot be used.
-public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let variable: String
-    public let problem: String
-    public var description: String { "\(variable) \(problem)" }
-}
-
-/// Every configuration variable that cannot be used, said together: one line each, under a line
-/// that counts them (one problem is just its line).
-public struct ConfigurationProblems: Error, Sendable, CustomStringConvertible {
-    public let problems: [ConfigurationError]
-
-    public init(_ problems: [ConfigurationError]) { self.problems = problems }
-
-    public var description: String {
-        guard problems.count > 1 else { return problems.first?.description ?? "no configuration problems" }
-        return (["\(problems.count) settings need fixing:"] + problems.map { "  \($0)" }).joined(separator: "\n")
     }
 }

@@ -173,7 +173,7 @@ struct Worker: AsyncParsableCommand {
         let chosen = try partitions.map { try PartitionSelection.parse($0, count: configuration.partitions) } ?? Array(0..<configuration.partitions)
         logger.info("worker starting", metadata: ["partitions.preferred": "\(chosen.map(String.init).joined(separator: ","))"])
         let tracing = try configuration.startTracing(processKind: "worker", environment: ProcessInfo.processInfo.environment)
-        try await ConcertServices.buildWorkerGroup(configuration, preferred: chosen, tracing: tracing, logger: logger).run()
+        try await ConcertServices.buildWorkerGroup(configuration, preferred: chosen, metrics: metricsRegistry, tracing: tracing, logger: logger).run()
     }
 }
 

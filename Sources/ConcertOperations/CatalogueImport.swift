@@ -3,7 +3,7 @@ public import ConcertDomain
 import ConcertPipeline
 import ConcertStorage
 import ConcertWire
-public import Foundation
+import Foundation
 public import Logging
 
 /// `concert catalogue import FILE`: makes the catalogue say what the file says, and changes

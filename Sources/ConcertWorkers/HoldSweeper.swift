@@ -3,6 +3,7 @@ public import ConcertPipeline
 public import ConcertStorage
 import Foundation
 public import Logging
+import Metrics
 public import ServiceLifecycle
 
 /// The safety net under hold expiry. Normally each hold ends through its expiry message (hold
@@ -52,10 +53,12 @@ public struct HoldSweeper: Service {
         }
     }
 
-    /// One sweep: returns how many holds it sent to be expired.
+    /// One sweep: returns how many holds it sent to be expired, also the gauge
+    /// `concert_holds_overdue` (holds live more than `grace` past their deadline, at most `limit`).
     @discardableResult
     public func sweep(limit: Int = 2000) async throws -> Int {
         let overdue = try await reservations.overdueHolds(grace: grace, limit: limit)
+        Gauge(label: "concert_holds_overdue").record(overdue.count)
         let bySchedule = Dictionary(grouping: overdue, by: \.schedule).mapValues { $0.map(\.reservation) }
         // One command per partition, as the worker's own expiry messages are.
         let byPartition = Dictionary(grouping: bySchedule, by: { publisher.partition(of: $0.key) })

@@ -54,10 +54,12 @@ struct APIHarness: Sendable {
     }
 
     /// A seeded database and an HTTP test client over the router. Without `pipeline`, the broker is
-    /// an address where nothing listens (commands get 503).
+    /// an address where nothing listens (commands get 503). With `testing: .live` the API listens
+    /// on a port of 127.0.0.1 (the client's `port`), for a process outside the test to reach.
     static func withAPI(
         pipeline: PipelineSettings? = nil,
         rateLimit: RateLimiter? = nil,
+        testing: TestingSetup = .router,
         customize: @escaping @Sendable (inout APIServices) -> Void = { _ in },
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
@@ -69,7 +71,7 @@ struct APIHarness: Sendable {
                     var services = await services(client, broker: broker, partitions: 2)
                     services.rateLimiter = rateLimit
                     customize(&services)
-                    try await run(client, services: services, broker: broker, databaseURL: databaseURL, amqp: nowhere, body)
+                    try await run(client, services: services, broker: broker, databaseURL: databaseURL, amqp: nowhere, testing: testing, body)
                 }
                 return
             }
@@ -101,7 +103,15 @@ struct APIHarness: Sendable {
                         group.addTask { try await archiver.run() }
                         group.addTask { try await services.inbox.run() }
                         defer { group.cancelAll() }
-                        try await run(client, services: services, broker: broker, databaseURL: databaseURL, amqp: configuration, body)
+                        try await run(
+                            client,
+                            services: services,
+                            broker: broker,
+                            databaseURL: databaseURL,
+                            amqp: configuration,
+                            testing: testing,
+                            body
+                        )
                     }
                 }
             }
@@ -124,6 +134,7 @@ struct APIHarness: Sendable {
         broker: AMQPConnection,
         databaseURL: String,
         amqp: AMQPConfiguration,
+        testing: TestingSetup,
         _ body: @escaping @Sendable (any TestClientProtocol, APIHarness) async throws -> Void
     ) async throws {
         let harness = APIHarness(
@@ -135,7 +146,7 @@ struct APIHarness: Sendable {
         )
         try await harness.services.view.refresh()
         let app = Application(router: buildAPIRouter(harness.services))
-        try await app.test(.router) { testClient in try await body(testClient, harness) }
+        try await app.test(testing) { testClient in try await body(testClient, harness) }
     }
 
     /// The environment of a `concert` process started by the test: this test's database schema

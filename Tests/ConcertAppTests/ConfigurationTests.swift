@@ -118,4 +118,12 @@ struct ConfigurationTests {
         let defaults = try ConcertConfiguration(environment: [:])
         #expect([defaults.databaseTimeoutSeconds, defaults.publishTimeoutSeconds, defaults.httpIdleTimeoutSeconds] == [10, 5, 30])
     }
+
+    @Test func aWorkersMetricsPortIsReadAndCheckedAndUnsetByDefault() throws {
+        #expect(try ConcertConfiguration(environment: ["CONCERT_METRICS_PORT": "9464"]).metricsPort == 9464)
+        #expect(try ConcertConfiguration(environment: [:]).metricsPort == nil)
+        let (configuration, problems) = ConcertConfiguration.read(environment: ["CONCERT_METRICS_PORT": "0"])
+        #expect(problems.map(\.description) == ["CONCERT_METRICS_PORT must be an integer in 1...65535, got '0'"])
+        #expect(configuration.metricsPort == nil)
+    }
 }

@@ -53,10 +53,13 @@ struct ServicesScriptTests {
         return (listener, Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    /// Five ports nothing listens on, one per CONCERT_*_PORT.
+    /// Six ports nothing listens on, one per CONCERT_*_PORT.
     static func freePorts() throws -> [String: Int] {
         var ports: [String: Int] = [:]
-        for variable in ["CONCERT_AMQP_PORT", "CONCERT_AMQP_MANAGEMENT_PORT", "CONCERT_RABBITMQ_DIST_PORT", "CONCERT_EPMD_PORT", "CONCERT_PG_PORT"] {
+        for variable in [
+            "CONCERT_AMQP_PORT", "CONCERT_AMQP_MANAGEMENT_PORT", "CONCERT_RABBITMQ_PROMETHEUS_PORT", "CONCERT_RABBITMQ_DIST_PORT",
+            "CONCERT_EPMD_PORT", "CONCERT_PG_PORT",
+        ] {
             ports[variable] = try StartupTests.freePort()
         }
         return ports

@@ -16,6 +16,12 @@ management_urls() {
     echo "$urls"
 }
 
+# RabbitMQ's Prometheus endpoint (plugin rabbitmq_prometheus) of the single node; empty for the
+# cluster, whose nodes do not enable it.
+prometheus_url() {
+    if [ "$cluster_size" = 0 ]; then echo "http://127.0.0.1:$prom_port"; fi
+}
+
 write_env() {
     # Secrets are made once per checkout and kept, so tokens survive a restart of the services.
     if [ ! -s "$run/secrets" ]; then
@@ -33,6 +39,7 @@ write_env() {
 CONCERT_DATABASE_URL=postgres://$user:$password@127.0.0.1:$pg_port/$database
 CONCERT_AMQP_URL=$(amqp_urls)
 CONCERT_AMQP_MANAGEMENT_URL=$(management_urls)
+CONCERT_RABBITMQ_PROMETHEUS_URL=$(prometheus_url)
 CONCERT_CLUSTER_NODES=$cluster_size
 $(cat "$run/secrets")
 EOF

@@ -6,7 +6,7 @@
 ports_valid() {
     local pair seen=" "
     for pair in "CONCERT_AMQP_PORT=$amqp_port" "CONCERT_AMQP_MANAGEMENT_PORT=$mgmt_port" \
-        "CONCERT_RABBITMQ_DIST_PORT=$dist_port" "CONCERT_EPMD_PORT=$epmd_port" "CONCERT_PG_PORT=$pg_port"; do
+        "CONCERT_RABBITMQ_PROMETHEUS_PORT=$prom_port" "CONCERT_RABBITMQ_DIST_PORT=$dist_port" "CONCERT_EPMD_PORT=$epmd_port" "CONCERT_PG_PORT=$pg_port"; do
         if ! [[ ${pair#*=} =~ ^[1-9][0-9]{0,4}$ ]] || [ "${pair#*=}" -gt 65535 ]; then
             die "${pair%%=*} must be a port number (1-65535), not '${pair#*=}'"
         fi
@@ -61,7 +61,7 @@ suggested=() # VAR=PORT proposals made by port_free, shown by die_ports
 # A port above $1 to propose: nothing listens on it, and no CONCERT_*_PORT has or gets it.
 free_port() {
     local port=$(($1 + 1)) taken
-    taken=" $(listening_ports | tr '\n' ' ') $amqp_port $mgmt_port $dist_port $epmd_port $pg_port ${suggested[*]#*=} "
+    taken=" $(listening_ports | tr '\n' ' ') $amqp_port $mgmt_port $prom_port $dist_port $epmd_port $pg_port ${suggested[*]#*=} "
     while [[ $taken == *" $port "* ]]; do port=$((port + 1)); done
     echo "$port"
 }

@@ -57,13 +57,16 @@ record_epmd() {
 }
 
 # The ports our running node $1 was started with: from its environment, the management port from
-# the config file written when it started.
+# the config file written when it started (the Prometheus port too: 15692, the plugin's default,
+# for a node started before it was configured).
 rabbit_ports_of() {
-    printf 'amqp %s, management %s, distribution %s, epmd %s' "$(env_of "$1" RABBITMQ_NODE_PORT)" \
-        "$(sed -n 's/^management\.tcp\.port = //p' "$rmq/rabbitmq.conf" 2>/dev/null || true)" \
+    local prometheus
+    prometheus=$(sed -n 's/^prometheus\.tcp\.port = //p' "$rmq/rabbitmq.conf" 2>/dev/null || true)
+    printf 'amqp %s, management %s, prometheus %s, distribution %s, epmd %s' "$(env_of "$1" RABBITMQ_NODE_PORT)" \
+        "$(sed -n 's/^management\.tcp\.port = //p' "$rmq/rabbitmq.conf" 2>/dev/null || true)" "${prometheus:-15692}" \
         "$(env_of "$1" RABBITMQ_DIST_PORT)" "$(env_of "$1" ERL_EPMD_PORT)"
 }
-rabbit_ports_asked() { printf 'amqp %s, management %s, distribution %s, epmd %s' "$amqp_port" "$mgmt_port" "$dist_port" "$epmd_port"; }
+rabbit_ports_asked() { printf 'amqp %s, management %s, prometheus %s, distribution %s, epmd %s' "$amqp_port" "$mgmt_port" "$prom_port" "$dist_port" "$epmd_port"; }
 
 # Whether RabbitMQ may be started or kept: ours runs with the asked ports, or none of ours runs
 # and its ports are free. Logs each problem.
@@ -77,6 +80,7 @@ rabbit_check() {
     fi
     port_free "$amqp_port" "RabbitMQ AMQP" CONCERT_AMQP_PORT || ok=1
     port_free "$mgmt_port" "RabbitMQ management" CONCERT_AMQP_MANAGEMENT_PORT || ok=1
+    port_free "$prom_port" "RabbitMQ Prometheus metrics" CONCERT_RABBITMQ_PROMETHEUS_PORT || ok=1
     port_free "$dist_port" "RabbitMQ distribution" CONCERT_RABBITMQ_DIST_PORT || ok=1
     # Only an epmd our node started will do: `down` stops it, and no other node has our name there.
     port_free "$epmd_port" "epmd" CONCERT_EPMD_PORT "$(epmd_pid)" || ok=1
@@ -98,6 +102,7 @@ rabbit_up() {
     pid=$(rabbit_pid)
     if [ -n "$pid" ] && rabbit_ready; then
         log "RabbitMQ already runs (pid $pid, amqp 127.0.0.1:$amqp_port, management :$mgmt_port)"
+        rabbit_prometheus
         return 0
     fi
     if [ -n "$pid" ]; then
@@ -105,11 +110,13 @@ rabbit_up() {
         log "RabbitMQ (pid $pid) runs but is not ready; waiting for it"
     else
         mkdir -p "$rmq/mnesia" "$rmq/log" "$rmq/home"
-        printf '[rabbitmq_management].\n' >"$rmq/enabled_plugins"
+        printf '[rabbitmq_management,rabbitmq_prometheus].\n' >"$rmq/enabled_plugins"
         cat >"$rmq/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$amqp_port
 management.tcp.port = $mgmt_port
 management.tcp.ip = 127.0.0.1
+prometheus.tcp.port = $prom_port
+prometheus.tcp.ip = 127.0.0.1
 loopback_users = none
 log.file.level = info
 CONF
@@ -142,6 +149,7 @@ CONF
         || rabbit_tool rabbitmqctl -q change_password "$user" "$password" >/dev/null
     rabbit_tool rabbitmqctl -q set_user_tags "$user" administrator >/dev/null
     rabbit_tool rabbitmqctl -q set_permissions -p / "$user" '.*' '.*' '.*' >/dev/null
+    rabbit_prometheus
 
     deadline=$((SECONDS + 60))
     until curl -fsS -u "$user:$password" "http://127.0.0.1:$mgmt_port/api/overview" >/dev/null 2>&1; do
@@ -149,6 +157,13 @@ CONF
         sleep 0.5
     done
     log "RabbitMQ ready (pid $(rabbit_pid))"
+}
+
+# Its metrics for Prometheus (/metrics, /metrics/detailed): in enabled_plugins of a node started
+# now, enabled here on one started before that (it then listens on the plugin's default port, 15692).
+rabbit_prometheus() {
+    grep -q rabbitmq_prometheus "$rmq/enabled_plugins" 2>/dev/null \
+        || rabbit_tool rabbitmq-plugins -q enable rabbitmq_prometheus >/dev/null
 }
 
 # Stops what rabbit_up started, by pid and only if it still is ours.

@@ -2,6 +2,7 @@ public import ConcertDomain
 public import ConcertStorage
 public import Foundation
 public import Logging
+import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -29,12 +30,19 @@ public final class UnknownOutcomeRecorder: Service, Sendable {
     private let interval: Duration
     private let capacity: Int
     private let kept = Mutex<(records: [Record], dropped: Int)>(([], 0))
+    /// `concert_commands_outcome_unknown_total{type}`, each made at 0 so that the first answer shows as an increase.
+    private let answered: [CommandType: Counter]
 
     public init(write: @escaping Write, logger: Logger, interval: Duration = .seconds(2), capacity: Int = 10_000) {
         self.write = write
         self.logger = logger
         self.interval = interval
         self.capacity = capacity
+        answered = Dictionary(
+            uniqueKeysWithValues: CommandType.allCases.map {
+                ($0, Counter(label: "concert_commands_outcome_unknown_total", dimensions: [("type", $0.rawValue)]))
+            }
+        )
     }
 
     public convenience init(store: CommandStore, logger: Logger) {
@@ -47,6 +55,7 @@ public final class UnknownOutcomeRecorder: Service, Sendable {
     /// Records `envelope` as of unknown outcome for `bound` seconds from now; if the database
     /// refuses, keeps it to write later.
     public func record(_ envelope: CommandEnvelope, bound: TimeInterval) async {
+        answered[envelope.command.type]?.increment()
         let record = Record(envelope: envelope, bound: bound)
         do {
             try await write(envelope, Date().addingTimeInterval(bound))
