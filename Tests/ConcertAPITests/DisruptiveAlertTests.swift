@@ -101,7 +101,7 @@ struct DisruptiveAlertTests {
         let expressions = try Self.dashboardExpressions()
         try await APIHarness.withAPI(pipeline: .init(partitions: Self.partitions, inProcessWorkers: false), testing: .live) { client, harness in
             let apiPort = try #require(client.port)
-            let workerPort = try PrometheusServer.freePort()
+            let workerPort = try freeLocalPort()
             let workers = Locked([try await Self.startWorker(harness, metricsPort: workerPort, name: "alerts-first")])
             let stopLoad = Locked(false)
             var prometheus: PrometheusServer?

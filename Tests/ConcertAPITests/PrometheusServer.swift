@@ -32,7 +32,7 @@ struct PrometheusServer: Sendable {
         let ruleList = rules.keys.sorted().map { "  - \(directory.appendingPathComponent($0).path)" }.joined(separator: "\n")
         let config = directory.appendingPathComponent("prometheus.yml")
         try configuration.replacingOccurrences(of: "RULES", with: ruleList).write(to: config, atomically: true, encoding: .utf8)
-        let port = try freePort()
+        let port = try freeLocalPort()
         let process = try await SpawnedProcess(
             executable,
             [
@@ -94,18 +94,4 @@ struct PrometheusServer: Sendable {
         }
     }
 
-    /// A free TCP port of 127.0.0.1 (bound once and released).
-    static func freePort() throws -> Int {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
-        }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }

@@ -41,7 +41,7 @@ struct ConsoleBrowserTests {
                 }
                 let adminToken = "console-tests-admin-token-0123456789abcdef"
                 let userSecret = "console-tests-user-secret-0123456789abcdef"
-                let port = try StartupTests.freePort()
+                let port = try freeLocalPort()
                 let environment = ClusterEnvironment.serveEnvironment(
                     amqp: amqp,
                     databaseURL: databaseURL,

@@ -155,7 +155,7 @@ struct ContractTests {
                         )
                     }
                 }
-                let port = try StartupTests.freePort()
+                let port = try freeLocalPort()
                 let environment = ClusterEnvironment.serveEnvironment(
                     amqp: amqp,
                     databaseURL: databaseURL,

@@ -110,7 +110,7 @@ struct DisruptiveClusterTests {
                 _ = try await DemoData(concerts: 1, dates: 3, seats: Self.seats).seed(client, logger: logger)
                 let vhost = amqp.virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? amqp.virtualHost
                 let userSecret = "cluster-tests-user-secret-0123456789abcdef"
-                let port = try StartupTests.freePort()
+                let port = try freeLocalPort()
                 let serve = try await ClusterEnvironment.startServe(
                     ClusterEnvironment.serveEnvironment(
                         amqp: amqp,

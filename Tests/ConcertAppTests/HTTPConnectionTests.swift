@@ -14,7 +14,7 @@ import FoundationNetworking
 struct HTTPConnectionTests {
     /// Starts `concert api` on a free port with `changes`, waits until it answers, runs `body`, stops it.
     static func withAPI(_ changes: [String: String], ready: Bool = false, _ body: (Int) async throws -> Void) async throws {
-        let port = try StartupTests.freePort()
+        let port = try freeLocalPort()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-http-\(UUID().uuidString.prefix(6)).log")
         defer { try? FileManager.default.removeItem(at: log) }
         let environment = StartupTests.environment.merging(changes.merging(["CONCERT_HTTP_PORT": String(port)]) { _, new in new }) { _, new in new }

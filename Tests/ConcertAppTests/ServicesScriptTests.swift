@@ -60,7 +60,7 @@ struct ServicesScriptTests {
             "CONCERT_AMQP_PORT", "CONCERT_AMQP_MANAGEMENT_PORT", "CONCERT_RABBITMQ_PROMETHEUS_PORT", "CONCERT_RABBITMQ_DIST_PORT",
             "CONCERT_EPMD_PORT", "CONCERT_PG_PORT",
         ] {
-            ports[variable] = try StartupTests.freePort()
+            ports[variable] = try freeLocalPort()
         }
         return ports
     }

@@ -136,7 +136,7 @@ struct StartupTests {
                 "CONCERT_USER_TOKEN_SECRET": "",
                 "CONCERT_USER_JWKS": "",
                 "CONCERT_TOKEN_SECRET": "startup-tests-secret-0123456789abcdef",
-                "CONCERT_HTTP_PORT": String(try Self.freePort()),
+                "CONCERT_HTTP_PORT": String(try freeLocalPort()),
             ]
         )
         Self.expectOneLineFailure(finished, containing: "must be set", naming: "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS")
@@ -161,7 +161,7 @@ struct StartupTests {
         ("CONCERT_AMQP_URL", Self.broker(virtualHost: "no-such-vhost"), "virtual host \"no-such-vhost\" does not exist"),
     ])
     func serveWaitingForADependencySaysWhyOnceAndStopsOnSIGTERM(variable: String, url: String, expected: String) async throws {
-        let port = try Self.freePort()
+        let port = try freeLocalPort()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("concert-startup-\(UUID().uuidString.prefix(6)).log")
         defer { try? FileManager.default.removeItem(at: log) }
         let process = try await SpawnedProcess(
@@ -259,7 +259,7 @@ struct StartupTests {
             )
             let finished = try await Self.run(
                 ["serve"],
-                ["CONCERT_DATABASE_URL": url, "CONCERT_HTTP_PORT": String(try Self.freePort())],
+                ["CONCERT_DATABASE_URL": url, "CONCERT_HTTP_PORT": String(try freeLocalPort())],
                 timeout: .seconds(30)
             )
             Self.expectOneLineFailure(finished, containing: "schema version 9999, newer than this build's", naming: "upgrade")
@@ -275,7 +275,7 @@ struct StartupTests {
             #expect(applied.status == 0, "\(applied.lines)")
             let finished = try await Self.run(
                 ["serve"],
-                ["CONCERT_AMQP_URL": url, "CONCERT_PARTITIONS": "8", "CONCERT_HTTP_PORT": String(try Self.freePort())],
+                ["CONCERT_AMQP_URL": url, "CONCERT_PARTITIONS": "8", "CONCERT_HTTP_PORT": String(try freeLocalPort())],
                 timeout: .seconds(30)
             )
             Self.expectOneLineFailure(
@@ -295,18 +295,4 @@ struct StartupTests {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, object.compactMapValues { $0 as? String })
     }
 
-    /// A TCP port nothing listens on now.
-    static func freePort() throws -> Int {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
-        }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }

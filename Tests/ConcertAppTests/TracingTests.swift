@@ -42,7 +42,7 @@ struct TracingTests {
                     return receiverPort != nil
                 }
                 let userSecret = "tracing-tests-user-secret-0123456789abcdef"
-                let port = try StartupTests.freePort()
+                let port = try freeLocalPort()
                 let environment = ClusterEnvironment.serveEnvironment(
                     amqp: amqp,
                     databaseURL: databaseURL,
