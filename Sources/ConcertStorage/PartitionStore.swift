@@ -279,6 +279,10 @@ extension PSQLError {
         return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
     }
 
+    /// True when the server refused a write because it is read-only (`25006`): a standby, or a
+    /// primary demoted in a failover. The connection is of no more use for writes.
+    public var isReadOnlyServer: Bool { sqlState == "25006" }
+
     /// True for every failure that says nothing about the statement and may pass: the database
     /// unreachable, short of resources (class 53: out of memory, disk full, too many connections),
     /// read-only after a failover (25006), a cancelled statement (57014), a serialization failure

@@ -31,6 +31,8 @@ extension PostgresConnection {
     /// closed: a server that stopped answering gets no more statements on it), whichever comes
     /// first. The operation runs in a task of its own, so a statement PostgresNIO never completes
     /// is left behind (suspended, holding only its closed connection) instead of its caller.
+    /// A statement refused because the server is read-only (`25006`) closes the connection too:
+    /// after a failover it reached a standby, and the pool must open a new one to the leader.
     func untilClosed<Value: Sendable>(_ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
         guard !isClosed else { throw ConnectionLost() }
         let answer = Mutex<CheckedContinuation<Value, any Error>?>(nil)
@@ -47,9 +49,15 @@ extension PostgresConnection {
                     closing.whenComplete { _ in }
                 }
             }
-            Task {
+            Task { [self] in
                 let result: Result<Value, any Error>
                 do { result = .success(try await operation()) } catch { result = .failure(error) }
+                if case .failure(let error as PSQLError) = result, error.isReadOnlyServer {
+                    // A server that cannot take writes (a standby, or a demoted primary a proxy
+                    // still routes to) stays so: this connection must not be leased again.
+                    let closing: EventLoopFuture<Void> = close()
+                    closing.whenComplete { _ in }
+                }
                 timer?.cancel()
                 ClosedConnectionWatch.shared.unregister(watch)
                 take()?.resume(with: result)
