@@ -230,6 +230,7 @@ public enum ConcertServices {
         } catch let error as AccessTokens.SettingsError {
             throw ConfigurationError(variable: error.variable, problem: error.problem)
         }
+        let address = try DatabaseAddress(url: configuration.databaseURL)
         var services = await APIServices.make(
             database: database,
             broker: broker,
@@ -238,7 +239,7 @@ public enum ConcertServices {
             partitions: configuration.partitions,
             adminToken: configuration.adminToken,
             readiness: ReadinessChecks(
-                database: { await Self.databaseAnswers(database, within: .seconds(2), logger: logger) },
+                databaseState: { await DatabaseState.probe(database, address: address, within: .seconds(2), logger: logger) },
                 broker: { broker.isConnected },
                 startup: { progress.current }
             ),
@@ -304,27 +305,6 @@ public enum ConcertServices {
             group.addTask { await database.run() }
             defer { group.cancelAll() }
             return try await body(database)
-        }
-    }
-
-    static func databaseAnswers(_ database: PostgresClient, within timeout: Duration, logger: Logger) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                do {
-                    try await database.fetch("SELECT 1", logger: logger)
-                    return true
-                } catch {
-                    logger.warning("readiness: database query failed", metadata: ["error": "\(String(reflecting: error))"])
-                    return false
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
         }
     }
 }

@@ -1,23 +1,33 @@
+public import ConcertStorage
 public import Hummingbird
 
 /// What `/health/ready` asks: has this process finished starting, and can it reach its database
 /// and its broker right now?
 public struct ReadinessChecks: Sendable {
-    /// True when a trivial query succeeds (bounded by the check's own timeout).
-    public var database: @Sendable () async -> Bool
+    /// Whether the database takes writes now (bounded by the check's own timeout).
+    public var databaseState: @Sendable () async -> DatabaseState
     /// True while the AMQP connection is up.
     public var broker: @Sendable () async -> Bool
     /// While the process is still starting: what it is doing or waiting for (`nil` once started).
     public var startup: @Sendable () -> String?
 
     public init(
+        databaseState: @escaping @Sendable () async -> DatabaseState,
+        broker: @escaping @Sendable () async -> Bool,
+        startup: @escaping @Sendable () -> String? = { nil }
+    ) {
+        self.databaseState = databaseState
+        self.broker = broker
+        self.startup = startup
+    }
+
+    /// With a database check that only tells up from down.
+    public init(
         database: @escaping @Sendable () async -> Bool,
         broker: @escaping @Sendable () async -> Bool,
         startup: @escaping @Sendable () -> String? = { nil }
     ) {
-        self.database = database
-        self.broker = broker
-        self.startup = startup
+        self.init(databaseState: { await database() ? .up : .down }, broker: broker, startup: startup)
     }
 }
 
@@ -33,6 +43,8 @@ struct Readiness: ResponseEncodable {
 extension Router {
     /// `GET /health/live` (the process serves HTTP) and `GET /health/ready` (it has started and
     /// can reach PostgreSQL and RabbitMQ; while starting, `startup` says what it waits for).
+    /// `database` is `up`, `down`, or `failing-over` while something answers at the database's
+    /// address but no writable server is behind it (see ``DatabaseState``).
     public func addHealthRoutes(readiness: ReadinessChecks) {
         get("/health/live") { _, _ -> HTTPResponse.Status in .ok }
         get("/health/ready") { _, _ -> EditedResponse<Readiness> in
@@ -41,12 +53,13 @@ extension Router {
                 let body = Readiness(status: "starting", database: "unknown", broker: "unknown", startup: startup)
                 return EditedResponse(status: .serviceUnavailable, headers: [.retryAfter: "5"], response: body)
             }
-            async let databaseUp = readiness.database()
+            async let databaseState = readiness.databaseState()
             async let brokerUp = readiness.broker()
-            let (database, broker) = await (databaseUp, brokerUp)
+            let (state, broker) = await (databaseState, brokerUp)
+            let database = state == .up
             let body = Readiness(
                 status: database && broker ? "ready" : "unavailable",
-                database: database ? "up" : "down",
+                database: state.rawValue,
                 broker: broker ? "up" : "down",
                 startup: nil
             )

@@ -1,3 +1,4 @@
+import ConcertStorage
 import Hummingbird
 import Metrics
 import Prometheus
@@ -24,10 +25,10 @@ extension ReadinessChecks {
     /// Records whether the database and the broker answer now, as `/health/ready` sees them.
     func recordDependencies() async {
         guard startup() == nil else { return }
-        async let databaseUp = database()
+        async let databaseState = databaseState()
         async let brokerUp = broker()
-        let (database, broker) = await (databaseUp, brokerUp)
-        Gauge(label: "concert_dependency_up", dimensions: [("dependency", "database")]).record(database ? 1 : 0)
+        let (database, broker) = await (databaseState, brokerUp)
+        Gauge(label: "concert_dependency_up", dimensions: [("dependency", "database")]).record(database == .up ? 1 : 0)
         Gauge(label: "concert_dependency_up", dimensions: [("dependency", "broker")]).record(broker ? 1 : 0)
     }
 }

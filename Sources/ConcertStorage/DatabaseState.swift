@@ -1,0 +1,78 @@
+public import Logging
+import NIOCore
+import NIOPosix
+public import PostgresNIO
+
+/// Whether the database takes writes now, as `/health/ready` reports it.
+public enum DatabaseState: String, Sendable {
+    /// A writable server answers.
+    case up
+    /// Something answers at the database's address, but no writable server is behind it: a
+    /// standby answers where the primary should (read-only), a proxy accepts the connection and
+    /// closes it because no member leads, or the server says it cannot take connections yet
+    /// (starting, recovering). During a failover this lasts until the new leader is promoted.
+    case failingOver = "failing-over"
+    /// Nothing answers: the address refuses connections or stays silent.
+    case down
+
+    /// Asks through `client`'s pool whether the server it reaches is the writable primary; when that
+    /// fails, opens one connection of its own to `address` to tell a failover from an outage.
+    /// Takes at most about `timeout`.
+    public static func probe(
+        _ client: PostgresClient,
+        address: DatabaseAddress,
+        within timeout: Duration,
+        logger: Logger
+    ) async -> DatabaseState {
+        let pooled = await first(within: timeout / 2) { () -> DatabaseState? in
+            do {
+                let rows = try await client.fetch("SELECT pg_is_in_recovery()", logger: logger)
+                return try rows.first?.decode(Bool.self) == false ? .up : .failingOver
+            } catch {
+                logger.warning("readiness: database query failed", metadata: ["error": "\(String(reflecting: error))"])
+                return nil
+            }
+        }
+        if let pooled = pooled ?? nil { return pooled }
+        return await first(within: timeout / 2) { await direct(address, logger: logger) } ?? .down
+    }
+
+    /// One connection of its own: what answers at `address`.
+    static func direct(_ address: DatabaseAddress, logger: Logger) async -> DatabaseState {
+        var quiet = logger
+        quiet.logLevel = .critical
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(),
+                configuration: try address.connectionConfiguration(),
+                id: 0,
+                logger: quiet
+            )
+            defer { Task { try? await connection.close() } }
+            let rows = try await connection.fetch("SELECT pg_is_in_recovery()", logger: quiet)
+            return try rows.first?.decode(Bool.self) == false ? .up : .failingOver
+        } catch let error as PSQLError {
+            // Accepted, then closed before the login was answered: a proxy with no leader behind it.
+            if error.code == .serverClosedConnection || error.code == .uncleanShutdown { return .failingOver }
+            // 57P03: the server is starting, recovering or shutting down; 25006: read-only.
+            if error.sqlState == "57P03" || error.isReadOnlyServer { return .failingOver }
+            return .down
+        } catch {
+            return .down
+        }
+    }
+
+    /// `body`'s result, or nil when it takes longer than `timeout`.
+    static func first<Value: Sendable>(within timeout: Duration, _ body: @escaping @Sendable () async -> Value) async -> Value? {
+        await withTaskGroup(of: Value?.self) { group in
+            group.addTask { await body() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let answer = await group.next() ?? nil
+            group.cancelAll()
+            return answer
+        }
+    }
+}
