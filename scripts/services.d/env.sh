@@ -36,11 +36,12 @@ write_env() {
     fi
     cat >"$run/env" <<EOF
 # Written by scripts/services up. Source it: set -a; . .run/env; set +a
-CONCERT_DATABASE_URL=postgres://$user:$password@127.0.0.1:$pg_port/$database
+CONCERT_DATABASE_URL=postgres://$user:$password@127.0.0.1:$([ "$pg_ha" = 1 ] && echo "$ha_port" || echo "$pg_port")/$database
 CONCERT_AMQP_URL=$(amqp_urls)
 CONCERT_AMQP_MANAGEMENT_URL=$(management_urls)
 CONCERT_RABBITMQ_PROMETHEUS_URL=$(prometheus_url)
 CONCERT_CLUSTER_NODES=$cluster_size
+CONCERT_PG_HA=$pg_ha
 $(cat "$run/secrets")
 EOF
 }

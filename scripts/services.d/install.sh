@@ -11,6 +11,13 @@ install_packages() {
     command -v pkg-config >/dev/null || missing+=(pkg-config)
     # ss: the tests read sockets' keepalive timers with it.
     command -v ss >/dev/null || missing+=(iproute2)
+    # The highly available PostgreSQL of `up --pg-ha` (Patroni's etcd client is python3-etcd).
+    if [ "${pg_ha:-0}" = 1 ]; then
+        command -v patroni >/dev/null || missing+=(patroni)
+        command -v etcd >/dev/null || missing+=(etcd-server)
+        command -v haproxy >/dev/null || missing+=(haproxy)
+        python3 -c 'import etcd' 2>/dev/null || missing+=(python3-etcd)
+    fi
     [ ${#missing[@]} -eq 0 ] && return 0
     is_root || die "missing Debian packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})"
     log "installing ${missing[*]}"

@@ -25,5 +25,6 @@ status() {
         pg_check || true
     fi
     cluster_status
+    pg_ha_status
     return $rc
 }
