@@ -160,7 +160,7 @@ struct DisruptiveClusterTests {
             #expect(charged.status == 200, "charging \(user): \(charged.status)")
             buyers.append(.init(user: user, access: access, pays: index % 2 == 0))
         }
-        let dates = try await datesOfConcert1(api, access: buyers[0].access)
+        let dates = try await api.datesOfConcert1(access: buyers[0].access)
 
         // (a) kill -9 of the node the process is connected to (it leads a third of the partitions).
         let first = Burst(api: api, buyers: buyers, dates: dates, seats: seats)
@@ -178,7 +178,7 @@ struct DisruptiveClusterTests {
         first.stop()
         await firstRun.value
         print("cluster: after kill -9 of n\(killed): \(first.failover(since: killedAt))")
-        try await expectSettled(client, first.accepted)
+        try await PurchaseInvariants.expectSettled(client, first.accepted)
 
         // (b) the node comes back and rejoins; every queue has its three members online again.
         let restarting = ContinuousClock.now
@@ -207,7 +207,7 @@ struct DisruptiveClusterTests {
         second.stop()
         await secondRun.value
         print("cluster: after SIGSTOP of n\(paused) for 20 s: \(second.failover(since: pausedAt))")
-        try await expectSettled(client, second.accepted)
+        try await PurchaseInvariants.expectSettled(client, second.accepted)
         try await eventually(timeout: .seconds(90), "every queue has all its members online after the pause") {
             let queues = try await ClusterEnvironment.queues(vhost: vhost).filter { !$0.members.isEmpty }
             return queues.count >= partitions + 4 && queues.allSatisfy { $0.members.count == 3 && Set($0.online) == Set($0.members) }
@@ -219,64 +219,6 @@ struct DisruptiveClusterTests {
         var counts: [String] = []
         for try await (status, count) in statuses.decode((String, Int).self) { counts.append("\(count) \(status)") }
         print("cluster: reservations in the end: \(counts.joined(separator: ", "))")
-    }
-
-    static func datesOfConcert1(_ api: LiveAPI, access: String) async throws -> [String] {
-        let issued = await api.send("POST", "/v1/queue/tokens", bearer: access, body: #"{"concertId":1}"#)
-        let token = try #require(issued.string("token"), "no waiting-room token: \(issued.status)")
-        var dates: [String] = []
-        try await eventually(timeout: .seconds(30), "the concert's dates") {
-            let answer = await api.send("GET", "/v1/concerts/1/dates", bearer: token)
-            let list = ((try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any])?["dates"] as? [[String: Any]] ?? []
-            dates = list.compactMap { $0["date"] as? String }
-            return !dates.isEmpty
-        }
-        return dates
-    }
-
-    /// Every accepted command reached its outcome or the dead-letter archive; no seat has two live
-    /// reservations; every hold past its deadline was expired and its seat freed.
-    static func expectSettled(_ client: PostgresClient, _ accepted: [String]) async throws {
-        let logger = DatabaseEnvironment.logger
-        let ids = accepted.compactMap(UUID.init(uuidString:))
-        #expect(ids.count == accepted.count)
-        #expect(ids.count > 50, "the burst got too few commands accepted to mean anything: \(ids.count)")
-        var settled = 0
-        try await eventually(timeout: .seconds(120), "every accepted command has its outcome or is archived") {
-            let rows = try await client.query(
-                """
-                SELECT count(*) FROM commands c WHERE c.id = ANY(\(ids))
-                  AND (c.status <> 'pending' OR EXISTS (SELECT 1 FROM dead_letters d WHERE lower(d.message_id) = c.id::text))
-                """,
-                logger: logger
-            )
-            settled = try await rows.decode(Int.self).reduce(0, +)
-            return settled == ids.count
-        }
-        #expect(settled == ids.count, "\(ids.count - settled) accepted commands never finished")
-        let doubled = try await client.query(
-            """
-            SELECT count(*) FROM (SELECT schedule_id, seat_number FROM reservations WHERE status IN ('held', 'paid')
-                                  GROUP BY schedule_id, seat_number HAVING count(*) > 1) AS d
-            """,
-            logger: logger
-        )
-        #expect(try await doubled.decode(Int.self).reduce(0, +) == 0, "a seat is held or sold twice")
-        let soldTwice = try await client.query(
-            "SELECT count(*) FROM (SELECT schedule_id, seat_number FROM reservations WHERE status = 'paid' GROUP BY 1, 2 HAVING count(*) > 1) AS d",
-            logger: logger
-        )
-        #expect(try await soldTwice.decode(Int.self).reduce(0, +) == 0, "a seat is sold twice")
-        try await eventually(timeout: .seconds(60), "every hold past its deadline is expired and its seat free") {
-            let overdue = try await client.query(
-                """
-                SELECT (SELECT count(*) FROM reservations WHERE status = 'held' AND held_until < now() - interval '3 seconds')
-                     + (SELECT count(*) FROM seats WHERE state = 'held' AND hold_deadline < now() - interval '3 seconds')
-                """,
-                logger: logger
-            )
-            return try await overdue.decode(Int.self).reduce(0, +) == 0
-        }
     }
 }
 

@@ -29,11 +29,12 @@ struct Answer: Sendable {
 struct LiveAPI: Sendable {
     let port: Int
 
-    func send(_ method: String, _ path: String, bearer: String?, body: String? = nil) async -> Answer {
+    func send(_ method: String, _ path: String, bearer: String?, body: String? = nil, headers: [String: String] = [:]) async -> Answer {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.timeoutInterval = 30
         if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -48,9 +49,16 @@ struct LiveAPI: Sendable {
     }
 }
 
-/// Buyers reserving (and half of them paying) in a loop until stopped, noting every answer and
-/// every accepted command.
+/// Buyers reserving (and half of them paying) in a loop until stopped, noting every answer, every
+/// accepted command, and every command whose success a buyer saw (the payers poll their outcomes).
 final class Burst: Sendable {
+    /// A command a buyer saw succeed: a reservation (`reservationId` made) or its payment.
+    struct Confirmed: Sendable {
+        let commandId: String
+        let reservationId: String
+        let isPayment: Bool
+    }
+
     struct Buyer: Sendable {
         let user: String
         let access: String
@@ -62,7 +70,9 @@ final class Burst: Sendable {
     let dates: [String]
     let seats: Int
     private let stopped = Atomic<Bool>(false)
-    private let state = Mutex<(accepted: [String], answers: [(ContinuousClock.Instant, Int)], codes: [String: Int])>(([], [], [:]))
+    private let state = Mutex<(accepted: [String], answers: [(ContinuousClock.Instant, Int)], codes: [String: Int], confirmed: [Confirmed])>(
+        ([], [], [:], [])
+    )
 
     init(api: LiveAPI, buyers: [Buyer], dates: [String], seats: Int) {
         self.api = api
@@ -72,6 +82,7 @@ final class Burst: Sendable {
     }
 
     var accepted: [String] { state.withLock { $0.accepted } }
+    var confirmed: [Confirmed] { state.withLock { $0.confirmed } }
     var answers: [(at: ContinuousClock.Instant, status: Int)] { state.withLock { $0.answers.map { (at: $0.0, status: $0.1) } } }
 
     func stop() { stopped.store(true, ordering: .relaxed) }
@@ -83,6 +94,15 @@ final class Burst: Sendable {
             if answer.status >= 500, let code = answer.string("code") { state.codes[code, default: 0] += 1 }
             if accepting, answer.status == 202, let id = answer.string("commandId") { state.accepted.append(id.lowercased()) }
         }
+    }
+
+    private func confirm(_ command: Confirmed) {
+        state.withLock { $0.confirmed.append(command) }
+    }
+
+    /// How many answers of each status over the whole burst ("0" for none at all).
+    var statusCounts: String {
+        Dictionary(grouping: answers, by: \.status).sorted { $0.key < $1.key }.map { "\($0.value.count) × \($0.key)" }.joined(separator: ", ")
     }
 
     /// Runs every buyer until `stop()`.
@@ -121,11 +141,19 @@ final class Burst: Sendable {
             switch reserved.status {
             case 202:
                 guard buyer.pays, let id = reserved.string("commandId") else { continue }
-                guard let reservation = await outcome(of: id, token: current)?.object("result")?["reservationId"] as? String else { continue }
+                guard let held = await outcome(of: id, token: current), held.string("status") == "succeeded",
+                    let reservation = held.object("result")?["reservationId"] as? String
+                else { continue }
+                confirm(.init(commandId: id, reservationId: reservation, isPayment: false))
                 let paid = await api.send("POST", "/v1/payments", bearer: current, body: #"{"reservationId":"\#(reservation)"}"#)
                 note(paid, accepting: true)
+                guard paid.status == 202, let payment = paid.string("commandId") else { continue }
+                // The payment ends the waiting-room token: its outcome is asked with the access token.
+                if await outcome(of: payment, token: buyer.access)?.string("status") == "succeeded" {
+                    confirm(.init(commandId: payment, reservationId: reservation, isPayment: true))
+                }
                 // A payment ends the waiting-room token: queue again.
-                if paid.status == 202 { token = nil }
+                token = nil
             case 401: token = nil
             case 0, 429, 503: try? await Task.sleep(for: .milliseconds(100))
             default: break
