@@ -70,6 +70,12 @@ public struct BenchEnvironment: Sendable {
     }
     /// PostgreSQL's postmaster (its backends are its children).
     public var databasePID: Int32? { Self.pid(in: runDirectory.appendingPathComponent("postgres/data/postmaster.pid")) }
+    /// The postmasters of the database `CONCERT_DATABASE_URL` names: both Patroni members when
+    /// `scripts/services up --pg-ha` wrote it (`CONCERT_PG_HA=1`; the standby applies every commit too), else the single server.
+    public var databasePIDs: [Int32] {
+        guard ProcessInfo.processInfo.environment["CONCERT_PG_HA"] == "1" else { return databasePID.map { [$0] } ?? [] }
+        return (1...2).compactMap { Self.pid(in: runDirectory.appendingPathComponent("pg-ha/pg\($0)/data/postmaster.pid")) }
+    }
 
     static func pid(in file: URL) -> Int32? {
         guard let text = try? String(contentsOf: file, encoding: .utf8) else { return nil }

@@ -149,7 +149,7 @@ extension BenchEnvironment {
     func parts(concert: ChildProcess) -> [CPUSampler.Part] {
         var parts = [CPUSampler.Part(name: concert.name, pid: concert.pid)]
         if !brokerPIDs.isEmpty { parts.append(.init(name: brokerPIDs.count > 1 ? "rabbitmq ×\(brokerPIDs.count)" : "rabbitmq", pids: brokerPIDs)) }
-        if let database = databasePID { parts.append(.init(name: "postgres", pid: database)) }
+        if !databasePIDs.isEmpty { parts.append(.init(name: databasePIDs.count > 1 ? "postgres ×\(databasePIDs.count)" : "postgres", pids: databasePIDs)) }
         return parts
     }
 }
