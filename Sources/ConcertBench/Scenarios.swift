@@ -103,7 +103,7 @@ struct WaitingRoom: AsyncParsableCommand {
     @Option(help: "Connections.") var connections = 64
 
     func run() async throws {
-        var scenario = WaitingRoomScenario()
+        var scenario = WaitingRoomScenario(benchExecutable: benchExecutable)
         scenario.issues = issues
         scenario.waitingTokens = waitingTokens
         scenario.seconds = seconds
@@ -177,7 +177,7 @@ struct All: AsyncParsableCommand {
         race.rounds = 3
         let raceScenario = race
         reports.append(try await measure(common) { try await raceScenario.run($0, progress: $1) })
-        var room = WaitingRoomScenario()
+        var room = WaitingRoomScenario(benchExecutable: benchExecutable)
         room.issues = 20_000
         room.seconds = 6
         let roomScenario = room
@@ -222,6 +222,21 @@ struct LockBaseline: AsyncParsableCommand {
             holdSeconds: Int(environment["CONCERT_HOLD_SECONDS"] ?? "") ?? 300,
             logger: logger
         )
+    }
+}
+
+struct Floor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "floor",
+        abstract: "Serve the hello-world Hummingbird floor the API's polls are compared with (started by the waiting-room scenario)."
+    )
+
+    @Option(help: "Port to listen on.") var port = 18_083
+
+    func run() async throws {
+        var logger = Logger(label: "floor")
+        logger.logLevel = .warning
+        try await FloorServer.run(port: port, logger: logger)
     }
 }
 

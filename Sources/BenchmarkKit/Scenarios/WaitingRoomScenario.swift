@@ -1,6 +1,6 @@
 import ConcertAPI
 import ConcertDomain
-import Foundation
+public import Foundation
 import NIOHTTP1
 import PostgresNIO
 
@@ -10,13 +10,20 @@ import PostgresNIO
 /// The waiting tokens beyond those issued over HTTP are inserted with SQL and signed here with
 /// the same secret (issuing 100 000 over HTTP would only measure issue again); polling them
 /// is exactly what a client does.
+///
+/// Last, the same polls go for the same time to `FloorServer` (Hummingbird with a fixed answer):
+/// the floor of this HTTP stack on this machine, and the API's polls as a share of it.
 public struct WaitingRoomScenario: Sendable {
     public var issues = 30_000
     public var waitingTokens = 100_000
     public var seconds = 10.0
     public var connections = 64
+    /// `concert-bench` itself, to start the floor server.
+    public var benchExecutable: URL
 
-    public init() {}
+    public init(benchExecutable: URL) {
+        self.benchExecutable = benchExecutable
+    }
 
     public func run(_ environment: BenchEnvironment, progress: Progress) async throws -> ScenarioReport {
         var report = ScenarioReport(scenario: "waiting-room")
@@ -77,16 +84,57 @@ public struct WaitingRoomScenario: Sendable {
                 progress.note(
                     "waiting-room poll: \(Int(polled.answeredPerSecond))/s, p99 \(ScenarioReport.format(pollPhase.latency.p99)) ms; \(pollPhase.cpu.summary)"
                 )
-                report.phases = [issuePhase, pollPhase]
-                report.lastLine =
-                    "waiting-room issue=\(Int(issued.answeredPerSecond))/s poll=\(Int(polled.answeredPerSecond))/s poll_p99_ms=\(ScenarioReport.format(pollPhase.latency.p99))"
                 await system.stop()
+
+                let floorPhase = try await floor(polls, environment: environment, sandbox: sandbox, progress: progress)
+                let ratio = polled.answeredPerSecond / max(1, floorPhase.answeredPerSecond)
+                progress.note(
+                    "floor (Hummingbird, a fixed answer): \(Int(floorPhase.answeredPerSecond))/s, p99 \(ScenarioReport.format(floorPhase.latency.p99)) ms; \(floorPhase.cpu.summary); polls ÷ floor \(String(format: "%.2f", ratio))"
+                )
+                report.phases = [issuePhase, pollPhase, floorPhase]
+                report.lastLine =
+                    "waiting-room issue=\(Int(issued.answeredPerSecond))/s poll=\(Int(polled.answeredPerSecond))/s poll_p99_ms=\(ScenarioReport.format(pollPhase.latency.p99)) floor=\(Int(floorPhase.answeredPerSecond))/s poll_over_floor=\(String(format: "%.2f", ratio))"
             } catch {
                 await system.stop()
                 throw error
             }
         }
         return report
+    }
+
+    /// `polls` against the floor server, closed loop, as long as the API's poll phase.
+    func floor(_ polls: [LoadRequest], environment: BenchEnvironment, sandbox: Sandbox, progress: Progress) async throws -> PhaseReport {
+        let port = try freePort()
+        let server = try await ChildProcess(
+            name: "floor",
+            executable: benchExecutable,
+            arguments: ["floor", "--port", "\(port)"],
+            environment: sandbox.concertEnvironment(),
+            logFile: environment.outputDirectory.appendingPathComponent("logs/\(sandbox.database)-floor.log")
+        )
+        do {
+            try await RaceScenario.waitForPort(port, process: server)
+            progress.begin("waiting-room: the same polls against the floor for \(Int(seconds)) s")
+            var cpu = CPUSampler(parts: [.init(name: server.name, pid: server.pid)])
+            cpu.start()
+            let run = try await HTTPLoadGenerator.run(
+                LoadPlan(
+                    port: port,
+                    connections: connections,
+                    shape: .closedLoop,
+                    requests: polls,
+                    count: polls.count * 10,
+                    duration: .milliseconds(Int64(seconds * 1000))
+                ),
+                progress: { done, _ in progress.update(done: done, total: 0) }
+            )
+            let phase = PhaseReport(name: "floor, \(connections) conns", connections: connections, run: run, cpu: cpu.stop())
+            await server.stop()
+            return phase
+        } catch {
+            await server.stop()
+            throw error
+        }
     }
 
     /// Inserts `count` waiting tokens for concert 1 and signs them as the API would.
