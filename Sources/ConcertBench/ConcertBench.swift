@@ -9,7 +9,9 @@ struct ConcertBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concert-bench",
         abstract: "Benchmarks of the concert reservation system (run them through scripts/bench).",
-        subcommands: [E2E.self, Race.self, SellOut.self, WaitingRoom.self, Pipeline.self, Broker.self, All.self, Soak.self, LockBaseline.self, Floor.self]
+        subcommands: [
+            E2E.self, Race.self, SellOut.self, WaitingRoom.self, Pipeline.self, Broker.self, All.self, Soak.self, LockBaseline.self, Floor.self,
+        ]
     )
 }
 

@@ -1,4 +1,4 @@
-import Hummingbird
+public import Hummingbird
 public import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -9,17 +9,22 @@ import UnixSignals
 /// `concert`; whatever the API spends above it is its own.
 public enum FloorServer {
     /// The fixed answer: a waiting token's status, as the API writes it.
-    static let answer = #"{"estimatedWaitSeconds":1234,"position":123456,"status":"waiting"}"#
+    public static let answer = #"{"estimatedWaitSeconds":1234,"position":123456,"status":"waiting"}"#
 
-    /// Serves on `port` until SIGTERM.
-    public static func run(port: Int, logger: Logger) async throws {
+    /// `GET /v1/queue/status` → `200` with ``answer``, nothing else.
+    public static func router() -> Router<BasicRequestContext> {
         let router = Router()
         let body = ByteBuffer(string: answer)
         router.get("/v1/queue/status") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         }
+        return router
+    }
+
+    /// Serves on `port` until SIGTERM.
+    public static func run(port: Int, logger: Logger) async throws {
         let application = Application(
-            router: router,
+            router: router(),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port), serverName: "floor"),
             logger: logger
         )

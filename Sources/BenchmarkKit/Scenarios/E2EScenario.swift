@@ -149,7 +149,9 @@ extension BenchEnvironment {
     func parts(concert: ChildProcess) -> [CPUSampler.Part] {
         var parts = [CPUSampler.Part(name: concert.name, pid: concert.pid)]
         if !brokerPIDs.isEmpty { parts.append(.init(name: brokerPIDs.count > 1 ? "rabbitmq ×\(brokerPIDs.count)" : "rabbitmq", pids: brokerPIDs)) }
-        if !databasePIDs.isEmpty { parts.append(.init(name: databasePIDs.count > 1 ? "postgres ×\(databasePIDs.count)" : "postgres", pids: databasePIDs)) }
+        if !databasePIDs.isEmpty {
+            parts.append(.init(name: databasePIDs.count > 1 ? "postgres ×\(databasePIDs.count)" : "postgres", pids: databasePIDs))
+        }
         return parts
     }
 }
