@@ -52,15 +52,16 @@ extension PostgresConnection {
             Task { [self] in
                 let result: Result<Value, any Error>
                 do { result = .success(try await operation()) } catch { result = .failure(error) }
-                if case .failure(let error as PSQLError) = result, error.isReadOnlyServer {
-                    // A server that cannot take writes (a standby, or a demoted primary a proxy
-                    // still routes to) stays so: this connection must not be leased again.
-                    let closing: EventLoopFuture<Void> = close()
-                    closing.whenComplete { _ in }
-                }
                 timer?.cancel()
                 ClosedConnectionWatch.shared.unregister(watch)
                 take()?.resume(with: result)
+                if case .failure(let error as PSQLError) = result, error.isReadOnlyServer {
+                    // A server that cannot take writes (a standby, or a demoted primary a proxy
+                    // still routes to) stays so: this connection must not be leased again. Closed
+                    // after the answer, so the caller learns the statement was refused, not lost.
+                    let closing: EventLoopFuture<Void> = close()
+                    closing.whenComplete { _ in }
+                }
             }
         }
     }
