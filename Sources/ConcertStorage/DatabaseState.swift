@@ -1,3 +1,4 @@
+import Glibc
 public import Logging
 import NIOCore
 import NIOPosix
@@ -54,6 +55,9 @@ public enum DatabaseState: String, Sendable {
         } catch let error as PSQLError {
             // Accepted, then closed before the login was answered: a proxy with no leader behind it.
             if error.code == .serverClosedConnection || error.code == .uncleanShutdown { return .failingOver }
+            // Accepted, then reset (a proxy that closes with unread bytes): also something at the
+            // address with no server behind it. A refused connect (nothing listens) stays down.
+            if error.code == .connectionError, let reset = error.underlying as? IOError, reset.errnoCode == ECONNRESET { return .failingOver }
             // 57P03: the server is starting, recovering or shutting down; 25006: read-only.
             if error.sqlState == "57P03" || error.isReadOnlyServer { return .failingOver }
             return .down
