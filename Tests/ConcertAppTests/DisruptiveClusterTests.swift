@@ -149,17 +149,7 @@ struct DisruptiveClusterTests {
     }
 
     static func scenario(api: LiveAPI, client: PostgresClient, vhost: String, userSecret: String, touched: inout [Int]) async throws {
-        try await eventually(timeout: .seconds(90), "concert serve is ready") {
-            await api.send("GET", "/health/ready", bearer: nil).status == 200
-        }
-        var buyers: [Burst.Buyer] = []
-        for index in 0..<16 {
-            let user = "cluster-buyer-\(index)"
-            let access = AccessTokens.sign(user: UserID(user)!, secret: userSecret, lifetime: 3600)
-            let charged = await api.send("POST", "/v1/users/\(user)/balance/charges", bearer: access, body: #"{"amount":100000000}"#)
-            #expect(charged.status == 200, "charging \(user): \(charged.status)")
-            buyers.append(.init(user: user, access: access, pays: index % 2 == 0))
-        }
+        let buyers = try await api.readyBuyers("cluster-buyer", userSecret: userSecret)
         let dates = try await api.datesOfConcert1(access: buyers[0].access)
 
         // (a) kill -9 of the node the process is connected to (it leads a third of the partitions).

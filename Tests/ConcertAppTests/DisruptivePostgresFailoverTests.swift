@@ -172,17 +172,7 @@ struct DisruptivePostgresFailoverTests {
     }
 
     static func scenario(_ api: LiveAPI, client: PostgresClient, userSecret: String) async throws {
-        try await eventually(timeout: .seconds(90), "concert api is ready") {
-            await api.send("GET", "/health/ready", bearer: nil).status == 200
-        }
-        var buyers: [Burst.Buyer] = []
-        for index in 0..<16 {
-            let user = "failover-buyer-\(index)"
-            let access = AccessTokens.sign(user: UserID(user)!, secret: userSecret, lifetime: 3600)
-            let charged = await api.send("POST", "/v1/users/\(user)/balance/charges", bearer: access, body: #"{"amount":100000000}"#)
-            #expect(charged.status == 200, "charging \(user): \(charged.status)")
-            buyers.append(.init(user: user, access: access, pays: index % 2 == 0))
-        }
+        let buyers = try await api.readyBuyers("failover-buyer", userSecret: userSecret)
         let dates = try await api.datesOfConcert1(access: buyers[0].access)
         var readinessSeen: [String: Int] = [:]
 

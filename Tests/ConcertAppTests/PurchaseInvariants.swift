@@ -1,3 +1,5 @@
+import ConcertAPI
+import ConcertDomain
 import ConcertStorage
 import Foundation
 import PostgresNIO
@@ -5,6 +7,23 @@ import TestSupport
 import Testing
 
 extension LiveAPI {
+    /// Waits until the process answers ready, then makes `count` buyers named `prefix-N`, each with
+    /// an access token and a balance that outlasts any burst; every second one pays its holds.
+    func readyBuyers(_ prefix: String, count: Int = 16, userSecret: String) async throws -> [Burst.Buyer] {
+        try await eventually(timeout: .seconds(90), "the API process is ready") {
+            await send("GET", "/health/ready", bearer: nil).status == 200
+        }
+        var buyers: [Burst.Buyer] = []
+        for index in 0..<count {
+            let user = "\(prefix)-\(index)"
+            let access = AccessTokens.sign(user: UserID(user)!, secret: userSecret, lifetime: 3600)
+            let charged = await send("POST", "/v1/users/\(user)/balance/charges", bearer: access, body: #"{"amount":100000000}"#)
+            #expect(charged.status == 200, "charging \(user): \(charged.status)")
+            buyers.append(.init(user: user, access: access, pays: index % 2 == 0))
+        }
+        return buyers
+    }
+
     /// The dates of concert 1, read with a fresh waiting-room token of the user of `access`.
     func datesOfConcert1(access: String) async throws -> [String] {
         let issued = await send("POST", "/v1/queue/tokens", bearer: access, body: #"{"concertId":1}"#)

@@ -66,13 +66,16 @@ ha_postmaster() {
 
 # HTTP status of Patroni's REST endpoint $2 on member $1 (000 when it does not answer).
 ha_rest() { curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$(ha_rest_port "$1")$2" 2>/dev/null || true; }
-# The member that leads now (answers /primary with 200), if any.
-ha_leader() {
+# The first member whose Patroni answers endpoint $1 with 200, if any.
+ha_member_answering() {
     local n
     for n in $(seq 1 $ha_members); do
-        if [ "$(ha_rest "$n" /primary)" = 200 ]; then echo "$n"; return 0; fi
+        if [ "$(ha_rest "$n" "$1")" = 200 ]; then echo "$n"; return 0; fi
     done
 }
+# The member that leads now, and the synchronous standby.
+ha_leader() { ha_member_answering /primary; }
+ha_sync_standby() { ha_member_answering /sync; }
 
 ha_check() {
     local n rc=0
@@ -243,13 +246,6 @@ pg_ha_up() {
         sleep 0.5
     done
     log "PostgreSQL HA ready: leader pg$leader, synchronous standby pg$(ha_sync_standby), HAProxy 127.0.0.1:$ha_port"
-}
-
-ha_sync_standby() {
-    local n
-    for n in $(seq 1 $ha_members); do
-        if [ "$(ha_rest "$n" /sync)" = 200 ]; then echo "$n"; return 0; fi
-    done
 }
 
 # Stops HAProxy, the members (Patroni stops its PostgreSQL), then etcd: what `up --pg-ha` started.

@@ -65,14 +65,7 @@ public struct WaitingRoomScenario: Sendable {
                 progress.begin("waiting-room: polling \(tokens.count) waiting tokens for \(Int(seconds)) s")
                 cpu.start()
                 let polled = try await HTTPLoadGenerator.run(
-                    LoadPlan(
-                        port: system.port,
-                        connections: connections,
-                        shape: .closedLoop,
-                        requests: polls,
-                        count: polls.count * 10,
-                        duration: .milliseconds(Int64(seconds * 1000))
-                    ),
+                    pollPlan(polls, port: system.port),
                     progress: { done, _ in progress.update(done: done, total: 0) }
                 )
                 let pollPhase = PhaseReport(
@@ -102,6 +95,18 @@ public struct WaitingRoomScenario: Sendable {
         return report
     }
 
+    /// `polls` in a closed loop on `connections`, for `seconds`: the same for the API and the floor.
+    func pollPlan(_ polls: [LoadRequest], port: Int) -> LoadPlan {
+        LoadPlan(
+            port: port,
+            connections: connections,
+            shape: .closedLoop,
+            requests: polls,
+            count: polls.count * 10,
+            duration: .milliseconds(Int64(seconds * 1000))
+        )
+    }
+
     /// `polls` against the floor server, closed loop, as long as the API's poll phase.
     func floor(_ polls: [LoadRequest], environment: BenchEnvironment, sandbox: Sandbox, progress: Progress) async throws -> PhaseReport {
         let port = try freePort()
@@ -117,17 +122,7 @@ public struct WaitingRoomScenario: Sendable {
             progress.begin("waiting-room: the same polls against the floor for \(Int(seconds)) s")
             var cpu = CPUSampler(parts: [.init(name: server.name, pid: server.pid)])
             cpu.start()
-            let run = try await HTTPLoadGenerator.run(
-                LoadPlan(
-                    port: port,
-                    connections: connections,
-                    shape: .closedLoop,
-                    requests: polls,
-                    count: polls.count * 10,
-                    duration: .milliseconds(Int64(seconds * 1000))
-                ),
-                progress: { done, _ in progress.update(done: done, total: 0) }
-            )
+            let run = try await HTTPLoadGenerator.run(pollPlan(polls, port: port), progress: { done, _ in progress.update(done: done, total: 0) })
             let phase = PhaseReport(name: "floor, \(connections) conns", connections: connections, run: run, cpu: cpu.stop())
             await server.stop()
             return phase
