@@ -16,26 +16,69 @@ public enum DatabaseState: String, Sendable {
     /// Nothing answers: the address refuses connections or stays silent.
     case down
 
-    /// Asks through `client`'s pool whether the server it reaches is the writable primary; when that
-    /// fails, opens one connection of its own to `address` to tell a failover from an outage.
-    /// Takes at most about `timeout`.
+    /// Asks through `client`'s pool whether the server it reaches is the writable primary. When the
+    /// pool fails, or has not answered by half of `timeout`, it also opens one connection of its own
+    /// to `address` to tell a failover from an outage; the pool's answer still counts until
+    /// `timeout` (a pool slow under load is not a database down). Takes at most about `timeout`.
     public static func probe(
         _ client: PostgresClient,
         address: DatabaseAddress,
         within timeout: Duration,
         logger: Logger
     ) async -> DatabaseState {
-        let pooled = await first(within: timeout / 2) { () -> DatabaseState? in
-            do {
-                let rows = try await client.fetch("SELECT pg_is_in_recovery()", logger: logger)
-                return try rows.first?.decode(Bool.self) == false ? .up : .failingOver
-            } catch {
-                logger.warning("readiness: database query failed", metadata: ["error": "\(String(reflecting: error))"])
-                return nil
-            }
+        enum Event: Sendable {
+            case pooled(DatabaseState?)
+            case direct(DatabaseState)
+            case halfway
+            case deadline
         }
-        if let pooled = pooled ?? nil { return pooled }
-        return await first(within: timeout / 2) { await direct(address, logger: logger) } ?? .down
+        return await withTaskGroup(of: Event.self) { group in
+            group.addTask {
+                do {
+                    let rows = try await client.fetch("SELECT pg_is_in_recovery()", logger: logger)
+                    return .pooled(try rows.first?.decode(Bool.self) == false ? .up : .failingOver)
+                } catch {
+                    logger.warning("readiness: database query failed", metadata: ["error": "\(String(reflecting: error))"])
+                    return .pooled(nil)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout / 2)
+                return .halfway
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return .deadline
+            }
+            defer { group.cancelAll() }
+            var askedDirectly = false
+            var pooledFailed = false
+            var directAnswer: DatabaseState?
+            func askDirectly() {
+                guard !askedDirectly else { return }
+                askedDirectly = true
+                group.addTask { .direct(await direct(address, logger: logger)) }
+            }
+            while let event = await group.next() {
+                switch event {
+                case .pooled(let state?):
+                    return state
+                case .pooled(nil):
+                    pooledFailed = true
+                    if let directAnswer { return directAnswer }
+                    askDirectly()
+                case .halfway:
+                    askDirectly()
+                case .direct(let state):
+                    // A writable server answered, or the pool has already failed: that is the answer.
+                    if state == .up || pooledFailed { return state }
+                    directAnswer = state
+                case .deadline:
+                    return directAnswer ?? .down
+                }
+            }
+            return directAnswer ?? .down
+        }
     }
 
     /// One connection of its own: what answers at `address`.
@@ -63,20 +106,6 @@ public enum DatabaseState: String, Sendable {
             return .down
         } catch {
             return .down
-        }
-    }
-
-    /// `body`'s result, or nil when it takes longer than `timeout`.
-    static func first<Value: Sendable>(within timeout: Duration, _ body: @escaping @Sendable () async -> Value) async -> Value? {
-        await withTaskGroup(of: Value?.self) { group in
-            group.addTask { await body() }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let answer = await group.next() ?? nil
-            group.cancelAll()
-            return answer
         }
     }
 }
