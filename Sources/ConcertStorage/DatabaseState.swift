@@ -18,7 +18,8 @@ public enum DatabaseState: String, Sendable {
 
     /// Asks through `client`'s pool whether the server it reaches is the writable primary. When the
     /// pool fails, or has not answered by half of `timeout`, it also opens one connection of its own
-    /// to `address` to tell a failover from an outage; the pool's answer still counts until
+    /// to `address` to tell a failover from an outage: a server or proxy that answers there is the
+    /// answer at once, while for silence or a refusal the pool's answer still counts until
     /// `timeout` (a pool slow under load is not a database down). Takes at most about `timeout`.
     public static func probe(
         _ client: PostgresClient,
@@ -70,8 +71,10 @@ public enum DatabaseState: String, Sendable {
                 case .halfway:
                     askDirectly()
                 case .direct(let state):
-                    // A writable server answered, or the pool has already failed: that is the answer.
-                    if state == .up || pooledFailed { return state }
+                    // A server answered (writable, or read-only or gone behind a proxy that took the
+                    // connection), or the pool has already failed: that is the answer. Silence or a
+                    // refusal waits for the pool, which may only be slow.
+                    if state != .down || pooledFailed { return state }
                     directAnswer = state
                 case .deadline:
                     return directAnswer ?? .down
