@@ -92,7 +92,7 @@ import Testing
         guard case .apply(.single) = machine.receive(Self.incoming([before, setMap, after]), subscription: 1) else {
             throw TestFailure("not one by one")
         }
-        #expect(machine.isCatalogueBatch)
+        #expect(machine.goesOneByOne)
 
         // The hold before the map makes the date in use: the map is refused.
         var (writes, _, _) = try write(&machine, lookUp: [:])
@@ -149,8 +149,8 @@ import Testing
         var batch = Self.incoming([good])
         batch.insert(.init(body: Array("not json".utf8), mayBeApplied: false, replyTo: nil), at: 0)
         batch += Self.incoming([Self.reserve(1, schedule: Self.elsewhere)])
-        guard case .deadLetter(0, _) = machine.receive(batch, subscription: 1) else { throw TestFailure("the undecodable one first") }
-        guard case .deadLetter(2, let reason) = machine.deadLettered(true) else { throw TestFailure("then the misrouted one") }
+        guard case .deadLetter(0, _, nil) = machine.receive(batch, subscription: 1) else { throw TestFailure("the undecodable one first") }
+        guard case .deadLetter(2, let reason, nil) = machine.deadLettered(true) else { throw TestFailure("then the misrouted one") }
         #expect(reason.hasPrefix("wrong partition: the command's schedule belongs to partition 1, not 0"))
         guard case .apply(.batch) = machine.deadLettered(true) else { throw TestFailure("then the batch") }
         let (writes, _, _) = try write(&machine)
@@ -164,6 +164,74 @@ import Testing
         var empty = self.machine()
         _ = empty.receive([.init(body: [], mayBeApplied: false, replyTo: nil)], subscription: 1)
         #expect(try finished(empty.deadLettered(true)).committed == 0)
+    }
+
+    /// A bundle of commands, as the API sends the commands of a partition that arrive while its last message is unconfirmed.
+    static func bundle(_ lines: [[UInt8]], returns: Int64 = 0, replyTo: String? = "reply.bundle") -> BatchStateMachine.Incoming {
+        .init(body: CommandBundle.body(lines), mayBeApplied: returns > 0, replyTo: replyTo, isBundle: true, returns: returns, messageID: "m1")
+    }
+
+    @Test func aBundlesCommandsAreAppliedWithTheBatchAndWhatCannotBeAppliedIsDeadLetteredAlone() throws {
+        var machine = machine()
+        let first = Self.reserve(1)
+        let misrouted = Self.reserve(2, schedule: Self.elsewhere)
+        let third = Self.reserve(3)
+        let single = Self.reserve(2)
+        let batch = [Self.bundle([first.encoded(), Array("not json".utf8), misrouted.encoded(), third.encoded()])] + Self.incoming([single])
+        guard case .deadLetter(0, _, let garbage?) = machine.receive(batch, subscription: 1) else { throw TestFailure("the unreadable line first") }
+        #expect(garbage == .init(body: Array("not json".utf8), messageID: "m1#2", type: nil))
+        guard case .deadLetter(0, let reason, let wrong?) = machine.deadLettered(true) else { throw TestFailure("then the misrouted command") }
+        #expect(reason.hasPrefix("wrong partition"))
+        #expect(wrong == .init(body: misrouted.encoded(), messageID: misrouted.id.lowercasedString, type: "ReserveSeat"))
+        guard case .apply(.batch) = machine.deadLettered(true) else { throw TestFailure("then the batch, together") }
+        #expect(!machine.goesOneByOne)
+        let (writes, _, _) = try write(&machine)
+        #expect(writes.outcomes.map(\.envelope.id) == [first.id, third.id, single.id])
+        let after = try finished(machine.committed())
+        #expect(after.committed == 3)
+        #expect(after.replies.map(\.replyTo) == ["reply.bundle", "reply.bundle", "reply.\(single.id)"])
+        #expect(after.replies.map(\.outcome.commandID) == [first.id, third.id, single.id])
+    }
+
+    /// A bundle that came back (its worker stopped without settling it) goes one command at a time,
+    /// so a command that crashes the worker is always the first of the bundle not yet committed. On
+    /// the bundle's last delivery before the broker would dead-letter all of it, that command goes
+    /// to the dead letters alone, untried, and the rest are applied.
+    @Test func aReturnedBundleGoesOneByOneAndOnItsLastDeliveryOnlyItsSuspectIsDeadLettered() throws {
+        let done = Self.reserve(1)
+        let suspect = Self.reserve(2)
+        let rest = Self.reserve(3)
+        let lines = [done.encoded(), suspect.encoded(), rest.encoded()]
+
+        var returnedOnce = machine()
+        guard case .apply(.single(command: 0)) = returnedOnce.receive([Self.bundle(lines, returns: 1)], subscription: 1) else {
+            throw TestFailure("not one by one")
+        }
+        #expect(returnedOnce.goesOneByOne)
+        guard case .lookUpCompleted([done.id]) = returnedOnce.startAttempt(now: start) else { throw TestFailure("no look-up") }
+        guard case .loadSchedules = returnedOnce.completedFound([:], now: start) else { throw TestFailure("not tried: it is not the last delivery") }
+
+        var machine = machine()
+        let last = PipelineTopology.deliveryLimit - 1
+        guard case .apply(.single(command: 0)) = machine.receive([Self.bundle(lines, returns: last)], subscription: 1) else {
+            throw TestFailure("not one by one")
+        }
+        // The first command committed before the worker stopped: found completed, the suspect is the next.
+        guard case .lookUpCompleted([done.id]) = machine.startAttempt(now: start) else { throw TestFailure("no look-up") }
+        guard case .commit = machine.completedFound([done.id: .init(errorCode: nil, resultJSON: "{}")], now: start) else {
+            throw TestFailure("a completed command written again")
+        }
+        guard case .apply(.single(command: 1)) = machine.committed() else { throw TestFailure("no next command") }
+        guard case .lookUpCompleted([suspect.id]) = machine.startAttempt(now: start) else { throw TestFailure("no look-up") }
+        guard case .fail(.suspect) = machine.completedFound([:], now: start) else { throw TestFailure("the suspect was tried") }
+        guard case .deadLetter(0, let reason, let alone?) = machine.attemptFailed(.suspect) else { throw TestFailure("not dead-lettered") }
+        #expect(reason.hasPrefix("suspected of stopping its worker"))
+        #expect(alone == .init(body: suspect.encoded(), messageID: suspect.id.lowercasedString, type: "ReserveSeat"))
+        guard case .apply(.single(command: 2)) = machine.deadLettered(true) else { throw TestFailure("the rest not applied") }
+        let (writes, _, _) = try write(&machine, lookUp: [:])
+        #expect(writes.outcomes.map(\.envelope.id) == [rest.id])
+        let after = try finished(machine.committed())
+        #expect(Set(after.replies.map(\.outcome.commandID)) == [done.id, rest.id])
     }
 
     @Test func whileTheDatabaseIsAwayTheBatchIsRetriedWithGrowingPausesAndThenLooksForWhatItMayHaveApplied() throws {
@@ -203,7 +271,7 @@ import Testing
             guard case .retry(.batch, _) = machine.attemptFailed(.stale("CR001")) else { throw TestFailure("attempt \(failure) not retried") }
         }
         _ = machine.startAttempt(now: start)
-        guard case .apply(.single(delivery: 0)) = machine.attemptFailed(.stale("CR001")) else { throw TestFailure("not one by one") }
+        guard case .apply(.single(command: 0)) = machine.attemptFailed(.stale("CR001")) else { throw TestFailure("not one by one") }
     }
 
     @Test func aBatchThatKeepsFailingGoesOneByOneAndOnlyTheFailingCommandIsDeadLettered() throws {
@@ -216,19 +284,19 @@ import Testing
         // Rolled back: memory does not keep the holds (nothing to load again either).
         #expect(machine.state.seatMap(Self.schedule)?.seat(SeatNumber(1)!)?.reservationID == nil)
         _ = try write(&machine, lookUp: [:], load: false)
-        guard case .apply(.single(delivery: 0)) = machine.attemptFailed(.conflict("duplicate key")) else { throw TestFailure("not one by one") }
+        guard case .apply(.single(command: 0)) = machine.attemptFailed(.conflict("duplicate key")) else { throw TestFailure("not one by one") }
         for attempt in 1...BatchStateMachine.singleAttempts {
             let step = machine.startAttempt(now: start)
             guard case .lookUpCompleted([poison.id]) = step else { throw TestFailure("attempt \(attempt): \(step)") }
             let action = machine.attemptFailed(.rejected("boom \(attempt)"))
             if attempt < BatchStateMachine.singleAttempts {
-                guard case .apply(.single(delivery: 0)) = action else { throw TestFailure("attempt \(attempt) not repeated") }
+                guard case .apply(.single(command: 0)) = action else { throw TestFailure("attempt \(attempt) not repeated") }
             } else {
-                guard case .deadLetter(0, let reason) = action else { throw TestFailure("not dead-lettered: \(action)") }
+                guard case .deadLetter(0, let reason, nil) = action else { throw TestFailure("not dead-lettered: \(action)") }
                 #expect(reason == "handler failed: boom 3")
             }
         }
-        guard case .apply(.single(delivery: 1)) = machine.deadLettered(true) else { throw TestFailure("the next one not applied") }
+        guard case .apply(.single(command: 1)) = machine.deadLettered(true) else { throw TestFailure("the next one not applied") }
         let (writes, _, _) = try write(&machine, lookUp: [:])
         #expect(writes.outcomes.map(\.envelope.id) == [fine.id])
         let after = try finished(machine.committed())

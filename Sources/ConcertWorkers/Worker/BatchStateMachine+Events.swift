@@ -14,19 +14,49 @@ extension BatchStateMachine {
         public var mayBeApplied: Bool
         /// The queue waiting for its outcome.
         public var replyTo: String?
+        /// Several commands, one per line (`CommandBundle`).
+        public var isBundle: Bool
+        /// How many times the broker took it back unsettled (its `x-delivery-count`).
+        public var returns: Int64
+        public var messageID: String?
 
-        public init(body: [UInt8], mayBeApplied: Bool, replyTo: String?) {
+        public init(body: [UInt8], mayBeApplied: Bool, replyTo: String?, isBundle: Bool = false, returns: Int64 = 0, messageID: String? = nil) {
             self.body = body
             self.mayBeApplied = mayBeApplied
             self.replyTo = replyTo
+            self.isBundle = isBundle
+            self.returns = returns
+            self.messageID = messageID
         }
 
         public init(_ delivery: AMQPDelivery) {
             self.init(
                 body: delivery.body,
                 mayBeApplied: delivery.redelivered || delivery.properties.headers["x-concert-replayed-from"] != nil,
-                replyTo: delivery.properties.replyTo
+                replyTo: delivery.properties.replyTo,
+                isBundle: delivery.properties.type == CommandBundle.messageType,
+                returns: delivery.deliveryCount ?? 0,
+                messageID: delivery.properties.messageId
             )
+        }
+    }
+
+    /// One command of a bundle, to be dead-lettered without its neighbours: its own message.
+    public struct BundledCommand: Sendable, Hashable {
+        /// The command's envelope (or, when it could not be read, its line of the bundle).
+        public var body: [UInt8]
+        public var messageID: String?
+        /// The command's type, when it could be read.
+        public var type: String?
+
+        public init(body: [UInt8], messageID: String?, type: String?) {
+            self.body = body
+            self.messageID = messageID
+            self.type = type
+        }
+
+        init(_ envelope: CommandEnvelope) {
+            self.init(body: envelope.encoded(), messageID: envelope.id.lowercasedString, type: envelope.command.type.rawValue)
         }
     }
 
@@ -34,14 +64,16 @@ extension BatchStateMachine {
     public enum Scope: Sendable, Hashable {
         /// Every command of the batch, in one transaction.
         case batch
-        /// One command (the delivery at this index), after the whole batch kept failing.
-        case single(delivery: Int)
+        /// One command (the batch's command at this position), after the whole batch kept failing,
+        /// or on purpose (see `goesOneByOne`).
+        case single(command: Int)
     }
 
     /// What the worker does next.
     public enum Action: Sendable {
-        /// Send this delivery to the dead letters with why; answer with `deadLettered`.
-        case deadLetter(delivery: Int, reason: String)
+        /// Send this delivery to the dead letters with why — or, with `command`, only that command of
+        /// the bundle it is — then answer with `deadLettered`.
+        case deadLetter(delivery: Int, reason: String, command: BundledCommand?)
         /// Run an attempt now: a database connection, `startAttempt` and its steps.
         case apply(Scope)
         /// Run an attempt after this pause (give up with `.stop` if shutdown begins meanwhile).
@@ -86,6 +118,8 @@ extension BatchStateMachine {
         case conflict(String)
         /// Rolled back for another reason: tried again a limited number of times.
         case rejected(String)
+        /// Not tried: the command is the suspect of a bundle on its last delivery; it is dead-lettered.
+        case suspect
     }
 
     /// What follows the batch's commit.

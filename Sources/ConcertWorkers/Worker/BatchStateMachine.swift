@@ -9,8 +9,8 @@ public import Foundation
 /// events in, actions out, no I/O and no clock (times come with the events).
 ///
 /// It owns the partition's memory between batches (`PartitionState` and the schedules' row ids)
-/// and, for each batch, the rules of applying it: decode and check each delivery (what cannot be
-/// applied is dead-lettered), apply the batch in one transaction, retry while the database is away
+/// and, for each batch, the rules of applying it: decode and check each delivery and each command
+/// of a bundle (what cannot be applied is dead-lettered, a bundle's command alone), apply the batch in one transaction, retry while the database is away
 /// (with back-off) or storage refused a stale write (decided again from storage), fall back to one
 /// command at a time when the batch keeps failing (only the failing one is dead-lettered), look
 /// for commands an earlier attempt may have applied, and say what follows a commit (replies,
@@ -40,8 +40,9 @@ public struct BatchStateMachine: Sendable {
     /// The consumer subscription the memory was built under.
     private var subscription: UInt64?
     private var batch = Batch()
-    /// True while the batch in hand carries an operator's command (applied one by one on purpose).
-    public private(set) var isCatalogueBatch = false
+    /// True while the batch in hand goes one by one on purpose: it carries an operator's command,
+    /// or a bundle that came back after its worker stopped without settling it.
+    public private(set) var goesOneByOne = false
     private var attempt = Attempt()
 
     public init(partition: Int, settings: PartitionState.Settings, partitionOf: @escaping @Sendable (ScheduleKey) -> Int) {
@@ -54,7 +55,13 @@ public struct BatchStateMachine: Sendable {
     private struct Batch {
         var incoming: [Incoming] = []
         var commands: [(delivery: Int, envelope: CommandEnvelope)] = []
-        var rejected: [(delivery: Int, reason: String)] = []
+        var rejected: [(delivery: Int, reason: String, command: BundledCommand?)] = []
+        /// Bundles that came back after their worker stopped without settling them (a crash, a kill).
+        var returnedBundles = false
+        /// A bundle on its last delivery before the broker would dead-letter all of it: the position
+        /// of its first command not yet known to be completed, the one that was in hand when the
+        /// worker stopped (one by one, the commands before it committed).
+        var suspect: Int?
         var scope = Scope.batch
         var mayBeApplied = false
         var failures = 0
@@ -91,23 +98,51 @@ public struct BatchStateMachine: Sendable {
         batch = Batch(incoming: deliveries)
         batch.commands.reserveCapacity(deliveries.count)
         for (index, delivery) in deliveries.enumerated() {
-            let envelope: CommandEnvelope
-            do {
-                envelope = try CommandEnvelope.decode(delivery.body)
-            } catch {
-                batch.rejected.append((index, error.description))
+            guard delivery.isBundle else {
+                accept(delivery.body, of: index, bundled: nil)
                 continue
             }
-            if let schedule = PartitionState.schedule(of: envelope), partitionOf(schedule) != partition {
-                // A replay into an old partition queue (the partition count changed): applying it
-                // here would make this worker a second writer of the schedule's real partition.
-                let reason = "wrong partition: the command's schedule belongs to partition \(partitionOf(schedule)), not \(partition)"
-                batch.rejected.append((index, reason))
+            let lines = CommandBundle.lines(delivery.body)
+            guard !lines.isEmpty else {
+                batch.rejected.append((index, "an empty bundle", nil))
                 continue
             }
-            batch.commands.append((index, envelope))
+            let first = batch.commands.count
+            for (line, body) in lines.enumerated() { accept(body, of: index, bundled: line) }
+            if delivery.returns > 0 { batch.returnedBundles = true }
+            if delivery.returns >= PipelineTopology.deliveryLimit - 1, batch.suspect == nil, first < batch.commands.count { batch.suspect = first }
         }
         return nextRejectedOrApply()
+    }
+
+    /// Decodes and checks one command: into the batch, or to the rejected with why.
+    private mutating func accept(_ body: [UInt8], of delivery: Int, bundled line: Int?) {
+        let envelope: CommandEnvelope
+        do {
+            envelope = try CommandEnvelope.decode(body)
+        } catch {
+            let alone = line.map { BundledCommand(body: body, messageID: Self.lineID(batch.incoming[delivery], $0), type: nil) }
+            batch.rejected.append((delivery, error.description, alone))
+            return
+        }
+        if let schedule = PartitionState.schedule(of: envelope), partitionOf(schedule) != partition {
+            // A replay into an old partition queue (the partition count changed): applying it
+            // here would make this worker a second writer of the schedule's real partition.
+            let reason = "wrong partition: the command's schedule belongs to partition \(partitionOf(schedule)), not \(partition)"
+            batch.rejected.append((delivery, reason, line.map { _ in BundledCommand(envelope) }))
+            return
+        }
+        batch.commands.append((delivery, envelope))
+    }
+
+    /// The message id a bundle's undecodable line goes to the dead letters with.
+    private static func lineID(_ delivery: Incoming, _ line: Int) -> String {
+        "\(delivery.messageID ?? "bundle")#\(line + 1)"
+    }
+
+    /// The delivery a command of the batch came in.
+    public func delivery(ofCommand position: Int) -> Int {
+        batch.commands[position].delivery
     }
 
     /// Whether the dead-lettering asked for worked.
@@ -119,33 +154,32 @@ public struct BatchStateMachine: Sendable {
 
     private mutating func nextRejectedOrApply() -> Action {
         if !batch.rejected.isEmpty {
-            let (delivery, reason) = batch.rejected.removeFirst()
-            return .deadLetter(delivery: delivery, reason: reason)
+            let (delivery, reason, command) = batch.rejected.removeFirst()
+            return .deadLetter(delivery: delivery, reason: reason, command: command)
         }
         guard !batch.commands.isEmpty else { return .finish(afterCommit()) }
         // An operator's command goes alone (a seat map changes what the rest of the batch decides
         // on, and memory is loaded again after its commit; a refund credits a wallet the batch's
-        // payments must see committed): the whole batch then goes command by command.
-        if batch.commands.contains(where: { $0.envelope.command.isApart }) {
-            isCatalogueBatch = true
+        // payments must see committed), and so does each command of a bundle that came back after
+        // its worker stopped (if one of them crashed it, the others commit before it and the broker's
+        // count of returns points at it): the whole batch then goes command by command.
+        if batch.returnedBundles || batch.commands.contains(where: { $0.envelope.command.isApart }) {
+            goesOneByOne = true
             return beginSingle(at: 0)
         }
-        isCatalogueBatch = false
+        goesOneByOne = false
         batch.mayBeApplied = batch.commands.contains { batch.incoming[$0.delivery].mayBeApplied }
         return .apply(.batch)
     }
 
     /// The next command of the one-by-one fallback, or the end of the batch.
     private mutating func nextSingle() -> Action {
-        guard case .single(let current) = batch.scope,
-            let position = batch.commands.firstIndex(where: { $0.delivery == current }),
-            position + 1 < batch.commands.count
-        else { return .finish(afterCommit()) }
-        return beginSingle(at: position + 1)
+        guard case .single(let current) = batch.scope, current + 1 < batch.commands.count else { return .finish(afterCommit()) }
+        return beginSingle(at: current + 1)
     }
 
     private mutating func beginSingle(at position: Int) -> Action {
-        batch.scope = .single(delivery: batch.commands[position].delivery)
+        batch.scope = .single(command: position)
         batch.failures = 0
         batch.stale = 0
         batch.waits = 0
@@ -160,7 +194,7 @@ public struct BatchStateMachine: Sendable {
         let envelopes: [CommandEnvelope]
         switch batch.scope {
         case .batch: envelopes = batch.commands.map(\.envelope)
-        case .single(let delivery): envelopes = batch.commands.filter { $0.delivery == delivery }.map(\.envelope)
+        case .single(let position): envelopes = [batch.commands[position].envelope]
         }
         attempt = Attempt(pending: envelopes, now: now)
         if batch.mayBeApplied { return .lookUpCompleted(envelopes.map(\.id)) }
@@ -169,6 +203,13 @@ public struct BatchStateMachine: Sendable {
 
     /// The commands among the attempt's that are completed already, with their stored outcomes.
     public mutating func completedFound(_ done: [UUID: PartitionStore.StoredOutcome], now: Date) -> Step {
+        if case .single(let position) = batch.scope, let suspect = batch.suspect, position == suspect {
+            // The bundle's last delivery: its first command not completed goes to the dead letters
+            // untried, so that the broker does not dead-letter its neighbours with it.
+            guard done[batch.commands[position].envelope.id] != nil else { return .fail(.suspect) }
+            let next = position + 1
+            batch.suspect = next < batch.commands.count && batch.commands[next].delivery == batch.commands[position].delivery ? next : nil
+        }
         if !done.isEmpty {
             for envelope in attempt.pending {
                 guard let stored = done[envelope.id] else { continue }
@@ -297,8 +338,19 @@ public struct BatchStateMachine: Sendable {
         case .notOwned, .unavailable, .stale, .conflict:
             // Unknown outcome, or storage disagreed, or another writer: start again from storage.
             forget()
+        case .suspect:
+            // Nothing was decided: memory is as it was.
+            break
         }
         switch failure {
+        case .suspect:
+            guard case .single(let position) = batch.scope else { return .stop }
+            batch.suspect = nil
+            return deadLetter(
+                position,
+                reason:
+                    "suspected of stopping its worker: its bundle came back \(PipelineTopology.deliveryLimit - 1) times, each time with this command the first not applied"
+            )
         case .notOwned:
             return .stop
         case .unavailable:
@@ -328,9 +380,16 @@ public struct BatchStateMachine: Sendable {
         switch batch.scope {
         case .batch:
             return beginSingle(at: 0)
-        case .single(let delivery):
-            return .deadLetter(delivery: delivery, reason: "handler failed: \(reason.prefix(500))")
+        case .single(let position):
+            return deadLetter(position, reason: "handler failed: \(reason.prefix(500))")
         }
+    }
+
+    /// The command at `position` to the dead letters: its delivery as it came, or, from a bundle, the command alone.
+    private func deadLetter(_ position: Int, reason: String) -> Action {
+        let (delivery, envelope) = batch.commands[position]
+        let alone = batch.incoming[delivery].isBundle ? BundledCommand(envelope) : nil
+        return .deadLetter(delivery: delivery, reason: reason, command: alone)
     }
 
     private func afterCommit() -> AfterCommit {

@@ -50,6 +50,8 @@ extension PartitionWorker {
                 )
             case .conflict, .rejected:
                 logger.warning("batch attempt failed", metadata: ["error": "\(String(reflecting: error))"])
+            case .suspect:
+                logger.error("a bundle came back once too often: its command in hand each time goes to the dead letters untried")
             case .notOwned:
                 break
             }

@@ -95,11 +95,11 @@ public struct PartitionWorker: Service {
         var scope = BatchStateMachine.Scope.batch
         while true {
             switch action {
-            case .deadLetter(let index, let reason):
+            case .deadLetter(let index, let reason, let command):
                 traces?.deadLettered(index, reason: reason)
-                action = machine.deadLettered(await deadLetters.send(batch[index], reason: reason))
+                action = machine.deadLettered(await deadLetters.send(batch[index], command: command, reason: reason))
             case .apply(let next):
-                if case .single = next, scope == .batch, !machine.isCatalogueBatch {
+                if case .single = next, scope == .batch, !machine.goesOneByOne {
                     logger.warning("batch failed; applying its commands one by one")
                 }
                 scope = next
@@ -136,7 +136,8 @@ public struct PartitionWorker: Service {
         owned: @escaping @Sendable () -> Bool
     ) async -> BatchStateMachine.Action {
         guard traces != nil else { return await attempt(&machine, owned: owned) }
-        let single: Int? = if case .single(let index) = scope { index } else { nil }
+        // Traced commands travel alone: the traced delivery is the command's.
+        let single: Int? = if case .single(let position) = scope { machine.delivery(ofCommand: position) } else { nil }
         return await traces!.attempt(single: single) {
             await attempt(&machine, owned: owned)
         } committed: { action in
