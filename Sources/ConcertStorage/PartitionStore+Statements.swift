@@ -133,6 +133,31 @@ extension PartitionStore {
         func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
+    /// What most batches write, in one statement: new reservations, their seats and every
+    /// outcome. A batch that also pays, refunds, cancels a date or ends a token takes `Write`;
+    /// this one leaves out those parts, which PostgreSQL would otherwise open (tables, indexes,
+    /// locks) on every execution even when they are empty.
+    struct WriteHolds: PostgresPreparedStatement {
+        static let sql = "WITH \(WriteParts.common)\n\(WriteParts.refusals)ELSE \(WriteParts.commonCount) END"
+        typealias Row = Int64
+        let writes: PartitionWrites
+        let seats: [SeatRow]
+        let scheduleIDs: [ScheduleKey: Int64]
+
+        /// True when `writes` has nothing but new reservations, seats and outcomes.
+        static func covers(_ writes: PartitionWrites) -> Bool {
+            writes.payments.isEmpty && writes.refunds.isEmpty && writes.endedTokens.isEmpty && writes.cancelledSchedules.isEmpty
+        }
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: WriteParts.commonParameters)
+            WriteParts.appendCommon(&bindings, writes: writes, seats: seats, scheduleIDs: scheduleIDs)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+
     /// Everything else a batch writes, in one statement: new reservations, seats, payments,
     /// refunds, cancelled dates, ended tokens and every outcome (`completed_at` = when the statement was written: one batch's
     /// outcomes share it, which is how the console tells a partition's last batch size).
@@ -142,53 +167,26 @@ extension PartitionStore {
     /// already answered, a second writer got there first and the statement refuses itself whole.
     struct Write: PostgresPreparedStatement {
         static let sql = """
-            WITH new_reservations AS (
-                INSERT INTO reservations (id, schedule_id, seat_number, seat_numbers, seat_prices, user_id, price, status, held_until)
-                SELECT id, schedule_id, seat_number, seats::integer[], prices::bigint[], user_id, price, status, held_until
-                FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $31::text[], $32::text[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
-                    AS v(id, schedule_id, seat_number, seats, prices, user_id, price, status, held_until)
-                RETURNING 1
-            ), seat_rows AS (
-                UPDATE seats s SET state = v.state, holder = NULLIF(v.holder, ''), reservation_id = NULLIF(v.reservation, '')::uuid,
-                    hold_deadline = NULLIF(v.deadline, 'epoch'::timestamptz)
-                FROM unnest($8::bigint[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $30::text[])
-                    AS v(schedule_id, number, state, holder, reservation, deadline, expected)
-                WHERE s.schedule_id = v.schedule_id AND s.number = v.number
-                    AND s.reservation_id IS NOT DISTINCT FROM NULLIF(v.expected, '')::uuid
-                RETURNING 1
-            ), new_payments AS (
+            WITH \(WriteParts.common), new_payments AS (
                 INSERT INTO payments (id, reservation_id, user_id, amount, balance_after, paid_at)
-                SELECT * FROM unnest($14::uuid[], $15::uuid[], $16::text[], $17::bigint[], $18::bigint[], $19::timestamptz[])
+                SELECT * FROM unnest($25::uuid[], $26::uuid[], $27::text[], $28::bigint[], $29::bigint[], $30::timestamptz[])
                 RETURNING 1
             ), new_refunds AS (
                 INSERT INTO refunds (reservation_id, id, user_id, amount, refunded_at)
-                SELECT * FROM unnest($33::uuid[], $34::uuid[], $35::text[], $36::bigint[], $37::timestamptz[])
+                SELECT * FROM unnest($31::uuid[], $32::uuid[], $33::text[], $34::bigint[], $35::timestamptz[])
                 RETURNING 1
             ), cancelled AS (
-                UPDATE schedules s SET cancelled_at = now() FROM unnest($38::bigint[]) AS v(id)
+                UPDATE schedules s SET cancelled_at = now() FROM unnest($36::bigint[]) AS v(id)
                 WHERE s.id = v.id AND s.cancelled_at IS NULL
                 RETURNING 1
             ), ended_tokens AS (
                 UPDATE queue_tokens t SET state = 'expired'
-                FROM unnest($20::bigint[], $21::text[]) AS v(concert_id, user_id)
+                FROM unnest($37::bigint[], $38::text[]) AS v(concert_id, user_id)
                 WHERE t.concert_id = v.concert_id AND t.user_id = v.user_id AND t.state IN ('waiting', 'active')
                 RETURNING 1
-            ), outcomes AS (
-                INSERT INTO commands (id, type, user_id, partition_key, status, result, error_code, submitted_at, completed_at)
-                SELECT id, type, user_id, partition_key, status, NULLIF(result, ''), NULLIF(error_code, ''), submitted_at, statement_timestamp()
-                FROM unnest($22::uuid[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::timestamptz[])
-                    AS v(id, type, user_id, partition_key, status, result, error_code, submitted_at)
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result, error_code = excluded.error_code,
-                    completed_at = excluded.completed_at
-                WHERE commands.status = 'pending'
-                RETURNING 1
             )
-            SELECT CASE
-                WHEN (SELECT count(*) FROM seat_rows) <> cardinality($8::bigint[]) THEN concert_refuse_stale_write('a seat has another occupant')
-                WHEN (SELECT count(*) FROM outcomes) <> cardinality($22::uuid[]) THEN concert_refuse_stale_write('a command was answered already')
-                ELSE (SELECT count(*) FROM new_reservations) + (SELECT count(*) FROM seat_rows) + (SELECT count(*) FROM new_payments)
+            \(WriteParts.refusals)ELSE \(WriteParts.commonCount) + (SELECT count(*) FROM new_payments)
                     + (SELECT count(*) FROM new_refunds) + (SELECT count(*) FROM cancelled) + (SELECT count(*) FROM ended_tokens)
-                    + (SELECT count(*) FROM outcomes)
             END
             """
         typealias Row = Int64
@@ -198,22 +196,7 @@ extension PartitionStore {
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 38)
-            let reservations = writes.newReservations
-            bindings.append(reservations.map(\.id))
-            bindings.append(reservations.map { scheduleIDs[$0.schedule] ?? 0 })
-            bindings.append(reservations.map { Int64($0.seats[0].number.rawValue) })
-            bindings.append(reservations.map(\.userID.rawValue))
-            bindings.append(reservations.map(\.price.amount))
-            bindings.append(reservations.map(\.status.rawValue))
-            bindings.append(reservations.map(\.heldUntil))
-
-            let never = Date(timeIntervalSince1970: 0)
-            bindings.append(seats.map(\.scheduleID))
-            bindings.append(seats.map { Int64($0.number.rawValue) })
-            bindings.append(seats.map { PartitionStore.state(of: $0.reservation) })
-            bindings.append(seats.map { $0.reservation?.userID.rawValue ?? "" })
-            bindings.append(seats.map { $0.reservation?.id.lowercasedString ?? "" })
-            bindings.append(seats.map { $0.reservation?.status == .held ? $0.reservation!.heldUntil : never })
+            WriteParts.appendCommon(&bindings, writes: writes, seats: seats, scheduleIDs: scheduleIDs)
 
             let payments = writes.payments
             bindings.append(payments.map(\.receipt.paymentId))
@@ -223,24 +206,6 @@ extension PartitionStore {
             bindings.append(payments.map(\.receipt.balanceAfter.amount))
             bindings.append(payments.map(\.receipt.paidAt))
 
-            let tokens = writes.endedTokens
-            bindings.append(tokens.map(\.concert.rawValue))
-            bindings.append(tokens.map(\.user.rawValue))
-
-            let outcomes = writes.outcomes
-            bindings.append(outcomes.map(\.envelope.id))
-            bindings.append(outcomes.map(\.envelope.command.type.rawValue))
-            bindings.append(outcomes.map(\.envelope.userId.rawValue))
-            bindings.append(outcomes.map(\.envelope.partitionKey))
-            bindings.append(outcomes.map { $0.failure == nil ? "succeeded" : "failed" })
-            bindings.append(outcomes.map { $0.resultJSON ?? "" })
-            bindings.append(outcomes.map { $0.failure?.rawValue ?? "" })
-            bindings.append(outcomes.map(\.envelope.submittedAt))
-            bindings.append(seats.map { $0.expected?.lowercasedString ?? "" })
-            // Several seats a reservation: PostgreSQL's arrays of arrays must be rectangular, so each as the text of an array.
-            bindings.append(reservations.map { "{" + $0.seats.map { String($0.number.rawValue) }.joined(separator: ",") + "}" })
-            bindings.append(reservations.map { "{" + $0.seats.map { String($0.price.amount) }.joined(separator: ",") + "}" })
-
             let refunds = writes.refunds
             bindings.append(refunds.map(\.reservationId))
             bindings.append(refunds.map(\.refundId))
@@ -248,9 +213,90 @@ extension PartitionStore {
             bindings.append(refunds.map(\.amount.amount))
             bindings.append(refunds.map(\.refundedAt))
             bindings.append(writes.cancelledSchedules.map { scheduleIDs[$0] ?? 0 })
+
+            let tokens = writes.endedTokens
+            bindings.append(tokens.map(\.concert.rawValue))
+            bindings.append(tokens.map(\.user.rawValue))
             return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+}
+
+/// The parts both batch writes share: parameters $1–$24, the same in each.
+enum WriteParts {
+    static let commonParameters = 24
+
+    /// New reservations ($1–$9), seat rows ($10–$16) and outcomes ($17–$24).
+    static let common = """
+        new_reservations AS (
+            INSERT INTO reservations (id, schedule_id, seat_number, seat_numbers, seat_prices, user_id, price, status, held_until)
+            SELECT id, schedule_id, seat_number, seats::integer[], prices::bigint[], user_id, price, status, held_until
+            FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::timestamptz[])
+                AS v(id, schedule_id, seat_number, seats, prices, user_id, price, status, held_until)
+            RETURNING 1
+        ), seat_rows AS (
+            UPDATE seats s SET state = v.state, holder = NULLIF(v.holder, ''), reservation_id = NULLIF(v.reservation, '')::uuid,
+                hold_deadline = NULLIF(v.deadline, 'epoch'::timestamptz)
+            FROM unnest($10::bigint[], $11::integer[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::text[])
+                AS v(schedule_id, number, state, holder, reservation, deadline, expected)
+            WHERE s.schedule_id = v.schedule_id AND s.number = v.number
+                AND s.reservation_id IS NOT DISTINCT FROM NULLIF(v.expected, '')::uuid
+            RETURNING 1
+        ), outcomes AS (
+            INSERT INTO commands (id, type, user_id, partition_key, status, result, error_code, submitted_at, completed_at)
+            SELECT id, type, user_id, partition_key, status, NULLIF(result, ''), NULLIF(error_code, ''), submitted_at, statement_timestamp()
+            FROM unnest($17::uuid[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::timestamptz[])
+                AS v(id, type, user_id, partition_key, status, result, error_code, submitted_at)
+            ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result, error_code = excluded.error_code,
+                completed_at = excluded.completed_at
+            WHERE commands.status = 'pending'
+            RETURNING 1
+        )
+        """
+
+    /// The start of the answer: a seat with another occupant, or an outcome already written,
+    /// refuses the whole statement.
+    static let refusals = """
+        SELECT CASE
+            WHEN (SELECT count(*) FROM seat_rows) <> cardinality($10::bigint[]) THEN concert_refuse_stale_write('a seat has another occupant')
+            WHEN (SELECT count(*) FROM outcomes) <> cardinality($17::uuid[]) THEN concert_refuse_stale_write('a command was answered already')
+
+        """
+
+    static let commonCount = "(SELECT count(*) FROM new_reservations) + (SELECT count(*) FROM seat_rows) + (SELECT count(*) FROM outcomes)"
+
+    static func appendCommon(_ bindings: inout PostgresBindings, writes: PartitionWrites, seats: [PartitionStore.SeatRow], scheduleIDs: [ScheduleKey: Int64]) {
+        let reservations = writes.newReservations
+        bindings.append(reservations.map(\.id))
+        bindings.append(reservations.map { scheduleIDs[$0.schedule] ?? 0 })
+        bindings.append(reservations.map { Int64($0.seats[0].number.rawValue) })
+        // Several seats a reservation: PostgreSQL's arrays of arrays must be rectangular, so each as the text of an array.
+        bindings.append(reservations.map { "{" + $0.seats.map { String($0.number.rawValue) }.joined(separator: ",") + "}" })
+        bindings.append(reservations.map { "{" + $0.seats.map { String($0.price.amount) }.joined(separator: ",") + "}" })
+        bindings.append(reservations.map(\.userID.rawValue))
+        bindings.append(reservations.map(\.price.amount))
+        bindings.append(reservations.map(\.status.rawValue))
+        bindings.append(reservations.map(\.heldUntil))
+
+        let never = Date(timeIntervalSince1970: 0)
+        bindings.append(seats.map(\.scheduleID))
+        bindings.append(seats.map { Int64($0.number.rawValue) })
+        bindings.append(seats.map { PartitionStore.state(of: $0.reservation) })
+        bindings.append(seats.map { $0.reservation?.userID.rawValue ?? "" })
+        bindings.append(seats.map { $0.reservation?.id.lowercasedString ?? "" })
+        bindings.append(seats.map { $0.reservation?.status == .held ? $0.reservation!.heldUntil : never })
+        bindings.append(seats.map { $0.expected?.lowercasedString ?? "" })
+
+        let outcomes = writes.outcomes
+        bindings.append(outcomes.map(\.envelope.id))
+        bindings.append(outcomes.map(\.envelope.command.type.rawValue))
+        bindings.append(outcomes.map(\.envelope.userId.rawValue))
+        bindings.append(outcomes.map(\.envelope.partitionKey))
+        bindings.append(outcomes.map { $0.failure == nil ? "succeeded" : "failed" })
+        bindings.append(outcomes.map { $0.resultJSON ?? "" })
+        bindings.append(outcomes.map { $0.failure?.rawValue ?? "" })
+        bindings.append(outcomes.map(\.envelope.submittedAt))
     }
 }

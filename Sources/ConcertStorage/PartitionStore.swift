@@ -176,7 +176,8 @@ public struct PartitionStore: Sendable {
     /// Writes a batch: status changes of older reservations first (a lapsed hold must stop being
     /// live before a new hold takes its seat, and PostgreSQL does not order the parts of one
     /// statement), then refunds' credits, then new reservations, seats, payments, refunds, ended
-    /// tokens, cancelled dates and every outcome in one statement. Outcomes get `completed_at` = the moment their statement was written (the same for a whole batch).
+    /// tokens, cancelled dates and every outcome in one statement (a batch of holds and outcomes
+    /// only: the smaller `WriteHolds`). Outcomes get `completed_at` = the moment their statement was written (the same for a whole batch).
     public func write(_ writes: PartitionWrites, seats: [SeatRow], scheduleIDs: [ScheduleKey: Int64]) async throws {
         for map in writes.seatMaps { try await setSeats(map) }
         for map in writes.prices { try await setPrices(map) }
@@ -184,7 +185,11 @@ public struct PartitionStore: Sendable {
             try await connection.run(StatusChanges(changes: writes.statusChanges.map { ($0.key, $0.value.from, $0.value.to) }), logger: logger)
         }
         if !writes.refunds.isEmpty { try await connection.run(Credits(refunds: writes.refunds), logger: logger) }
-        try await connection.run(Write(writes: writes, seats: seats, scheduleIDs: scheduleIDs), logger: logger)
+        if WriteHolds.covers(writes) {
+            try await connection.run(WriteHolds(writes: writes, seats: seats, scheduleIDs: scheduleIDs), logger: logger)
+        } else {
+            try await connection.run(Write(writes: writes, seats: seats, scheduleIDs: scheduleIDs), logger: logger)
+        }
     }
 
     /// Gives a date its seats, in the batch's transaction: the schedule created if new; refused

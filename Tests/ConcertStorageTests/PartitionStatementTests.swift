@@ -312,6 +312,64 @@ struct PartitionStatementTests {
         }
     }
 
+    /// A batch that only holds seats and records outcomes is written by the smaller statement,
+    /// which leaves out payments, refunds, cancelled dates and ended tokens: the hold, its seat
+    /// and both outcomes (a success and a refusal) are written, and the connection never prepared
+    /// the statement with the other parts.
+    @Test func aBatchOfHoldsIsWrittenWithoutThePartsItDoesNotUse() async throws {
+        try await DatabaseEnvironment.withSeededDatabase { client in
+            let rows = try await client.query(
+                "SELECT id, to_char(date, 'YYYY-MM-DD') FROM schedules WHERE concert_id = 1 ORDER BY date LIMIT 1",
+                logger: logger
+            )
+            let (scheduleID, day) = try #require(try await rows.decode((Int64, String).self).first { _ in true })
+            let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate(day)!)
+            let hold = Reservation(
+                id: UUID(),
+                schedule: schedule,
+                seat: SeatNumber(12)!,
+                userID: UserID("dana")!,
+                price: 1000,
+                status: .held,
+                heldUntil: Date().addingTimeInterval(300)
+            )
+            func reserve(_ user: String) -> CommandEnvelope {
+                CommandEnvelope(
+                    id: UUID(),
+                    userId: UserID(user)!,
+                    partitionKey: schedule.partitionKey,
+                    command: .reserveSeat(.init(concertId: ConcertID(1)!, date: ScheduleDate(day)!, seatNumber: SeatNumber(12)!)),
+                    submittedAt: Date()
+                )
+            }
+            let won = reserve("dana")
+            let lost = reserve("erin")
+            var writes = PartitionWrites()
+            let result = ReservationResult(hold, seats: hold.seats.map { SeatResult($0, place: SeatMap.Place(section: nil, row: nil, seat: nil)) })
+            writes.add(Outcome(won, .success(.reservation(result)), effects: [.hold(hold)]))
+            writes.add(Outcome(lost, .failure(.seatUnavailable)))
+            #expect(PartitionStore.WriteHolds.covers(writes))
+
+            let prepared = try await client.withConnection { connection in
+                try await PartitionStore(connection: connection, logger: logger).write(
+                    writes,
+                    seats: [PartitionStore.SeatRow(scheduleID: scheduleID, number: SeatNumber(12)!, reservation: hold, expected: nil)],
+                    scheduleIDs: [schedule: scheduleID]
+                )
+                let statements = try await connection.query("SELECT statement FROM pg_prepared_statements", logger: logger)
+                return try await statements.decode(String.self).reduce(into: []) { $0.append($1) }
+            }
+            #expect(prepared.contains { $0.contains("new_reservations") })
+            #expect(!prepared.contains { $0.contains("new_payments") }, "\(prepared)")
+
+            let written = try await snapshot(client)
+            #expect(written.contains("r \(hold.id.uuidString.lowercased()) held"))
+            #expect(written.contains("s \(scheduleID)/12 held \(hold.id.uuidString.lowercased())"))
+            #expect(written.contains("c \(won.id.uuidString.lowercased()) succeeded "))
+            #expect(written.contains("c \(lost.id.uuidString.lowercased()) failed SEAT_UNAVAILABLE"))
+        }
+    }
+
     /// Every reservation, seat occupant, payment and command, as text.
     private func snapshot(_ client: PostgresClient) async throws -> [String] {
         let rows = try await client.query(
