@@ -34,7 +34,7 @@ public struct ConcertConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// `CONCERT_OTEL_ENDPOINT` (none): the OTLP/HTTP receiver spans go to (see `startTracing`).
     public var otelEndpoint: String?
-    /// `CONCERT_PARTITIONS` (8): fixed once the topology exists.
+    /// `CONCERT_PARTITIONS` (4): fixed once the topology exists.
     public var partitions: Int
     /// `CONCERT_HOLD_SECONDS` (300): how long a reserved seat is held for payment.
     public var holdSeconds: Int

@@ -165,7 +165,7 @@ struct Worker: AsyncParsableCommand {
         abstract: "Run partition workers, admitter and archiver without HTTP; start several to share the partitions."
     )
 
-    @Option(help: "Partitions this worker prefers (it is active for them; it stands by for the rest): 0-7, 3, 0,2,4. Default: all.")
+    @Option(help: "Partitions this worker prefers (it is active for them; it stands by for the rest): 0-3, 2, 0,2. Default: all.")
     var partitions: String?
 
     func run() async throws {

@@ -31,9 +31,10 @@ public struct PipelineTopology: Sendable, Equatable {
 
     /// The default number of partitions (`CONCERT_PARTITIONS`), and so the most worker processes
     /// that can be active at once. Fewer partitions make bigger batches: a batch's fixed costs
-    /// (its transaction, its ack, its expiry message) are shared by more commands. On the 2-core
-    /// benchmark machine 8 commit ~1.3–1.6× what 16 did (the Scaling article of the ConcertApp manual).
-    public static let defaultPartitions = 8
+    /// (its transaction, its ack, its command message) are shared by more commands. On the 2-core
+    /// benchmark machine 4 commit ~1.1× what 8 did at the highest rate and answer ~1.3× as many
+    /// waiting clients (the Scaling article of the ConcertApp manual).
+    public static let defaultPartitions = 4
 
     /// Number of partitions (`CONCERT_PARTITIONS`); fixed once the topology exists.
     public let partitions: Int
