@@ -8,7 +8,7 @@ struct ConfigurationTests {
     @Test func anEmptyEnvironmentGivesTheDefaultsAndNeedsTheAPIKeys() {
         let (configuration, problems) = ConcertConfiguration.read(environment: [:])
         #expect(problems.isEmpty)
-        #expect(configuration.partitions == 8 && configuration.holdSeconds == 300 && configuration.httpPort == 8080)
+        #expect(configuration.partitions == 4 && configuration.holdSeconds == 300 && configuration.httpPort == 8080)
         let (_, forAPI) = ConcertConfiguration.read(environment: [:], role: .api)
         #expect(forAPI.map(\.variable) == ["CONCERT_TOKEN_SECRET", "CONCERT_USER_TOKEN_SECRET or CONCERT_USER_JWKS"])
     }
@@ -32,7 +32,7 @@ struct ConfigurationTests {
             ]
         )
         // The defaults stand in for what cannot be used; a password never appears in a message.
-        #expect(configuration.partitions == 8)
+        #expect(configuration.partitions == 4)
         #expect(!ConfigurationProblems(problems).description.contains("hunter2"))
         #expect(
             ConfigurationProblems(problems).description.hasPrefix(
@@ -79,7 +79,7 @@ struct ConfigurationTests {
         #expect(byName["CONCERT_DATABASE_URL"] == "postgres://u:***@db:5432/x")
         #expect(byName["CONCERT_TOKEN_SECRET"] == "set, 32 characters")
         #expect(byName["CONCERT_ADMIN_TOKEN"] == "not set")
-        #expect(byName["CONCERT_PARTITIONS"] == "8  (default)")
+        #expect(byName["CONCERT_PARTITIONS"] == "4  (default)")
         #expect(settings.count == ConcertConfiguration.variables.count)
     }
 
