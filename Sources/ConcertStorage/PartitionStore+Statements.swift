@@ -267,7 +267,12 @@ enum WriteParts {
 
     static let commonCount = "(SELECT count(*) FROM new_reservations) + (SELECT count(*) FROM seat_rows) + (SELECT count(*) FROM outcomes)"
 
-    static func appendCommon(_ bindings: inout PostgresBindings, writes: PartitionWrites, seats: [PartitionStore.SeatRow], scheduleIDs: [ScheduleKey: Int64]) {
+    static func appendCommon(
+        _ bindings: inout PostgresBindings,
+        writes: PartitionWrites,
+        seats: [PartitionStore.SeatRow],
+        scheduleIDs: [ScheduleKey: Int64]
+    ) {
         let reservations = writes.newReservations
         bindings.append(reservations.map(\.id))
         bindings.append(reservations.map { scheduleIDs[$0.schedule] ?? 0 })
