@@ -99,12 +99,19 @@ final class ReadinessWatch: Sendable {
     }
     func stop() { stopped.store(true, ordering: .relaxed) }
 
+    /// Asks every 250 ms without waiting for the answer before: a probe can take its whole
+    /// budget while the leader is paused, and one at a time would leave most of the window
+    /// between the old leader's silence and the new one's promotion unasked.
     func run() async {
-        while !stopped.load(ordering: .relaxed) {
-            let answer = await api.send("GET", "/health/ready", bearer: nil)
-            let state = answer.string("database") ?? "no answer (\(answer.status))"
-            seen.withLock { $0.append((answer.at, state)) }
-            try? await Task.sleep(for: .milliseconds(250))
+        await withTaskGroup(of: Void.self) { group in
+            while !stopped.load(ordering: .relaxed) {
+                group.addTask {
+                    let answer = await self.api.send("GET", "/health/ready", bearer: nil)
+                    let state = answer.string("database") ?? "no answer (\(answer.status))"
+                    self.seen.withLock { $0.append((answer.at, state)) }
+                }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
         }
     }
 }
