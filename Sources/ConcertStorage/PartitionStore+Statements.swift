@@ -138,7 +138,7 @@ extension PartitionStore {
     /// this one leaves out those parts, which PostgreSQL would otherwise open (tables, indexes,
     /// locks) on every execution even when they are empty.
     struct WriteHolds: PostgresPreparedStatement {
-        static let sql = "WITH \(WriteParts.common)\n\(WriteParts.refusals)ELSE \(WriteParts.commonCount) END"
+        static let sql = "WITH \(WriteParts.common)\n\(WriteParts.answer())"
         typealias Row = Int64
         let writes: PartitionWrites
         let seats: [SeatRow]
@@ -185,9 +185,7 @@ extension PartitionStore {
                 WHERE t.concert_id = v.concert_id AND t.user_id = v.user_id AND t.state IN ('waiting', 'active')
                 RETURNING 1
             )
-            \(WriteParts.refusals)ELSE \(WriteParts.commonCount) + (SELECT count(*) FROM new_payments)
-                    + (SELECT count(*) FROM new_refunds) + (SELECT count(*) FROM cancelled) + (SELECT count(*) FROM ended_tokens)
-            END
+            \(WriteParts.answer(adding: ["new_payments", "new_refunds", "cancelled", "ended_tokens"]))
             """
         typealias Row = Int64
         let writes: PartitionWrites
@@ -256,16 +254,18 @@ enum WriteParts {
         )
         """
 
-    /// The start of the answer: a seat with another occupant, or an outcome already written,
-    /// refuses the whole statement.
-    static let refusals = """
-        SELECT CASE
-            WHEN (SELECT count(*) FROM seat_rows) <> cardinality($10::bigint[]) THEN concert_refuse_stale_write('a seat has another occupant')
-            WHEN (SELECT count(*) FROM outcomes) <> cardinality($17::uuid[]) THEN concert_refuse_stale_write('a command was answered already')
-
-        """
-
-    static let commonCount = "(SELECT count(*) FROM new_reservations) + (SELECT count(*) FROM seat_rows) + (SELECT count(*) FROM outcomes)"
+    /// The statement's answer: a seat with another occupant, or an outcome already written,
+    /// refuses the whole statement; otherwise the rows written by the common parts and `adding`.
+    static func answer(adding parts: [String] = []) -> String {
+        let counts = (["new_reservations", "seat_rows", "outcomes"] + parts).map { "(SELECT count(*) FROM \($0))" }
+        return """
+            SELECT CASE
+                WHEN (SELECT count(*) FROM seat_rows) <> cardinality($10::bigint[]) THEN concert_refuse_stale_write('a seat has another occupant')
+                WHEN (SELECT count(*) FROM outcomes) <> cardinality($17::uuid[]) THEN concert_refuse_stale_write('a command was answered already')
+                ELSE \(counts.joined(separator: " + "))
+            END
+            """
+    }
 
     static func appendCommon(
         _ bindings: inout PostgresBindings,

@@ -162,12 +162,7 @@ struct PartitionStatementTests {
     /// `PartitionStore.staleWriteState`) and changes nothing.
     @Test func staleWritesOfAPartitionAreRefusedAndChangeNothing() async throws {
         try await DatabaseEnvironment.withSeededDatabase { client in
-            let rows = try await client.query(
-                "SELECT id, to_char(date, 'YYYY-MM-DD') FROM schedules WHERE concert_id = 1 ORDER BY date LIMIT 1",
-                logger: logger
-            )
-            let (scheduleID, day) = try #require(try await rows.decode((Int64, String).self).first { _ in true })
-            let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate(day)!)
+            let (scheduleID, day, schedule) = try await firstDateOfConcert1(client)
             let sold = UUID()
             try await client.query(
                 """
@@ -318,12 +313,7 @@ struct PartitionStatementTests {
     /// the statement with the other parts.
     @Test func aBatchOfHoldsIsWrittenWithoutThePartsItDoesNotUse() async throws {
         try await DatabaseEnvironment.withSeededDatabase { client in
-            let rows = try await client.query(
-                "SELECT id, to_char(date, 'YYYY-MM-DD') FROM schedules WHERE concert_id = 1 ORDER BY date LIMIT 1",
-                logger: logger
-            )
-            let (scheduleID, day) = try #require(try await rows.decode((Int64, String).self).first { _ in true })
-            let schedule = ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate(day)!)
+            let (scheduleID, day, schedule) = try await firstDateOfConcert1(client)
             let hold = Reservation(
                 id: UUID(),
                 schedule: schedule,
@@ -368,6 +358,16 @@ struct PartitionStatementTests {
             #expect(written.contains("c \(won.id.uuidString.lowercased()) succeeded "))
             #expect(written.contains("c \(lost.id.uuidString.lowercased()) failed SEAT_UNAVAILABLE"))
         }
+    }
+
+    /// The seeded concert 1's first date: its row id, its day, its key.
+    private func firstDateOfConcert1(_ client: PostgresClient) async throws -> (id: Int64, day: String, key: ScheduleKey) {
+        let rows = try await client.query(
+            "SELECT id, to_char(date, 'YYYY-MM-DD') FROM schedules WHERE concert_id = 1 ORDER BY date LIMIT 1",
+            logger: logger
+        )
+        let (id, day) = try #require(try await rows.decode((Int64, String).self).first { _ in true })
+        return (id, day, ScheduleKey(concertID: ConcertID(1)!, date: ScheduleDate(day)!))
     }
 
     /// Every reservation, seat occupant, payment and command, as text.
