@@ -22,13 +22,30 @@ public final class ReplyInbox: Service, Sendable {
     let connection: AMQPConnection
     let logger: Logger
     let tokensEnded: @Sendable ([EndedToken]) -> Void
-    private let waiters = Mutex<[UUID: Waiter]>([:])
+    private let waiters = Mutex(Waiters())
 
     private enum Waiter {
         case expected
         case waiting(CheckedContinuation<CommandOutcome?, Never>)
         case arrived(CommandOutcome)
         case timedOut
+    }
+
+    /// The waiters, and when each wait ends: ids in buckets of one `tick`, swept by one task while
+    /// any wait runs, so that a waiting request costs no timer or task of its own.
+    private struct Waiters {
+        var byID: [UUID: Waiter] = [:]
+        var endings: [Int64: [UUID]] = [:]
+        var sweeping = false
+    }
+
+    /// How finely wait deadlines are kept.
+    static let tick: Duration = .milliseconds(50)
+    private static let origin = ContinuousClock.now
+
+    private static func tickIndex(of instant: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (instant - origin).components
+        return seconds * 20 + attoseconds / 50_000_000_000_000_000
     }
 
     /// `tokensEnded` is told of every token a payment ended, in any process.
@@ -44,57 +61,74 @@ public final class ReplyInbox: Service, Sendable {
 
     /// Registers interest in a command's outcome; call it before publishing the command.
     public func expect(_ id: UUID) {
-        waiters.withLock { $0[id] = .expected }
+        waiters.withLock { $0.byID[id] = .expected }
     }
 
     /// Drops the interest (the command was not published).
     public func forget(_ id: UUID) {
-        waiters.withLock { _ = $0.removeValue(forKey: id) }
+        waiters.withLock { _ = $0.byID.removeValue(forKey: id) }
     }
 
-    /// The outcome of an expected command, or `nil` if it does not come within `timeout`.
+    /// The outcome of an expected command, or `nil` if it does not come within `timeout` (the wait
+    /// ends one or two `tick`s after it) or the waiting task is cancelled.
     public func outcome(of id: UUID, within timeout: Duration) async -> CommandOutcome? {
-        await withTaskGroup(of: CommandOutcome?.self) { group in
-            group.addTask { await self.arrival(of: id) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                self.settle(id, with: nil)
-                return nil
+        let ending = Self.tickIndex(of: .now + timeout) + 1
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let (ready, startSweep): (CommandOutcome??, Bool) = waiters.withLock { waiters in
+                    switch waiters.byID[id] {
+                    case .arrived(let outcome):
+                        waiters.byID[id] = nil
+                        return (.some(outcome), false)
+                    case .expected:
+                        waiters.byID[id] = .waiting(continuation)
+                        waiters.endings[ending, default: []].append(id)
+                        guard !waiters.sweeping else { return (nil, false) }
+                        waiters.sweeping = true
+                        return (nil, true)
+                    case .timedOut, .none, .waiting:
+                        waiters.byID[id] = nil
+                        return (.some(nil), false)
+                    }
+                }
+                if let ready { continuation.resume(returning: ready) }
+                if startSweep { Task { await self.sweep() } }
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        } onCancel: {
+            settle(id, with: nil)
         }
     }
 
-    private func arrival(of id: UUID) async -> CommandOutcome? {
-        await withCheckedContinuation { continuation in
-            let ready: CommandOutcome?? = waiters.withLock { waiters in
-                switch waiters[id] {
-                case .arrived(let outcome):
-                    waiters[id] = nil
-                    return .some(outcome)
-                case .expected:
-                    waiters[id] = .waiting(continuation)
+    /// Ends the waits whose time is up, a tick at a time, until no wait runs.
+    private func sweep() async {
+        while true {
+            try? await Task.sleep(for: Self.tick)
+            let now = Self.tickIndex(of: .now)
+            let ended: [UUID]? = waiters.withLock { waiters in
+                if waiters.endings.isEmpty {
+                    waiters.sweeping = false
                     return nil
-                case .timedOut, .none, .waiting:
-                    waiters[id] = nil
-                    return .some(nil)
                 }
+                var ended: [UUID] = []
+                for tick in waiters.endings.keys where tick <= now {
+                    ended += waiters.endings.removeValue(forKey: tick) ?? []
+                }
+                return ended
             }
-            if let ready { continuation.resume(returning: ready) }
+            guard let ended else { return }
+            for id in ended { settle(id, with: nil) }
         }
     }
 
     /// Resolves a waiter with an outcome, or with `nil` when its wait is over.
     private func settle(_ id: UUID, with outcome: CommandOutcome?) {
         let continuation: CheckedContinuation<CommandOutcome?, Never>? = waiters.withLock { waiters in
-            switch waiters[id] {
+            switch waiters.byID[id] {
             case .waiting(let continuation):
-                waiters[id] = nil
+                waiters.byID[id] = nil
                 return continuation
             case .expected:
-                waiters[id] = outcome.map { .arrived($0) } ?? .timedOut
+                waiters.byID[id] = outcome.map { .arrived($0) } ?? .timedOut
                 return nil
             case .arrived, .timedOut, .none:
                 return nil
@@ -109,7 +143,7 @@ public final class ReplyInbox: Service, Sendable {
     }
 
     /// How many requests wait for an outcome.
-    public var waiting: Int { waiters.withLock(\.count) }
+    public var waiting: Int { waiters.withLock(\.byID.count) }
 
     // MARK: - The queue
 

@@ -44,6 +44,35 @@ import Testing
         #expect(inbox.waiting == 0)
     }
 
+    @Test func waitsOfDifferentLengthsEachEndAtTheirOwnTime() async {
+        let short = UUID()
+        let long = UUID()
+        inbox.expect(short)
+        inbox.expect(long)
+        let started = ContinuousClock.now
+        async let shortWait = inbox.outcome(of: short, within: .milliseconds(100))
+        async let longWait = inbox.outcome(of: long, within: .seconds(20))
+        #expect(await shortWait == nil)
+        let shortEnded = ContinuousClock.now - started
+        #expect(shortEnded >= .milliseconds(100))
+        // The long wait still runs after the short one ended and gets its outcome.
+        inbox.deliver([outcome(long)])
+        #expect(await longWait == outcome(long))
+        #expect(inbox.waiting == 0)
+    }
+
+    @Test func aCancelledWaitEndsAtOnceAndForgetsTheCommand() async {
+        let id = UUID()
+        inbox.expect(id)
+        let started = ContinuousClock.now
+        let waiting = Task { await inbox.outcome(of: id, within: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        waiting.cancel()
+        #expect(await waiting.value == nil)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(inbox.waiting == 0)
+    }
+
     @Test func outcomesAndEndedTokensSurviveTheirWireForm() {
         let outcomes = [
             CommandOutcome(commandID: UUID(), type: .reserveSeat, failure: nil, resultJSON: #"{"a":"b c","d":1}"#),
