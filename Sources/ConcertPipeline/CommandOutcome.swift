@@ -19,8 +19,9 @@ public struct CommandOutcome: Sendable, Hashable {
         self.resultJSON = resultJSON
     }
 
-    public init(_ outcome: Outcome) {
-        self.init(commandID: outcome.envelope.id, type: outcome.envelope.command.type, failure: outcome.failure, resultJSON: outcome.resultJSON)
+    /// `outcome` with its `result` JSON, encoded already (`Outcome.resultJSON`).
+    public init(_ outcome: Outcome, resultJSON: String?) {
+        self.init(commandID: outcome.envelope.id, type: outcome.envelope.command.type, failure: outcome.failure, resultJSON: resultJSON)
     }
 
     /// `succeeded` or `failed`.

@@ -300,7 +300,7 @@ enum WriteParts {
         bindings.append(outcomes.map(\.envelope.userId.rawValue))
         bindings.append(outcomes.map(\.envelope.partitionKey))
         bindings.append(outcomes.map { $0.failure == nil ? "succeeded" : "failed" })
-        bindings.append(outcomes.map { $0.resultJSON ?? "" })
+        bindings.append(writes.results.map { $0 ?? "" })
         bindings.append(outcomes.map { $0.failure?.rawValue ?? "" })
         bindings.append(outcomes.map(\.envelope.submittedAt))
     }

@@ -1,4 +1,5 @@
 public import ConcertDomain
+import ConcertWire
 public import Foundation
 
 /// What one batch of a partition changes, gathered from its outcomes and written with one
@@ -30,6 +31,8 @@ public struct PartitionWrites: Sendable {
     public private(set) var prices: [Command.SetSeatMap] = []
     /// Every command's outcome.
     public private(set) var outcomes: [Outcome] = []
+    /// Each outcome's `result` JSON (`Outcome.resultJSON`), encoded once for the write and the reply.
+    public private(set) var results: [String?] = []
 
     public init() {}
 
@@ -62,6 +65,7 @@ public struct PartitionWrites: Sendable {
             }
         }
         outcomes.append(outcome)
+        results.append(outcome.resultJSON)
     }
 
     /// True when the batch changes a date's seats or prices: memory is loaded again after it.

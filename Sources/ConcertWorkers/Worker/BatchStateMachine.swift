@@ -311,8 +311,8 @@ public struct BatchStateMachine: Sendable {
         let replyTo = Dictionary(
             batch.commands.compactMap { command in batch.incoming[command.delivery].replyTo.map { (command.envelope.id, $0) } }
         ) { first, _ in first }
-        for outcome in attempt.writes.outcomes {
-            if let queue = replyTo[outcome.envelope.id] { batch.after.replies.append((queue, CommandOutcome(outcome))) }
+        for (outcome, result) in zip(attempt.writes.outcomes, attempt.writes.results) {
+            if let queue = replyTo[outcome.envelope.id] { batch.after.replies.append((queue, CommandOutcome(outcome, resultJSON: result))) }
         }
         for outcome in attempt.redeliveredOutcomes {
             if let queue = replyTo[outcome.commandID] { batch.after.replies.append((queue, outcome)) }
