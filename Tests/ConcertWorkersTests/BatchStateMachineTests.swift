@@ -234,6 +234,20 @@ import Testing
         #expect(Set(after.replies.map(\.outcome.commandID)) == [done.id, rest.id])
     }
 
+    /// The consumer takes returned messages one at a time, so a returned bundle among fresh
+    /// messages is the one its switch to the full prefetch handed back, not a suspect: it goes with
+    /// the batch (one by one, it would take a transaction per command).
+    @Test func aReturnedBundleAmongFreshMessagesGoesWithTheBatch() throws {
+        let returned = Self.bundle([Self.reserve(1).encoded(), Self.reserve(2).encoded()], returns: 1)
+        let fresh = Self.bundle([Self.reserve(3).encoded(), Self.reserve(4).encoded()])
+        var machine = machine()
+        guard case .apply(.batch) = machine.receive([returned, fresh], subscription: 1) else { throw TestFailure("not as a batch") }
+        #expect(!machine.goesOneByOne)
+        // Alone, it is a suspect's bundle and goes one by one.
+        var alone = self.machine()
+        guard case .apply(.single(command: 0)) = alone.receive([returned], subscription: 1) else { throw TestFailure("not one by one") }
+    }
+
     @Test func whileTheDatabaseIsAwayTheBatchIsRetriedWithGrowingPausesAndThenLooksForWhatItMayHaveApplied() throws {
         var machine = machine()
         let first = Self.reserve(1)

@@ -56,7 +56,11 @@ public struct BatchStateMachine: Sendable {
         var incoming: [Incoming] = []
         var commands: [(delivery: Int, envelope: CommandEnvelope)] = []
         var rejected: [(delivery: Int, reason: String, command: BundledCommand?)] = []
-        /// Bundles that came back after their worker stopped without settling them (a crash, a kill).
+        /// A bundle that came back after its worker stopped without settling it (a crash, a kill),
+        /// alone: the consumer takes returned messages one at a time (`ConsumeLoop`'s poison
+        /// isolation), so a suspect is always a batch of its own. A returned bundle among fresh
+        /// messages is the one the consumer's switch to its full prefetch handed back, and goes
+        /// with the batch.
         var returnedBundles = false
         /// A bundle on its last delivery before the broker would dead-letter all of it: the position
         /// of its first command not yet known to be completed, the one that was in hand when the
@@ -109,7 +113,7 @@ public struct BatchStateMachine: Sendable {
             }
             let first = batch.commands.count
             for (line, body) in lines.enumerated() { accept(body, of: index, bundled: line) }
-            if delivery.returns > 0 { batch.returnedBundles = true }
+            if delivery.returns > 0, deliveries.count == 1 { batch.returnedBundles = true }
             if delivery.returns >= PipelineTopology.deliveryLimit - 1, batch.suspect == nil, first < batch.commands.count { batch.suspect = first }
         }
         return nextRejectedOrApply()
