@@ -44,8 +44,7 @@ public final class ReplyInbox: Service, Sendable {
     private static let origin = ContinuousClock.now
 
     private static func tickIndex(of instant: ContinuousClock.Instant) -> Int64 {
-        let (seconds, attoseconds) = (instant - origin).components
-        return seconds * 20 + attoseconds / 50_000_000_000_000_000
+        Int64(((instant - origin) / tick).rounded(.down))
     }
 
     /// `tokensEnded` is told of every token a payment ended, in any process.

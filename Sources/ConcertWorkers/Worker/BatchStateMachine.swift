@@ -56,12 +56,12 @@ public struct BatchStateMachine: Sendable {
         var incoming: [Incoming] = []
         var commands: [(delivery: Int, envelope: CommandEnvelope)] = []
         var rejected: [(delivery: Int, reason: String, command: BundledCommand?)] = []
-        /// A bundle that came back after its worker stopped without settling it (a crash, a kill),
-        /// alone: the consumer takes returned messages one at a time (`ConsumeLoop`'s poison
-        /// isolation), so a suspect is always a batch of its own. A returned bundle among fresh
-        /// messages is the one the consumer's switch to its full prefetch handed back, and goes
-        /// with the batch.
-        var returnedBundles = false
+        /// The batch is a bundle that came back after its worker stopped without settling it (a
+        /// crash, a kill), alone: the consumer takes returned messages one at a time
+        /// (`ConsumeLoop`'s poison isolation), so a suspect is always a batch of its own. A returned
+        /// bundle among fresh messages is the one the consumer's switch to its full prefetch handed
+        /// back, and goes with the batch.
+        var returnedBundleAlone = false
         /// A bundle on its last delivery before the broker would dead-letter all of it: the position
         /// of its first command not yet known to be completed, the one that was in hand when the
         /// worker stopped (one by one, the commands before it committed).
@@ -113,7 +113,7 @@ public struct BatchStateMachine: Sendable {
             }
             let first = batch.commands.count
             for (line, body) in lines.enumerated() { accept(body, of: index, bundled: line) }
-            if delivery.returns > 0, deliveries.count == 1 { batch.returnedBundles = true }
+            if delivery.returns > 0, deliveries.count == 1 { batch.returnedBundleAlone = true }
             if delivery.returns >= PipelineTopology.deliveryLimit - 1, batch.suspect == nil, first < batch.commands.count { batch.suspect = first }
         }
         return nextRejectedOrApply()
@@ -167,7 +167,7 @@ public struct BatchStateMachine: Sendable {
         // payments must see committed), and so does each command of a bundle that came back after
         // its worker stopped (if one of them crashed it, the others commit before it and the broker's
         // count of returns points at it): the whole batch then goes command by command.
-        if batch.returnedBundles || batch.commands.contains(where: { $0.envelope.command.isApart }) {
+        if batch.returnedBundleAlone || batch.commands.contains(where: { $0.envelope.command.isApart }) {
             goesOneByOne = true
             return beginSingle(at: 0)
         }
