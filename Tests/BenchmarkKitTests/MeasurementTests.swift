@@ -76,6 +76,37 @@ import FoundationXML
         #expect(plan.remaining == 0)
     }
 
+    /// A closed loop's unsent seats go back to the plan (the next phase gets them), and a phase
+    /// the plan cannot hold is refused with a `--seats` that would.
+    @Test func seatPlanTakesBackUnsentSeatsAndSaysWhatWouldHoldAPhase() throws {
+        let schedules: [SeatPlan.Schedule] = [.init(concert: 1, date: "2030-01-01"), .init(concert: 2, date: "2030-01-01")]
+        var plan = SeatPlan(schedules: schedules, seatsPerSchedule: 1_000)
+        var taken: [String] = []
+        func key(_ seat: (schedule: SeatPlan.Schedule, seat: Int, user: Int)) -> String { "\(seat.schedule.concert)/\(seat.seat)" }
+        for _ in 0..<1_500 {
+            let seat = plan.take()
+            taken.append(key(try #require(seat)))
+        }
+        plan.giveBack(500)
+        #expect(plan.remaining == 1_000)
+        // The seats given back are handed out again, and no seat twice.
+        var again: [String] = []
+        while let seat = plan.take() { again.append(key(seat)) }
+        #expect(Set(again).count == 1_000)
+        #expect(Set(taken.prefix(1_000)).isDisjoint(with: again))
+        #expect(Set(taken + again).count == 2_000)
+
+        var fresh = SeatPlan(schedules: schedules, seatsPerSchedule: 1_000)
+        #expect(fresh.shortfall(2_000, for: "x") == nil)
+        let refusal = try #require(fresh.shortfall(2_001, for: "a step at 500/s"))
+        #expect(refusal.contains("a step at 500/s"))
+        // 2 001 seats and a quarter more over two schedules: 1 251 each, so 2 000.
+        #expect(refusal.contains("--seats 2000"))
+        for _ in 0..<1_000 { _ = fresh.take() }
+        // 1 000 taken and 9 000 more, and a quarter more: 6 250 a schedule, so 7 000.
+        #expect(try #require(fresh.shortfall(9_000, for: "x")).contains("--seats 7000"))
+    }
+
     @Test func reportTableAndPictureCarryEveryPhase() throws {
         var report = ScenarioReport(scenario: "unit", command: "concert-bench unit")
         var answers = Timeline(bucket: .milliseconds(250))

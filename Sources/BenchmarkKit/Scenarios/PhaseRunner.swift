@@ -20,9 +20,7 @@ struct PhaseRunner {
 
     /// Reservation requests for the next `count` seats of `plan`.
     func reservations(_ count: Int, plan: inout SeatPlan, wait: Bool) throws -> [LoadRequest] {
-        guard plan.remaining >= count else {
-            throw BenchError("the seat plan ran out (\(plan.remaining) seats left, \(count) needed): seed more with --seats, --dates or --concerts")
-        }
+        if let shortfall = plan.shortfall(count, for: "the next phase") { throw BenchError(shortfall) }
         return (0..<count).map { _ in
             let (schedule, seat, user) = plan.take()!
             var headers = [("Authorization", "Bearer \(tokens[schedule.concert]![user])")]
@@ -153,6 +151,19 @@ struct PhaseRunner {
             ),
             progress: { [progress] done, _ in progress.update(done: done, total: rate == nil ? 0 : requests.count) }
         )
+        if rate == nil {
+            // A closed loop that used up its seats before its time would measure a shorter phase than asked.
+            if run.sent >= requests.count, run.elapsed.seconds < seconds * 0.95 {
+                let missing = Int(Double(run.sent) / max(run.elapsed.seconds, 0.001) * seconds) - run.sent
+                let elapsed = String(format: "%.1f", run.elapsed.seconds)
+                throw BenchError(
+                    plan.shortfall(max(1, missing), for: "\(name) for \(seconds) s")
+                        ?? "\(name) sent every request prepared for it (\(requests.count)) in \(elapsed) s of \(seconds)"
+                )
+            }
+            // It takes seats for the fastest it could go and sends them in order: the rest go back.
+            plan.giveBack(max(0, requests.count - run.sent))
+        }
         let counts = run.statusCounts
         // An outcome is an answer that carries the command's result: 201, or a business failure.
         let outcomes = counts.filter { [201, 402, 403, 404, 409, 410].contains($0.key) }.values.reduce(0, +)

@@ -92,7 +92,7 @@ public struct PipelineScenario: Sendable {
     }
 
     static func commands(_ count: Int, plan: inout SeatPlan, partitions: Int) throws -> [Prepared] {
-        guard plan.remaining >= count else { throw BenchError("the seat plan ran out: seed more seats") }
+        if let shortfall = plan.shortfall(count, for: "the next round") { throw BenchError(shortfall) }
         return (0..<count).map { _ in
             let (schedule, seat, user) = plan.take()!
             let key = ScheduleKey(concertID: ConcertID(Int64(schedule.concert))!, date: ScheduleDate(schedule.date)!)

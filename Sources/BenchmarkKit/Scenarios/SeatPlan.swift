@@ -27,6 +27,22 @@ struct SeatPlan: Sendable {
     /// Seats not handed out yet.
     var remaining: Int { schedules.count * seatsPerSchedule - next }
 
+    /// Hands back the last `count` seats taken, never requested (a closed loop's unsent tail).
+    mutating func giveBack(_ count: Int) {
+        precondition(count >= 0 && count <= next)
+        next -= count
+    }
+
+    /// Nil when `count` more seats are left; else why not, with a `--seats` that would hold them
+    /// and a quarter more (a faster run takes more), rounded up to a thousand a schedule.
+    func shortfall(_ count: Int, for purpose: String) -> String? {
+        guard count > remaining else { return nil }
+        let perSchedule = ((next + count) * 5 / 4 + schedules.count - 1) / schedules.count
+        let suggested = (perSchedule + 999) / 1000 * 1000
+        return "the seat plan cannot hold \(purpose): \(remaining) seats left, about \(count) needed; "
+            + "seed more with --seats \(suggested) (or --dates, --concerts)"
+    }
+
     /// The next seat: its schedule, number (from 1) and user index.
     mutating func take() -> (schedule: Schedule, seat: Int, user: Int)? {
         guard remaining > 0 else { return nil }
