@@ -3,7 +3,7 @@ public import ConcertPipeline
 public import ConcertStorage
 import Foundation
 public import Logging
-import Metrics
+public import Metrics
 public import ServiceLifecycle
 
 /// The safety net under hold expiry. Normally each hold ends through its expiry message (hold
@@ -22,19 +22,28 @@ public struct HoldSweeper: Service {
     let publisher: CommandPublisher
     let interval: Duration
     let grace: Duration
+    /// `concert_holds_overdue`: the overdue holds of the last pass.
+    let overdueHolds: Gauge
     let logger: Logger
 
+    /// The gauge the alert `ConcertHoldsOverdue` reads.
+    public static let overdueHoldsMetric = "concert_holds_overdue"
+
+    /// `overdueHolds` is where each pass reports what it found (the process's
+    /// `concert_holds_overdue` unless a test keeps its own).
     public init(
         reservations: ReservationStore,
         publisher: CommandPublisher,
         interval: Duration = .seconds(5),
         grace: Duration = .seconds(1),
+        overdueHolds: Gauge = Gauge(label: HoldSweeper.overdueHoldsMetric),
         logger: Logger
     ) {
         self.reservations = reservations
         self.publisher = publisher
         self.interval = interval
         self.grace = grace
+        self.overdueHolds = overdueHolds
         self.logger = logger
     }
 
@@ -58,7 +67,7 @@ public struct HoldSweeper: Service {
     @discardableResult
     public func sweep(limit: Int = 2000) async throws -> Int {
         let overdue = try await reservations.overdueHolds(grace: grace, limit: limit)
-        Gauge(label: "concert_holds_overdue").record(overdue.count)
+        overdueHolds.record(overdue.count)
         let bySchedule = Dictionary(grouping: overdue, by: \.schedule).mapValues { $0.map(\.reservation) }
         // One command per partition, as the worker's own expiry messages are.
         let byPartition = Dictionary(grouping: bySchedule, by: { publisher.partition(of: $0.key) })
