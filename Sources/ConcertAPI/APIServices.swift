@@ -121,7 +121,16 @@ public struct APIServices: Sendable {
             waitingRoom: waitingRoom,
             tokens: await QueueTokens(secret: tokenSecret),
             accessTokens: accessTokens,
-            view: WaitingRoomView(store: waitingRoom, logger: logger),
+            view: WaitingRoomView(store: waitingRoom, logger: logger) { concert, after, through in
+                do {
+                    try await activeTokens.readAhead {
+                        try await waitingRoom.admittedTokens(concert: concert, after: after, through: through, limit: ActiveTokens.readAheadLimit)
+                    }
+                } catch {
+                    // Each holder's first request reads its row instead, as it would without this.
+                    logger.warning("waiting room: reading newly admitted tokens ahead failed", metadata: ["error": "\(String(reflecting: error))"])
+                }
+            },
             lastSeen: LastSeenRecorder(store: waitingRoom, logger: logger, abandonAfter: abandonAfter),
             commands: CommandStore(client: database, logger: logger),
             commandIDs: CommandIDs(secret: tokenSecret),

@@ -84,6 +84,32 @@ extension WaitingRoomStore {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
+    /// The rows of a concert's tokens past one admission mark up to another, newest first: the
+    /// tokens one advance of the mark admitted (a primary-key range).
+    struct AdmittedTokenRows: PostgresPreparedStatement {
+        static let sql = """
+            SELECT seq, user_id, state, issued_at, expires_at FROM queue_tokens
+            WHERE concert_id = $1 AND seq > $2 AND seq <= $3 AND state <> 'waiting'
+            ORDER BY seq DESC LIMIT $4
+            """
+        typealias Row = (Int64, String, String, Date, Date?)
+        let concert: Int64
+        let after: Int64
+        let through: Int64
+        let limit: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(concert)
+            bindings.append(after)
+            bindings.append(through)
+            bindings.append(limit)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
     /// One token's row.
     struct TokenRow: PostgresPreparedStatement {
         static let sql = "SELECT user_id, state, issued_at, expires_at FROM queue_tokens WHERE concert_id = $1 AND seq = $2"

@@ -100,6 +100,18 @@ public struct WaitingRoomStore: Sendable {
         return tokens
     }
 
+    /// The rows of the concert's tokens with `after < seq ≤ through` that are no longer waiting,
+    /// at most `limit`, the highest numbers first: what one advance of the admission mark admitted.
+    public func admittedTokens(concert: ConcertID, after: Int64, through: Int64, limit: Int) async throws -> [Token] {
+        var tokens: [Token] = []
+        let statement = AdmittedTokenRows(concert: concert.rawValue, after: after, through: through, limit: Int64(limit))
+        for (seq, user, state, issuedAt, expiresAt) in try await client.run(statement, logger: logger) {
+            guard let user = UserID(user), let state = Token.State(rawValue: state) else { continue }
+            tokens.append(Token(concertID: concert, seq: seq, userID: user, state: state, issuedAt: issuedAt, expiresAt: expiresAt))
+        }
+        return tokens
+    }
+
     /// A concert's waiting room as the API keeps it in memory.
     public struct Room: Sendable, Hashable {
         public let admittedThrough: Int64

@@ -104,4 +104,20 @@ import Testing
         #expect(try await second?.state == .active)
         #expect(tokens.count == 1)
     }
+
+    @Test func rowsReadAheadAreKeptUnlessWaitingOrReadWhileAPaymentEndedAToken() async throws {
+        let table = Rows([1: .active, 2: .expired, 3: .waiting, 4: .active])
+        let tokens = ActiveTokens { keys in try await table.read(keys) }
+        try await tokens.readAhead { Array(table.rows.values) }
+        #expect(tokens.count == 3, "the waiting row was kept, or an admitted one was not")
+        #expect(try await tokens.token(concert: Self.concert, seq: 2)?.state == .expired)
+        #expect(table.reads.withLock { $0 }.isEmpty, "a row read ahead was read again")
+
+        let later = ActiveTokens { keys in try await table.read(keys) }
+        try await later.readAhead {
+            later.ended([EndedToken(concert: Self.concert, user: UserID("user-4")!)])
+            return Array(table.rows.values)
+        }
+        #expect(later.count == 0, "rows that may predate a payment were kept")
+    }
 }

@@ -110,6 +110,22 @@ struct WaitingRoomAPITests {
         }
     }
 
+    @Test func theRowsOfACrowdAdmittedAtOnceAreInMemoryBeforeItsFirstRequest() async throws {
+        try await APIHarness.withAPI { client, harness in
+            try await harness.services.view.refresh()
+            var tokens: [String] = []
+            for index in 1...20 { tokens.append(try #require(try await Self.issue(client, user: "crowd-\(index)").1?.token)) }
+            #expect(harness.services.activeTokens.count == 0)
+            // One tick admits 15 of the 20; the view's refresh that publishes the new mark reads their rows first.
+            try await harness.admit(capacity: 15)
+            #expect(harness.services.activeTokens.count == 15, "the admitted tokens' rows were not read ahead")
+            let first = try await Self.get(client, "/v1/queue/status", token: tokens[0]).json()
+            #expect(first["status"] == "active")
+            #expect(first["activeUntil"] != nil)
+            #expect(try await Self.get(client, "/v1/queue/status", token: tokens[15]).json()["position"] == 1)
+        }
+    }
+
     @Test func capacityTwoMakesTheThirdAndFourthWaitAndAdmitsThemInOrder() async throws {
         try await APIHarness.withAPI { client, harness in
             var tokens: [String] = []

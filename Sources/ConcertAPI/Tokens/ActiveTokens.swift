@@ -18,7 +18,8 @@ import Synchronization
 /// Rows are read in batches: the lookups of concurrent requests that miss (a token's first use
 /// here, or its row due for a refresh) share one statement, so a burst of new users costs a few
 /// round trips rather than one per request. A row read while a payment ended some token is
-/// answered but not kept: it may predate that payment.
+/// answered but not kept: it may predate that payment. Rows of newly admitted tokens are read
+/// ahead (`readAhead`), so a crowd let in at once does not all miss at once.
 public final class ActiveTokens: Sendable {
     private struct Key: Hashable {
         let concert: ConcertID
@@ -41,6 +42,9 @@ public final class ActiveTokens: Sendable {
         /// Counts `ended` calls: a read during which it changed is not kept.
         var endings = 0
     }
+
+    /// At most this many rows read ahead per concert and refresh, the latest admitted first.
+    public static let readAheadLimit = 10_000
 
     /// Reads the rows of a batch of tokens (those without a row left out).
     public typealias Read = @Sendable ([(concert: ConcertID, seq: Int64)]) async throws -> [WaitingRoomStore.Token]
@@ -74,15 +78,31 @@ public final class ActiveTokens: Sendable {
         let (cached, endings) = cache.withLock { ($0.rows[key], $0.endings) }
         if let cached, now - cached.readAt < refreshAfter { return cached.token }
         guard let token = try await reader.submit(key) else { return nil }
-        if token.state != .waiting {
-            cache.withLock { cache in
-                guard cache.endings == endings else { return }
+        keep([token], readAt: now, endings: endings)
+        return token
+    }
+
+    /// Reads rows before anyone asks for them (`WaitingRoomView` passes the tokens each advance of
+    /// an admission mark admitted) and keeps those that are not waiting, so that the first
+    /// requests of a batch of newly admitted buyers find their rows here.
+    public func readAhead(_ read: () async throws -> [WaitingRoomStore.Token]) async throws {
+        let now = ContinuousClock.now
+        let endings = cache.withLock(\.endings)
+        keep(try await read(), readAt: now, endings: endings)
+    }
+
+    /// Keeps rows read from `readAt` on, unless a payment ended some token meanwhile.
+    private func keep(_ tokens: [WaitingRoomStore.Token], readAt: ContinuousClock.Instant, endings: Int) {
+        let kept = tokens.filter { $0.state != .waiting }
+        guard !kept.isEmpty else { return }
+        cache.withLock { cache in
+            guard cache.endings == endings else { return }
+            for token in kept {
                 if cache.rows.count >= capacity { cache = Cache(endings: cache.endings) }
-                cache.rows[key] = Entry(token: token, readAt: now)
-                cache.byUser[UserKey(concert: concert, user: token.userID), default: []].insert(seq)
+                cache.rows[Key(concert: token.concertID, seq: token.seq)] = Entry(token: token, readAt: readAt)
+                cache.byUser[UserKey(concert: token.concertID, user: token.userID), default: []].insert(token.seq)
             }
         }
-        return token
     }
 
     /// Payments ended these users' tokens: forget their rows, so the next check reads them.

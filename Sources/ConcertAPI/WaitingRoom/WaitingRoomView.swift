@@ -7,7 +7,8 @@ import Synchronization
 
 /// Each concert's `admittedThrough` and sale times, kept in memory and refreshed about once a second, so that
 /// polling a waiting token needs no database round trip; and the recent admission rate for the
-/// wait estimate.
+/// wait estimate. Each advance of a mark is passed on (`admitted`) before it is published: the API
+/// reads the newly admitted tokens' rows ahead of their holders' first requests.
 public final class WaitingRoomView: Service, Sendable {
     private struct Snapshot {
         var marks: [ConcertID: Int64] = [:]
@@ -23,15 +24,21 @@ public final class WaitingRoomView: Service, Sendable {
         var history: [(at: ContinuousClock.Instant, marks: [ConcertID: Int64])] = []
     }
 
+    /// Told, before the new marks are published, of each concert whose mark advanced since the
+    /// last refresh: `after < seq ≤ through` were admitted.
+    public typealias Admitted = @Sendable (_ concert: ConcertID, _ after: Int64, _ through: Int64) async -> Void
+
     private let store: WaitingRoomStore
     private let logger: Logger
     private let interval: Duration
+    private let admitted: Admitted?
     private let snapshot = Mutex(Snapshot())
 
-    public init(store: WaitingRoomStore, logger: Logger, interval: Duration = .seconds(1)) {
+    public init(store: WaitingRoomStore, logger: Logger, interval: Duration = .seconds(1), admitted: Admitted? = nil) {
         self.store = store
         self.logger = logger
         self.interval = interval
+        self.admitted = admitted
     }
 
     /// The highest admitted sequence number of the concert, as of the last refresh.
@@ -78,6 +85,14 @@ public final class WaitingRoomView: Service, Sendable {
         // Placements only grow, and each is read once: a draw of a whole stadium's pre-queue
         // arrives over a few refreshes, after which a refresh reads nothing new.
         let placements = try await store.placements(after: snapshot.withLock { $0.lastPlacement })
+        if let admitted {
+            // Before the marks are published: whoever learns of an admission from this view finds
+            // what `admitted` prepared. Not on the first refresh, which would be the whole history.
+            let previous = snapshot.withLock(\.marks)
+            for (concert, mark) in marks {
+                if let before = previous[concert], mark > before { await admitted(concert, before, mark) }
+            }
+        }
         let now = ContinuousClock.now
         snapshot.withLock { snapshot in
             snapshot.marks = marks
