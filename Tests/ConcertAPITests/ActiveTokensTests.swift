@@ -119,5 +119,14 @@ import Testing
             return Array(table.rows.values)
         }
         #expect(later.count == 0, "rows that may predate a payment were kept")
+
+        // A full memory is not emptied for rows read ahead: they take only the room there is.
+        let small = ActiveTokens(capacity: 2) { keys in try await table.read(keys) }
+        #expect(try await small.token(concert: Self.concert, seq: 1)?.state == .active)
+        try await small.readAhead { [table.rows[2]!, table.rows[4]!] }
+        #expect(small.count == 2)
+        table.reads.withLock { $0.removeAll() }
+        #expect(try await small.token(concert: Self.concert, seq: 1)?.state == .active)
+        #expect(table.reads.withLock { $0 }.isEmpty, "a row in use was pushed out by rows read ahead")
     }
 }

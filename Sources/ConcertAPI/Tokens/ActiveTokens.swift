@@ -88,17 +88,22 @@ public final class ActiveTokens: Sendable {
     public func readAhead(_ read: () async throws -> [WaitingRoomStore.Token]) async throws {
         let now = ContinuousClock.now
         let endings = cache.withLock(\.endings)
-        keep(try await read(), readAt: now, endings: endings)
+        keep(try await read(), readAt: now, endings: endings, makingRoom: false)
     }
 
-    /// Keeps rows read from `readAt` on, unless a payment ended some token meanwhile.
-    private func keep(_ tokens: [WaitingRoomStore.Token], readAt: ContinuousClock.Instant, endings: Int) {
+    /// Keeps rows read from `readAt` on, unless a payment ended some token meanwhile. A full
+    /// memory starts over for a row someone asked for (`makingRoom`); rows read ahead are kept
+    /// only while there is room, so they never push out the rows in use.
+    private func keep(_ tokens: [WaitingRoomStore.Token], readAt: ContinuousClock.Instant, endings: Int, makingRoom: Bool = true) {
         let kept = tokens.filter { $0.state != .waiting }
         guard !kept.isEmpty else { return }
         cache.withLock { cache in
             guard cache.endings == endings else { return }
             for token in kept {
-                if cache.rows.count >= capacity { cache = Cache(endings: cache.endings) }
+                if cache.rows.count >= capacity {
+                    guard makingRoom else { return }
+                    cache = Cache(endings: cache.endings)
+                }
                 cache.rows[Key(concert: token.concertID, seq: token.seq)] = Entry(token: token, readAt: readAt)
                 cache.byUser[UserKey(concert: token.concertID, user: token.userID), default: []].insert(token.seq)
             }
