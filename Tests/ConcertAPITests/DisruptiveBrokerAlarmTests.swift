@@ -11,7 +11,7 @@ import Testing
 @Suite(.serialized, .enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct DisruptiveBrokerAlarmTests {
     static func rabbitmqctl(_ arguments: String...) async {
-        let status = await runToCompletion(APIHarness.root.appendingPathComponent("scripts/services").path, ["rabbitmqctl"] + arguments)
+        let status = await ServicesScript.run(["rabbitmqctl"] + arguments)
         #expect(status == 0, "rabbitmqctl \(arguments)")
     }
 

@@ -19,7 +19,7 @@ struct DisruptiveOutageTests {
     static let logger = DatabaseEnvironment.logger
 
     static func services(_ arguments: String...) async {
-        let status = await runToCompletion(APIHarness.root.appendingPathComponent("scripts/services").path, arguments)
+        let status = await ServicesScript.run(arguments)
         #expect(status == 0, "scripts/services \(arguments)")
     }
 

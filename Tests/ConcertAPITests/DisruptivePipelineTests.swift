@@ -173,7 +173,7 @@ struct DisruptivePipelineTests {
                 if begin {
                     // In the background, so the burst goes on against a database that is going away.
                     Task {
-                        let status = await runToCompletion(APIHarness.root.appendingPathComponent("scripts/services").path, ["restart-postgres"])
+                        let status = await ServicesScript.run(["restart-postgres"])
                         restart.withLock { $0 = status == 0 ? 1 : 100 }
                         #expect(status == 0, "scripts/services restart-postgres")
                     }

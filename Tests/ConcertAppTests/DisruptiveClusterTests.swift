@@ -23,7 +23,7 @@ enum ClusterEnvironment {
 
     /// `scripts/services node N ACTION` (kill, pause, resume, start).
     static func node(_ node: Int, _ action: String) async -> Int32 {
-        await runToCompletion(root.appendingPathComponent("scripts/services").path, ["node", String(node), action])
+        await ServicesScript.run(["node", String(node), action])
     }
 
     /// A management API answer as JSON (any node that answers).

@@ -14,10 +14,8 @@ import Testing
 /// neither may stop for good. `scripts/test` runs `Disruptive…` suites after the others, one at a time.
 @Suite(.serialized, .enabled(if: BrokerVirtualHost.isConfigured && DatabaseEnvironment.isConfigured))
 struct DisruptiveAdmissionTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     static func services(_ arguments: String...) async {
-        #expect(await runToCompletion(root.appendingPathComponent("scripts/services").path, arguments) == 0, "scripts/services \(arguments)")
+        #expect(await ServicesScript.run(arguments) == 0, "scripts/services \(arguments)")
     }
 
     @Test func admissionAndArchivingCarryOnAcrossABrokerRestartAndADatabaseOutage() async throws {

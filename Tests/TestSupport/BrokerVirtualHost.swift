@@ -1,5 +1,6 @@
 public import AMQPClient
 public import Foundation
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -52,14 +53,27 @@ public enum BrokerVirtualHost {
         }
     }
 
-    /// Waits until every quorum queue of the vhost runs with a leader (20 s at most).
+    /// Set once this process ran `scripts/services` (`ServicesScript`): it may have restarted,
+    /// killed or paused a broker node.
+    private static let disturbed = Atomic<Bool>(false)
+
+    static func noteDisturbance() {
+        disturbed.store(true, ordering: .relaxed)
+    }
+
+    /// After a disturbance of the broker (`ServicesScript`), waits until every quorum queue of the
+    /// vhost runs with a leader (20 s at most).
     ///
     /// RabbitMQ 3.10.8: a queue with at-least-once dead-lettering deleted while its leader is still
     /// starting (just after a broker restart) crashes its dead-letter worker over and over, which
     /// takes down the node's `rabbit_fifo_dlx_sup`; every such queue declared afterwards fails
     /// with `541 INTERNAL_ERROR` until the node's app restarts. Tests must not delete their vhost
     /// in that window (`scripts/services rabbitmqctl start_app` also waits a few seconds for it).
+    /// A queue's `state` comes from the management statistics, a few seconds late (absent until
+    /// then), so the wait is skipped where nothing disturbed the broker: a quorum queue's
+    /// declaration returns only once its leader runs.
     static func settle(_ vhost: String) async {
+        guard disturbed.load(ordering: .relaxed) else { return }
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             guard let data = try? await request("GET", "/api/queues/\(vhost)?columns=name,type,state,leader"),
