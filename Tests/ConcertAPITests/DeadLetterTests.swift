@@ -130,9 +130,14 @@ struct DeadLetterTests {
 
             let replay = try await Self.admin(client, .post, "/admin/dead-letters/\(letter.id)/replay")
             #expect(replay.status == .accepted)
+            // Nothing stops the worker here, so the letter comes back once; a second arrival (its
+            // delivery returned after the letter was sent) fails with the count, not a time-out.
+            var count = 1.0
             try await eventually(timeout: .seconds(30), "the replayed letter comes back") {
-                try await Self.admin(client, .get, "/admin/dead-letters/\(letter.id)").json()["count"] == 2
+                if case .number(let now)? = try await Self.admin(client, .get, "/admin/dead-letters/\(letter.id)").json()["count"] { count = now }
+                return count >= 2
             }
+            #expect(count == 2, "the replayed letter arrived \(count - 1) times")
             #expect(try await Self.admin(client, .delete, "/admin/dead-letters/\(letter.id)").status == .noContent)
             #expect(try await Self.admin(client, .get, "/admin/dead-letters/\(letter.id)").status == .notFound)
             #expect(try await Self.admin(client, .delete, "/admin/dead-letters/\(letter.id)").status == .notFound)
