@@ -57,11 +57,20 @@ enum BrokerEnvironment {
         }
     }
 
-    /// Runs `scripts/services rabbitmqctl ARGS` (to stop and start the broker's app, or close connections) and returns its output.
+    /// Runs `scripts/services rabbitmqctl ARGS` (to list or close connections) and returns its output.
     @discardableResult
     static func rabbitmqctl(_ arguments: String...) async throws -> String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let (status, output) = try await runCapturingOutput(root.appendingPathComponent("scripts/services").path, ["rabbitmqctl"] + arguments)
+        try await rabbitmqctl(arguments, disturbing: false)
+    }
+
+    /// Stops or starts the broker's application (`rabbitmqctl -q stop_app` / `start_app`).
+    static func brokerApp(_ action: String) async throws {
+        try await rabbitmqctl(["-q", action], disturbing: true)
+    }
+
+    @discardableResult
+    private static func rabbitmqctl(_ arguments: [String], disturbing: Bool) async throws -> String {
+        let (status, output) = try await ServicesScript.output(["rabbitmqctl"] + arguments, disturbing: disturbing)
         guard status == 0 else {
             throw TestFailure(description: "rabbitmqctl \(arguments.joined(separator: " ")) exited with \(status)")
         }

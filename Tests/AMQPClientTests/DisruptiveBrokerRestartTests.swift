@@ -16,7 +16,7 @@ struct DisruptiveBrokerRestartTests {
             try await connection.publish(routingKey: queue, body: [1])
             try await collector.waitFor(1)
 
-            try await BrokerEnvironment.rabbitmqctl("-q", "stop_app")
+            try await BrokerEnvironment.brokerApp("stop_app")
             do {
                 try await eventually("the client notices the broker is gone") { !connection.isConnected }
                 let started = ContinuousClock.now
@@ -24,10 +24,10 @@ struct DisruptiveBrokerRestartTests {
                 #expect(error?.kind == .notConnected)
                 #expect(ContinuousClock.now - started < .seconds(1), "publish must fail fast while disconnected")
             } catch {
-                try await BrokerEnvironment.rabbitmqctl("-q", "start_app")
+                try await BrokerEnvironment.brokerApp("start_app")
                 throw error
             }
-            try await BrokerEnvironment.rabbitmqctl("-q", "start_app")
+            try await BrokerEnvironment.brokerApp("start_app")
 
             try await connection.waitUntilConnected(timeout: .seconds(30))
             // The consumer re-subscribed by itself: a message published now reaches it.

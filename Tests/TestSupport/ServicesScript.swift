@@ -13,4 +13,12 @@ public enum ServicesScript {
         BrokerVirtualHost.noteDisturbance()
         return await runToCompletion(path, arguments)
     }
+
+    /// Runs `scripts/services ARGUMENTS` to completion with its standard output captured; its exit
+    /// status and output. `disturbing`: the command may stop, restart or alarm the broker (as
+    /// `run`); false for one that only looks at it or closes connections.
+    public static func output(_ arguments: [String], disturbing: Bool) async throws -> (status: Int32, output: String) {
+        if disturbing { BrokerVirtualHost.noteDisturbance() }
+        return try await runCapturingOutput(path, arguments)
+    }
 }
