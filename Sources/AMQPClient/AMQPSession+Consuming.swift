@@ -21,14 +21,32 @@ enum Settlement: Sendable {
 
 extension AMQPSession {
     /// Subscribes a new consumer on a channel of its own and returns that channel.
+    ///
+    /// Channels are taken in turn from `firstConsumerChannel` up to below `sparePublishChannel`,
+    /// then from the start again: never the number a consumer gave up just before. librabbitmq keeps
+    /// the frames that arrive during a synchronous method (a `basic.cancel`, a `channel.close`) and
+    /// hands them out afterwards, so a delivery sent to a consumer just cancelled can be read after
+    /// its channel number was opened again — and would pass for a delivery of the new consumer.
     func startConsumer(_ registration: ConsumerRegistration) throws(AMQPError) -> UInt16 {
         _ = try requireConnection()
-        var channel = Self.firstConsumerChannel
-        while consumers[channel] != nil || openChannels.contains(channel) || channel == Self.sparePublishChannel { channel += 1 }
+        var channel = nextConsumerChannel
+        for _ in Self.firstConsumerChannel..<Self.sparePublishChannel {
+            guard consumers[channel] != nil || openChannels.contains(channel) else { break }
+            channel = Self.consumerChannel(after: channel)
+        }
+        guard consumers[channel] == nil, !openChannels.contains(channel) else {
+            throw AMQPError(.protocolError, "no channel left for another consumer")
+        }
+        nextConsumerChannel = Self.consumerChannel(after: channel)
         var registration = registration
         registration.consumerTag = try subscribe(registration, on: channel)
         consumers[channel] = registration
         return channel
+    }
+
+    /// The consumer channel taken after `channel`.
+    static func consumerChannel(after channel: UInt16) -> UInt16 {
+        channel + 1 < sparePublishChannel ? channel + 1 : firstConsumerChannel
     }
 
     /// `basic.qos` + `basic.consume` on `channel`; returns the broker's consumer tag.

@@ -19,6 +19,8 @@ final class AMQPSession {
     static let sparePublishChannel: UInt16 = 2000
     /// Consumers get channels from here up, one each.
     static let firstConsumerChannel: UInt16 = 3
+    /// The channel the next consumer tries first (see `startConsumer`).
+    var nextConsumerChannel = AMQPSession.firstConsumerChannel
 
     let configuration: AMQPConfiguration
     let logger: Logger

@@ -159,8 +159,11 @@ struct StaleAckTests {
                 }
             }
 
-            // A new consumer gets the freed channel number and messages of its own.
+            // A new consumer gets the freed channel number (as one does once the numbers have gone
+            // round; the session takes them in turn) and messages of its own.
             for index in 0..<3 { try await connection.publish(routingKey: second, body: [UInt8(10 + index)]) }
+            let freed = old.channel
+            try await connection.perform { session in session.nextConsumerChannel = freed }
             let new = try await connection.consume(queue: second, prefetch: 10)
             #expect(new.channel == old.channel, "the channel number was not reused; the test proves nothing")
             var newIterator = new.makeAsyncIterator()

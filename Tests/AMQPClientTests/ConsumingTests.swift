@@ -41,6 +41,22 @@ struct ConsumingTests {
         }
     }
 
+    /// librabbitmq hands out frames that arrived during a `basic.cancel` or `channel.close` after
+    /// it: on the channel number just given up, a delivery meant for the cancelled consumer would
+    /// pass for the next one's (and its ack settle another message). A new consumer never takes
+    /// the number the one before it gave up.
+    @Test func aConsumerNeverTakesTheChannelOfTheOneCancelledBeforeIt() async throws {
+        try await BrokerEnvironment.withConnection { connection in
+            let queue = try await connection.declare(AMQPQueue(name: "", durable: false, exclusive: true)).name
+            let first = try await connection.consume(queue: queue, prefetch: 1)
+            try await first.cancel()
+            let second = try await connection.consume(queue: queue, prefetch: 1)
+            #expect(second.channel != first.channel)
+            try await second.cancel()
+            try await connection.deleteQueue(queue)
+        }
+    }
+
     @Test func nackWithRequeueRedeliversWithTheRedeliveredFlag() async throws {
         try await BrokerEnvironment.withConnection { connection in
             let queue = try await connection.declare(AMQPQueue(name: "", durable: false, exclusive: true, autoDelete: true)).name
