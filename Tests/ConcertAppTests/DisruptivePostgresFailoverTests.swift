@@ -20,13 +20,13 @@ enum FailoverEnvironment {
 
     /// `scripts/services pg-node N ACTION` (kill, pause, resume, start).
     static func member(_ member: Int, _ action: String) async -> Int32 {
-        await runToCompletion(ClusterEnvironment.root.appendingPathComponent("scripts/services").path, ["pg-node", String(member), action])
+        await ServicesScript.run(["pg-node", String(member), action], disturbing: false)
     }
 
     /// The member that leads (`pg-node leader`), or the synchronous standby (`pg-node standby`).
     static func current(_ role: String) async -> Int? {
-        let path = ClusterEnvironment.root.appendingPathComponent("scripts/services").path
-        guard let (status, output) = try? await runCapturingOutput(path, ["pg-node", role], standardError: .discarded), status == 0 else {
+        guard let (status, output) = try? await ServicesScript.output(["pg-node", role], disturbing: false, standardError: .discarded), status == 0
+        else {
             return nil
         }
         return Int(output.trimmingCharacters(in: .whitespacesAndNewlines))

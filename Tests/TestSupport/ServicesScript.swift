@@ -7,18 +7,23 @@ public enum ServicesScript {
 
     /// Runs `scripts/services ARGUMENTS` to completion, its output to this process's; its exit status.
     ///
-    /// The test may be disturbing the broker: from now on this process deletes a virtual host only
-    /// once its quorum queues run with a leader again (`BrokerVirtualHost`).
-    public static func run(_ arguments: [String]) async -> Int32 {
-        BrokerVirtualHost.noteDisturbance()
+    /// `disturbing`: the command may stop, restart, kill or pause the broker. From then on this
+    /// process deletes a virtual host only once its quorum queues run with a leader again
+    /// (`BrokerVirtualHost`). False for one that leaves the broker alone (a PostgreSQL member's).
+    public static func run(_ arguments: [String], disturbing: Bool = true) async -> Int32 {
+        if disturbing { BrokerVirtualHost.noteDisturbance() }
         return await runToCompletion(path, arguments)
     }
 
     /// Runs `scripts/services ARGUMENTS` to completion with its standard output captured; its exit
-    /// status and output. `disturbing`: the command may stop, restart or alarm the broker (as
-    /// `run`); false for one that only looks at it or closes connections.
-    public static func output(_ arguments: [String], disturbing: Bool) async throws -> (status: Int32, output: String) {
+    /// status and output. `disturbing` as for `run`; false for a command that only looks at a
+    /// service or closes connections.
+    public static func output(
+        _ arguments: [String],
+        disturbing: Bool,
+        standardError: CapturedCommandErrors = .inherited
+    ) async throws -> (status: Int32, output: String) {
         if disturbing { BrokerVirtualHost.noteDisturbance() }
-        return try await runCapturingOutput(path, arguments)
+        return try await runCapturingOutput(path, arguments, standardError: standardError)
     }
 }
